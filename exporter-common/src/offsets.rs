@@ -1,0 +1,55 @@
+//! Kernel structure offsets, resolved by user space from the running kernel's BTF
+//! and handed to the eBPF programs as one read-only global.
+//!
+//! Rust eBPF has no CO-RE relocations today, so offsets compiled in from one
+//! kernel's headers would be silently wrong on another (6.18 moved
+//! `ns_common.inum`). Every field here is a byte offset unless its name says
+//! otherwise.
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelOffsets {
+    pub task_real_parent: u32,
+    pub task_tgid: u32,
+    pub task_pid: u32,
+    pub task_group_leader: u32,
+    pub task_nsproxy: u32,
+    pub task_thread_pid: u32,
+    pub task_mm: u32,
+    pub task_exit_code: u32,
+    pub task_signal: u32,
+    pub nsproxy_uts_ns: u32,
+    pub nsproxy_mnt_ns: u32,
+    /// `uts_namespace.name.nodename`.
+    pub uts_ns_nodename: u32,
+    /// `mnt_namespace.ns.inum`.
+    pub mnt_ns_inum: u32,
+    pub pid_level: u32,
+    pub pid_numbers: u32,
+    /// `sizeof(struct upid)`.
+    pub upid_size: u32,
+    pub upid_nr: u32,
+    pub upid_ns: u32,
+    /// `pid_namespace.ns.inum`.
+    pub pid_ns_inum: u32,
+    pub mm_arg_start: u32,
+    pub mm_arg_end: u32,
+    pub bprm_filename: u32,
+    pub bprm_argc: u32,
+    /// `signal_struct.live.counter`.
+    pub signal_live: u32,
+    pub regs_di: u32,
+    pub regs_si: u32,
+    pub regs_dx: u32,
+    pub regs_r10: u32,
+    pub regs_r8: u32,
+    pub regs_r9: u32,
+    /// 1 when the `sched_process_exit` tracepoint passes `bool group_dead` as
+    /// its second argument (newer kernels); otherwise `signal->live` is read.
+    pub exit_has_group_dead: u32,
+    pub _pad: u32,
+}
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 32 * 4);
+
+#[cfg(feature = "user")]
+unsafe impl aya::Pod for KernelOffsets {}

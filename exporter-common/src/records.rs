@@ -1,0 +1,224 @@
+//! The records the eBPF programs write into the ring buffer.
+//!
+//! Every record starts with a [`RecordHeader`] and a [`TaskContext`]; the rest
+//! depends on [`RecordKind`]. Variable-length data (strings read from user memory)
+//! sits in fixed slots after the fixed part, and `RecordHeader::len` says how many
+//! bytes of the record were actually sent. User space must bounds-check every
+//! length against `len` before reading: the kernel side is trusted to be correct,
+//! but a decoder that panics on a bad record would take the whole tracer down.
+
+/// `TASK_COMM_LEN` in the kernel.
+pub const COMM_LEN: usize = 16;
+/// `__NEW_UTS_LEN + 1`: the nodename buffer including its NUL.
+pub const UTS_LEN: usize = 65;
+/// Upper bound of one string argument read from user memory at syscall entry,
+/// including its NUL. Longer strings are cut and flagged [`STR_TRUNCATED`].
+pub const STR_MAX: usize = 512;
+/// How many string arguments of one syscall are captured (rename, link and
+/// mount families have two paths; a third string is not read).
+pub const MAX_STR_ARGS: usize = 2;
+/// Upper bound of the exec'd file name (`linux_binprm::filename`), with its NUL.
+pub const EXEC_FILENAME_MAX: usize = 1024;
+/// Upper bound of the argv block read from the new process (NUL-separated
+/// strings between `mm->arg_start` and `mm->arg_end`).
+pub const EXEC_ARGV_MAX: usize = 4096;
+
+/// `RecordHeader::kind`.
+#[repr(u16)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordKind {
+    Syscall = 1,
+    Fork = 2,
+    Exec = 3,
+    Exit = 4,
+}
+
+impl RecordKind {
+    pub const fn from_u16(v: u16) -> Option<RecordKind> {
+        match v {
+            1 => Some(RecordKind::Syscall),
+            2 => Some(RecordKind::Fork),
+            3 => Some(RecordKind::Exec),
+            4 => Some(RecordKind::Exit),
+            _ => None,
+        }
+    }
+}
+
+/// The syscall never returns (`exit`, `exit_group`): the record was emitted at
+/// entry and its `ret` is meaningless.
+pub const FLAG_NO_RETURN: u16 = 1 << 0;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// A [`RecordKind`].
+    pub kind: u16,
+    /// `FLAG_*` bits.
+    pub flags: u16,
+    /// The event id (syscall number or a category id, see `events`).
+    pub event_id: u32,
+    /// Bytes of this record that were written to the ring buffer.
+    pub len: u32,
+    pub _pad: u32,
+}
+const _: () = assert!(core::mem::size_of::<RecordHeader>() == 16);
+
+/// Who did it: captured for every event from the current task.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskContext {
+    /// `bpf_ktime_get_boot_ns()`: nanoseconds since boot, suspend included.
+    pub ts_boot_ns: u64,
+    /// `bpf_get_current_cgroup_id()` (cgroup v2 id of the task).
+    pub cgroup_id: u64,
+    /// Host thread-group id.
+    pub pid: u32,
+    /// Host thread id.
+    pub tid: u32,
+    /// `real_parent->tgid`.
+    pub ppid: u32,
+    /// Thread-group id inside the task's own pid namespace.
+    pub vpid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Inode of the task's mount namespace.
+    pub mnt_ns: u32,
+    /// Inode of the task's active pid namespace (not `pid_ns_for_children`).
+    pub pid_ns: u32,
+    pub comm: [u8; COMM_LEN],
+    /// `nsproxy->uts_ns->name.nodename`.
+    pub uts_name: [u8; UTS_LEN],
+    pub _pad: [u8; 7],
+}
+const _: () = assert!(core::mem::size_of::<TaskContext>() == 136);
+
+impl TaskContext {
+    pub const fn zeroed() -> TaskContext {
+        TaskContext {
+            ts_boot_ns: 0,
+            cgroup_id: 0,
+            pid: 0,
+            tid: 0,
+            ppid: 0,
+            vpid: 0,
+            uid: 0,
+            gid: 0,
+            mnt_ns: 0,
+            pid_ns: 0,
+            comm: [0; COMM_LEN],
+            uts_name: [0; UTS_LEN],
+            _pad: [0; 7],
+        }
+    }
+}
+
+/// String slot flag: the string filled its slot and was cut.
+pub const STR_TRUNCATED: u8 = 1 << 0;
+/// String slot flag: reading user memory failed (bad pointer or page not present).
+pub const STR_FAULT: u8 = 1 << 1;
+/// `SyscallRecord::str_arg` value of an unused slot.
+pub const NO_ARG: u8 = 0xff;
+
+/// One completed syscall. String slot `i` (if `str_arg[i] != NO_ARG`) holds
+/// `str_len[i]` bytes (no NUL) at `size_of::<SyscallRecord>() + i * STR_MAX`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallRecord {
+    pub header: RecordHeader,
+    pub ctx: TaskContext,
+    /// Return value (`regs->ax` at exit).
+    pub ret: i64,
+    /// The six argument registers at entry.
+    pub args: [u64; 6],
+    pub nr: u32,
+    pub str_len: [u16; MAX_STR_ARGS],
+    pub str_arg: [u8; MAX_STR_ARGS],
+    pub str_flags: [u8; MAX_STR_ARGS],
+    pub _pad: u32,
+}
+const _: () = assert!(core::mem::size_of::<SyscallRecord>() == 224);
+
+/// A [`SyscallRecord`] with room for its strings: the per-thread state kept
+/// from sys_enter to sys_exit, sent from the map value itself.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SyscallBuf {
+    pub rec: SyscallRecord,
+    pub strs: [[u8; STR_MAX]; MAX_STR_ARGS],
+}
+const _: () = assert!(core::mem::size_of::<SyscallBuf>() == 224 + STR_MAX * MAX_STR_ARGS);
+
+/// `sched_process_fork`: `ctx` is the parent (the current task).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForkRecord {
+    pub header: RecordHeader,
+    pub ctx: TaskContext,
+    /// The child's thread-group id (equal to the parent's for a new thread).
+    pub child_pid: u32,
+    pub child_tid: u32,
+}
+const _: () = assert!(core::mem::size_of::<ForkRecord>() == 160);
+
+/// Exec file name was cut at [`EXEC_FILENAME_MAX`].
+pub const EXEC_FILENAME_TRUNCATED: u32 = 1 << 0;
+/// argv was longer than [`EXEC_ARGV_MAX`] and was cut.
+pub const EXEC_ARGV_TRUNCATED: u32 = 1 << 1;
+/// argv could not be read from the new process's memory.
+pub const EXEC_ARGV_FAULT: u32 = 1 << 2;
+/// The file name could not be read from `linux_binprm`.
+pub const EXEC_FILENAME_FAULT: u32 = 1 << 3;
+
+/// `sched_process_exec`: `ctx` is the task after exec (new comm). The file name
+/// sits at `size_of::<ExecRecord>()` (`filename_len` bytes, slot of
+/// [`EXEC_FILENAME_MAX`]); argv follows the slot (`argv_len` bytes, NUL-separated).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecRecord {
+    pub header: RecordHeader,
+    pub ctx: TaskContext,
+    /// The thread id before exec (differs from `ctx.tid` when a non-leader thread exec'd).
+    pub old_tid: u32,
+    /// `linux_binprm::argc`.
+    pub argc: u32,
+    pub filename_len: u16,
+    pub argv_len: u16,
+    /// `EXEC_*` bits.
+    pub flags: u32,
+}
+const _: () = assert!(core::mem::size_of::<ExecRecord>() == 168);
+
+/// The fixed part and both slots of an exec record (the per-CPU build buffer).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ExecBuf {
+    pub rec: ExecRecord,
+    pub filename: [u8; EXEC_FILENAME_MAX],
+    pub argv: [u8; EXEC_ARGV_MAX],
+}
+
+/// `sched_process_exit`: one per exiting thread.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitRecord {
+    pub header: RecordHeader,
+    pub ctx: TaskContext,
+    /// `task->exit_code`: exit status in bits 8..16, terminating signal in bits 0..7,
+    /// core dump in bit 7.
+    pub exit_code: u32,
+    /// 1 when this was the last thread of its group (the process is gone).
+    pub group_dead: u32,
+}
+const _: () = assert!(core::mem::size_of::<ExitRecord>() == 160);
+
+#[cfg(feature = "user")]
+mod pod {
+    use super::*;
+    unsafe impl aya::Pod for RecordHeader {}
+    unsafe impl aya::Pod for TaskContext {}
+    unsafe impl aya::Pod for SyscallRecord {}
+    unsafe impl aya::Pod for ForkRecord {}
+    unsafe impl aya::Pod for ExecRecord {}
+    unsafe impl aya::Pod for ExitRecord {}
+}

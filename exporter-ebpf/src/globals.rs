@@ -1,0 +1,72 @@
+//! Read-only globals set by user space at load time (`.rodata`, frozen before
+//! the programs are verified). Read them with `read_volatile` so the compiler
+//! does not fold in the zero they are declared with.
+
+use exporter_common::offsets::KernelOffsets;
+
+#[unsafe(no_mangle)]
+static SELF_TGID: u32 = 0;
+#[unsafe(no_mangle)]
+static SCOPE_ALL: u32 = 0;
+#[unsafe(no_mangle)]
+static WAKEUP_BYTES: u64 = 0;
+#[unsafe(no_mangle)]
+pub(crate) static OFFSETS: KernelOffsets = KernelOffsets {
+    task_real_parent: 0,
+    task_tgid: 0,
+    task_pid: 0,
+    task_group_leader: 0,
+    task_nsproxy: 0,
+    task_thread_pid: 0,
+    task_mm: 0,
+    task_exit_code: 0,
+    task_signal: 0,
+    nsproxy_uts_ns: 0,
+    nsproxy_mnt_ns: 0,
+    uts_ns_nodename: 0,
+    mnt_ns_inum: 0,
+    pid_level: 0,
+    pid_numbers: 0,
+    upid_size: 0,
+    upid_nr: 0,
+    upid_ns: 0,
+    pid_ns_inum: 0,
+    mm_arg_start: 0,
+    mm_arg_end: 0,
+    bprm_filename: 0,
+    bprm_argc: 0,
+    signal_live: 0,
+    regs_di: 0,
+    regs_si: 0,
+    regs_dx: 0,
+    regs_r10: 0,
+    regs_r8: 0,
+    regs_r9: 0,
+    exit_has_group_dead: 0,
+    _pad: 0,
+};
+
+#[inline(always)]
+pub fn self_tgid() -> u32 {
+    unsafe { core::ptr::read_volatile(&raw const SELF_TGID) }
+}
+
+#[inline(always)]
+pub fn scope_all() -> bool {
+    unsafe { core::ptr::read_volatile(&raw const SCOPE_ALL) != 0 }
+}
+
+#[inline(always)]
+pub fn wakeup_bytes() -> u64 {
+    unsafe { core::ptr::read_volatile(&raw const WAKEUP_BYTES) }
+}
+
+/// One field of [`KernelOffsets`], as a `usize` byte offset.
+macro_rules! off {
+    ($field:ident) => {{
+        #[allow(unused_unsafe)]
+        let v = unsafe { core::ptr::read_volatile(&raw const $crate::globals::OFFSETS.$field) };
+        v as usize
+    }};
+}
+pub(crate) use off;

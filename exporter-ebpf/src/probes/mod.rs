@@ -1,0 +1,7 @@
+//! One file per hook, each with the kernel prototype it attaches to.
+
+mod sched_process_exec;
+mod sched_process_exit;
+mod sched_process_fork;
+mod sys_enter;
+mod sys_exit;

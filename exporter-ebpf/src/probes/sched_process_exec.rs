@@ -1,0 +1,122 @@
+//! `sched:sched_process_exec`:
+//! `TRACE_EVENT(sched_process_exec, TP_PROTO(struct task_struct *p, pid_t old_pid,
+//! struct linux_binprm *bprm), ...)` (include/trace/events/sched.h).
+//!
+//! Fires in the new image after a successful exec. The file name comes from
+//! `bprm->filename` and argv from the new process's own memory
+//! (`mm->arg_start..arg_end`): the kernel's copy, which the caller can no
+//! longer change and whose pages are present.
+
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_pid_tgid, bpf_probe_read_kernel,
+        generated::{bpf_probe_read_kernel_str, bpf_probe_read_user},
+    },
+    macros::raw_tracepoint,
+    programs::RawTracePointContext,
+};
+use exporter_common::{
+    events::SchedEvent,
+    records::{
+        EXEC_ARGV_FAULT, EXEC_ARGV_MAX, EXEC_ARGV_TRUNCATED, EXEC_FILENAME_FAULT,
+        EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, ExecBuf, ExecRecord, RecordKind,
+    },
+};
+
+use crate::{
+    emit::output,
+    globals::off,
+    kernel::{current_task, fill_context, read, read_ptr},
+    maps::{EXEC_SCRATCH, PENDING},
+    scope::in_scope,
+};
+
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn sched_process_exec(ctx: RawTracePointContext) -> i32 {
+    match try_sched_process_exec(&ctx) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+fn try_sched_process_exec(ctx: &RawTracePointContext) -> Result<i32, i32> {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tid = pid_tgid as u32;
+    if !in_scope((pid_tgid >> 32) as u32) {
+        return Ok(0);
+    }
+    let old_tid = ctx.arg::<u64>(1) as u32;
+    let bprm: *const u8 = ctx.arg(2);
+
+    // A non-leader thread that execs takes over the leader's pid (de_thread), so
+    // its execve completes under another tid: move its syscall slot along.
+    if old_tid != tid {
+        if let Some(p) = PENDING.get_ptr(&old_tid) {
+            let _ = PENDING.insert(&tid, unsafe { &*p }, 0);
+            let _ = PENDING.remove(&old_tid);
+        }
+    }
+
+    let buf: &mut ExecBuf = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0)? };
+    unsafe { fill_context(&mut buf.rec.ctx) };
+    let rec = &mut buf.rec;
+    rec.old_tid = old_tid;
+    rec.argc = unsafe { read::<u32>(bprm, off!(bprm_argc)) }.unwrap_or(0);
+    rec.flags = 0;
+
+    let filename = unsafe { read_ptr(bprm, off!(bprm_filename)) };
+    let n = unsafe {
+        bpf_probe_read_kernel_str(
+            buf.filename.as_mut_ptr() as *mut _,
+            EXEC_FILENAME_MAX as u32,
+            filename as *const _,
+        )
+    };
+    rec.filename_len = if n > 0 {
+        if n as usize >= EXEC_FILENAME_MAX
+            && unsafe { bpf_probe_read_kernel(filename.add(EXEC_FILENAME_MAX - 1)) } != Ok(0u8)
+        {
+            rec.flags |= EXEC_FILENAME_TRUNCATED;
+        }
+        ((n as usize - 1) & (EXEC_FILENAME_MAX - 1)) as u16
+    } else {
+        rec.flags |= EXEC_FILENAME_FAULT;
+        0
+    };
+
+    let mm = unsafe { read_ptr(current_task(), off!(task_mm)) };
+    let start = unsafe { read::<u64>(mm, off!(mm_arg_start)) }.unwrap_or(0);
+    let end = unsafe { read::<u64>(mm, off!(mm_arg_end)) }.unwrap_or(0);
+    let mut argv_len = 0usize;
+    if end > start {
+        let total = (end - start) as usize;
+        argv_len = if total > EXEC_ARGV_MAX {
+            rec.flags |= EXEC_ARGV_TRUNCATED;
+            EXEC_ARGV_MAX
+        } else {
+            total
+        };
+        let r = unsafe {
+            bpf_probe_read_user(
+                buf.argv.as_mut_ptr() as *mut _,
+                argv_len as u32,
+                start as *const _,
+            )
+        };
+        if r < 0 {
+            rec.flags |= EXEC_ARGV_FAULT;
+            argv_len = 0;
+        }
+    } else {
+        rec.flags |= EXEC_ARGV_FAULT;
+    }
+    rec.argv_len = argv_len as u16;
+
+    let id = SchedEvent::ProcessExec.id();
+    let len = core::mem::size_of::<ExecRecord>() + EXEC_FILENAME_MAX + argv_len;
+    rec.header.kind = RecordKind::Exec as u16;
+    rec.header.flags = 0;
+    rec.header.event_id = id;
+    rec.header.len = len as u32;
+    output(id, buf as *const ExecBuf as *const u8, len);
+    Ok(0)
+}

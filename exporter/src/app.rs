@@ -1,0 +1,175 @@
+//! Wiring: load, attach, read until a signal, then stop in order and report.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::{
+    catalog,
+    cli::{Cli, Output, Scope},
+    clock::BootClock,
+    loader::{self, KernelCounts, LoadOptions},
+    reader::{Reader, ReaderStats, Stop},
+    sinks::{
+        SinkHandle, SinkStats,
+        console::{self, ConsoleConfig, ConsoleFormat},
+    },
+};
+
+/// Unread bytes above which the kernel wakes the reader: a quarter of the ring,
+/// at most 256 KiB (about a thousand syscall records per wake-up).
+fn wakeup_bytes(ring: u32) -> u64 {
+    (ring as u64 / 4).min(256 << 10)
+}
+
+/// Everything the final summary reports.
+pub struct Summary {
+    pub elapsed: Duration,
+    pub reader: ReaderStats,
+    pub kernel: KernelCounts,
+    pub sinks: Vec<(String, SinkTotals)>,
+}
+
+pub struct SinkTotals {
+    pub exported: u64,
+    pub dropped_full: u64,
+    pub dropped_error: u64,
+    pub dropped_shutdown: u64,
+}
+
+impl Summary {
+    pub fn print(&self) {
+        let k = &self.kernel;
+        eprintln!("sysotel: stopped after {:.1}s", self.elapsed.as_secs_f64());
+        eprintln!("  events received: {}", self.reader.received);
+        eprintln!("  events lost in kernel: {}", k.lost_total());
+        for (id, n) in &k.lost {
+            let name = catalog::info(*id).map_or("unknown", |i| i.name);
+            eprintln!("    {name}: {n}");
+        }
+        eprintln!("  decode errors: {}", self.reader.decode_errors);
+        for (e, n) in &k.errors {
+            eprintln!("  kernel: {}: {n}", e.describe());
+        }
+        let unaccounted = k
+            .submitted
+            .saturating_sub(self.reader.received + self.reader.decode_errors);
+        if unaccounted > 0 {
+            eprintln!("  records written by the kernel but not read: {unaccounted}");
+        }
+        for (name, t) in &self.sinks {
+            eprintln!(
+                "  output {name}: exported {}, dropped {} (queue full {}, output error {}, shutdown timeout {})",
+                t.exported,
+                t.dropped_full + t.dropped_error + t.dropped_shutdown,
+                t.dropped_full,
+                t.dropped_error,
+                t.dropped_shutdown
+            );
+        }
+    }
+}
+
+fn start_sinks(cli: &Cli, clock: BootClock) -> anyhow::Result<Vec<SinkHandle>> {
+    let mut sinks = Vec::new();
+    for output in &cli.outputs {
+        let format = match output {
+            Output::Table => ConsoleFormat::Table,
+            Output::Json => ConsoleFormat::Json,
+        };
+        sinks.push(
+            console::spawn(ConsoleConfig::new(format), clock, std::io::stdout())
+                .context("starting the console output")?,
+        );
+    }
+    Ok(sinks)
+}
+
+/// Traces until SIGINT/SIGTERM (or until every output has failed).
+pub async fn run(cli: Cli) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+
+    let mut tracer = loader::load(LoadOptions {
+        scope_all: cli.scope == Scope::All,
+        ring_bytes: cli.ring_buffer_size,
+        wakeup_bytes: wakeup_bytes(cli.ring_buffer_size),
+    })?;
+    let mut reader = Reader::new(tracer.take_ring()?).context("watching the ring buffer")?;
+    let mut sinks = start_sinks(&cli, BootClock::new())?;
+
+    eprintln!(
+        "sysotel: ready: {} programs attached, scope {}, outputs {}",
+        5,
+        match cli.scope {
+            Scope::New => "new",
+            Scope::All => "all",
+        },
+        sinks
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+
+    let stop = async {
+        tokio::select! {
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => {}
+        }
+    };
+    let why = reader
+        .run(&sinks, stop)
+        .await
+        .context("reading the ring buffer")?;
+    if why == Stop::SinksFailed {
+        eprintln!("sysotel: every output has failed; stopping");
+    }
+
+    // Stop in order: no new records, then what is already in the ring, then the
+    // counters (final now), then the outputs.
+    tracer.detach();
+    reader.drain(&sinks).await;
+    let kernel = tracer.counts()?;
+    let deadline = Instant::now() + cli.shutdown_timeout;
+    let mut totals = Vec::new();
+    for s in &mut sinks {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !s.close(left) {
+            eprintln!(
+                "sysotel: output {} did not finish within the shutdown timeout",
+                s.name
+            );
+        }
+        totals.push((
+            s.name.clone(),
+            SinkTotals {
+                exported: SinkStats::get(&s.stats.exported),
+                dropped_full: SinkStats::get(&s.stats.dropped_full),
+                dropped_error: SinkStats::get(&s.stats.dropped_error),
+                dropped_shutdown: SinkStats::get(&s.stats.dropped_shutdown),
+            },
+        ));
+    }
+    Ok(Summary {
+        elapsed: started.elapsed(),
+        reader: reader.stats,
+        kernel,
+        sinks: totals,
+    })
+}
+
+/// `sysotel list`. A closed stdout (`sysotel list | head`) ends the listing quietly.
+pub fn list(out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let mut current = None;
+    for e in catalog::all() {
+        if current != Some(e.category) {
+            writeln!(out, "{}:", e.category.name())?;
+            current = Some(e.category);
+        }
+        writeln!(out, "  {:<24} {}", e.name, catalog::signature(e.id))?;
+    }
+    out.flush()
+}

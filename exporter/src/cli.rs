@@ -1,0 +1,140 @@
+//! The command line. Bad flags exit with code 2 (clap's usage error code) and a
+//! message that names the flag.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sysotel",
+    version,
+    about = "Trace what processes do with eBPF and ship every event as an OpenTelemetry log record",
+    long_about = "Trace system calls and the process life cycle with eBPF.\n\nWith no arguments, sysotel traces every process created after it starts (and their descendants) and prints the classic tracer table on stdout. It logs a line containing `ready` on stderr once every program is attached; SIGINT/SIGTERM stops it, flushes every output and prints the totals on stderr."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Where events go; repeat for several outputs at once.
+    #[arg(short = 'o', long = "output", value_enum, default_values_t = [Output::Table])]
+    pub outputs: Vec<Output>,
+
+    /// Which processes to trace: `new` (processes created after start-up and
+    /// their descendants; also written `pid=new`) or `all`. sysotel never traces itself.
+    #[arg(long, default_value = "new", value_parser = parse_scope)]
+    pub scope: Scope,
+
+    /// Size of the kernel ring buffer: a power of two of at least 4K (suffixes K, M, G).
+    #[arg(long, default_value = "32M", value_parser = parse_ring_size)]
+    pub ring_buffer_size: u32,
+
+    /// How long SIGINT/SIGTERM waits for the outputs to flush (e.g. 5s, 500ms).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every event sysotel can emit, by category.
+    List,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// The classic tracer table on stdout.
+    Table,
+    /// One JSON object per event per line on stdout.
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    New,
+    All,
+}
+
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    match s {
+        "new" | "pid=new" => Ok(Scope::New),
+        "all" => Ok(Scope::All),
+        _ => Err(format!(
+            "unknown scope `{s}`; expected `new` (or `pid=new`) or `all`"
+        )),
+    }
+}
+
+/// `4096`, `64K`, `32M`, `1G`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1u64 << 10),
+        Some((i, 'm' | 'M')) => (&t[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (examples: 4096, 64K, 32M)"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+fn parse_ring_size(s: &str) -> Result<u32, String> {
+    let n = parse_size(s)?;
+    if n < 4096 || !n.is_power_of_two() || n > 1 << 30 {
+        return Err(format!(
+            "`{s}` must be a power of two between 4K and 1G (the kernel's ring buffer rule)"
+        ));
+    }
+    Ok(n as u32)
+}
+
+/// `5s`, `500ms`, `2m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let bad = || format!("`{s}` is not a duration (examples: 5s, 500ms, 2m)");
+    let (num, unit) = t
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| t.split_at(i))
+        .ok_or_else(bad)?;
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("32M"), Ok(32 << 20));
+        assert_eq!(parse_ring_size("64K"), Ok(64 << 10));
+        assert!(parse_ring_size("3M").is_err());
+        assert!(parse_ring_size("1K").is_err());
+        assert!(parse_size("lots").is_err());
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn defaults_and_bad_flags() {
+        let cli = Cli::try_parse_from(["sysotel"]).expect("no arguments is valid");
+        assert_eq!(cli.outputs, vec![Output::Table]);
+        assert_eq!(cli.scope, Scope::New);
+        let cli = Cli::try_parse_from(["sysotel", "-o", "json", "-o", "table", "--scope", "all"])
+            .expect("valid");
+        assert_eq!(cli.outputs, vec![Output::Json, Output::Table]);
+        assert_eq!(cli.scope, Scope::All);
+        let err = Cli::try_parse_from(["sysotel", "--scope", "everything"]).expect_err("bad scope");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--scope"), "{err}");
+    }
+}

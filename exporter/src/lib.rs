@@ -1,0 +1,15 @@
+//! sysotel's user space: loads the eBPF programs, reads their records, decodes
+//! them into [`event::Event`]s and ships them to the sinks.
+
+pub mod app;
+pub mod btf;
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod decode;
+pub mod errno;
+pub mod event;
+pub mod loader;
+pub mod offsets;
+pub mod reader;
+pub mod sinks;

@@ -1,0 +1,245 @@
+//! Loading and attaching the eBPF programs, and reading the kernel's counters.
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{Array, MapData, PerCpuArray, RingBuf},
+    programs::{RawTracePoint, raw_trace_point::RawTracePointLinkId},
+};
+use exporter_common::{
+    EventId,
+    config::{
+        GLOBAL_OFFSETS, GLOBAL_SCOPE_ALL, GLOBAL_SELF_TGID, GLOBAL_WAKEUP_BYTES, KernelError,
+        MAP_ERRORS, MAP_EVENTS, MAP_LOST, MAP_SUBMITTED, MAP_SYSCALL_CONF, SYSCALL_CONF_LEN,
+    },
+    events::EVENT_ID_LIMIT,
+    syscalls::SYSCALLS,
+};
+use thiserror::Error;
+
+use crate::offsets::{self, OffsetsError};
+
+/// The eBPF object built by build.rs.
+static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sysotel"));
+
+/// Every program and the raw tracepoint it attaches to.
+const PROGRAMS: &[&str] = &[
+    "sys_enter",
+    "sys_exit",
+    "sched_process_fork",
+    "sched_process_exec",
+    "sched_process_exit",
+];
+
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error(
+        "sysotel needs root, or the capabilities CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); run it with sudo"
+    )]
+    Privileges,
+    #[error(transparent)]
+    Offsets(#[from] OffsetsError),
+    #[error("loading the eBPF object failed: {0}")]
+    Object(#[source] aya::EbpfError),
+    #[error("eBPF program {program} failed to {action}: {source}")]
+    Program {
+        program: &'static str,
+        action: &'static str,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error("eBPF map {map}: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error("the eBPF object has no {0}")]
+    Missing(&'static str),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct LoadOptions {
+    pub scope_all: bool,
+    /// Ring buffer size in bytes (a power of two, a multiple of the page size).
+    pub ring_bytes: u32,
+    /// Unread bytes above which a write wakes the reader.
+    pub wakeup_bytes: u64,
+}
+
+/// Loaded and attached programs.
+pub struct Tracer {
+    ebpf: Ebpf,
+    links: Vec<(&'static str, RawTracePointLinkId)>,
+}
+
+/// What the kernel side counted, summed over CPUs.
+#[derive(Clone, Debug, Default)]
+pub struct KernelCounts {
+    /// (event id, records lost because the ring buffer was full), non-zero only.
+    pub lost: Vec<(EventId, u64)>,
+    /// Records written to the ring buffer, all events.
+    pub submitted: u64,
+    /// (error, count), non-zero only.
+    pub errors: Vec<(KernelError, u64)>,
+}
+
+impl KernelCounts {
+    pub fn lost_total(&self) -> u64 {
+        self.lost.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF (include/uapi/linux/capability.h).
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
+const CAP_BPF: u32 = 39;
+
+fn has_privileges() -> bool {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    let has = |c: u32| caps & (1u64 << c) != 0;
+    has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))
+}
+
+/// Loads the programs with the running kernel's offsets and attaches them all.
+pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
+    if !has_privileges() {
+        return Err(LoadError::Privileges);
+    }
+    let btf = offsets::load_kernel_btf()?;
+    let offsets = offsets::resolve(&btf)?;
+    raise_memlock();
+
+    let self_tgid = std::process::id();
+    let scope_all = u32::from(opts.scope_all);
+    let mut ebpf = EbpfLoader::new()
+        .override_global(GLOBAL_SELF_TGID, &self_tgid, true)
+        .override_global(GLOBAL_SCOPE_ALL, &scope_all, true)
+        .override_global(GLOBAL_WAKEUP_BYTES, &opts.wakeup_bytes, true)
+        .override_global(GLOBAL_OFFSETS, &offsets, true)
+        .map_max_entries(MAP_EVENTS, opts.ring_bytes)
+        .load(EBPF_OBJECT)
+        .map_err(LoadError::Object)?;
+
+    {
+        let map = ebpf
+            .map_mut(MAP_SYSCALL_CONF)
+            .ok_or(LoadError::Missing(MAP_SYSCALL_CONF))?;
+        let mut conf: Array<_, u32> = Array::try_from(map).map_err(|source| LoadError::Map {
+            map: MAP_SYSCALL_CONF,
+            source,
+        })?;
+        for s in SYSCALLS.iter().filter(|s| s.nr < SYSCALL_CONF_LEN) {
+            conf.set(s.nr, s.conf(true).0, 0)
+                .map_err(|source| LoadError::Map {
+                    map: MAP_SYSCALL_CONF,
+                    source,
+                })?;
+        }
+    }
+
+    let mut tracer = Tracer {
+        ebpf,
+        links: Vec::new(),
+    };
+    for &name in PROGRAMS {
+        let prog: &mut RawTracePoint = tracer
+            .ebpf
+            .program_mut(name)
+            .ok_or(LoadError::Missing(name))?
+            .try_into()
+            .map_err(|source| LoadError::Program {
+                program: name,
+                action: "load",
+                source,
+            })?;
+        prog.load().map_err(|source| LoadError::Program {
+            program: name,
+            action: "load",
+            source,
+        })?;
+        let link = prog.attach(name).map_err(|source| LoadError::Program {
+            program: name,
+            action: "attach",
+            source,
+        })?;
+        tracer.links.push((name, link));
+    }
+    Ok(tracer)
+}
+
+/// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones ignore it.
+fn raise_memlock() {
+    let rlim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: a valid rlimit struct; failure only matters on old kernels, where
+    // loading then reports the real error.
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) };
+}
+
+fn sum_per_cpu(ebpf: &Ebpf, name: &'static str, len: u32) -> Result<Vec<u64>, LoadError> {
+    let map = ebpf.map(name).ok_or(LoadError::Missing(name))?;
+    let arr: PerCpuArray<_, u64> =
+        PerCpuArray::try_from(map).map_err(|source| LoadError::Map { map: name, source })?;
+    (0..len)
+        .map(|i| {
+            arr.get(&i, 0)
+                .map(|v| v.iter().sum())
+                .map_err(|source| LoadError::Map { map: name, source })
+        })
+        .collect()
+}
+
+impl Tracer {
+    /// Hands the ring buffer to the reader.
+    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>, LoadError> {
+        let map = self
+            .ebpf
+            .take_map(MAP_EVENTS)
+            .ok_or(LoadError::Missing(MAP_EVENTS))?;
+        RingBuf::try_from(map).map_err(|source| LoadError::Map {
+            map: MAP_EVENTS,
+            source,
+        })
+    }
+
+    /// Detaches every program: no new records after this returns.
+    pub fn detach(&mut self) {
+        for (name, link) in self.links.drain(..) {
+            if let Some(p) = self.ebpf.program_mut(name)
+                && let Ok(p) = <&mut RawTracePoint>::try_from(p)
+            {
+                let _ = p.detach(link);
+            }
+        }
+    }
+
+    pub fn counts(&self) -> Result<KernelCounts, LoadError> {
+        let lost = sum_per_cpu(&self.ebpf, MAP_LOST, EVENT_ID_LIMIT)?;
+        let submitted = sum_per_cpu(&self.ebpf, MAP_SUBMITTED, EVENT_ID_LIMIT)?;
+        let errors = sum_per_cpu(&self.ebpf, MAP_ERRORS, KernelError::COUNT)?;
+        Ok(KernelCounts {
+            lost: lost
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(id, n)| (id as EventId, *n))
+                .collect(),
+            submitted: submitted.iter().sum(),
+            errors: KernelError::ALL
+                .iter()
+                .zip(errors)
+                .filter(|(_, n)| *n > 0)
+                .map(|(e, n)| (*e, n))
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,136 @@
+//! Resolves [`KernelOffsets`] from the running kernel's BTF at start-up.
+//!
+//! Each field is checked for its expected size (a pointer where a pointer is
+//! read, a 4-byte int where one is read): a kernel that changed a type fails at
+//! start-up naming the field, instead of producing silently wrong values.
+
+use exporter_common::offsets::KernelOffsets;
+use thiserror::Error;
+
+use crate::btf::{Btf, BtfError};
+
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+#[derive(Debug, Error)]
+pub enum OffsetsError {
+    #[error(
+        "cannot read kernel BTF at {path}: {source} (sysotel needs a kernel built with CONFIG_DEBUG_INFO_BTF=y)"
+    )]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Btf(#[from] BtfError),
+    #[error("kernel field {field} has size {got:?}, sysotel reads {want} bytes there")]
+    Size {
+        field: String,
+        want: u32,
+        got: Option<u32>,
+    },
+    #[error("kernel field {0} is not a pointer")]
+    NotPointer(String),
+}
+
+enum Want {
+    Ptr,
+    Bytes(u32),
+}
+
+fn field(btf: &Btf, strukt: &str, path: &str, want: Want) -> Result<u32, OffsetsError> {
+    let m = btf.member(strukt, path)?;
+    let name = format!("{strukt}.{path}");
+    match want {
+        Want::Ptr if !btf.is_ptr(m.type_id) => return Err(OffsetsError::NotPointer(name)),
+        Want::Ptr => {}
+        Want::Bytes(n) => {
+            let got = btf.size_of(m.type_id);
+            if got != Some(n) {
+                return Err(OffsetsError::Size {
+                    field: name,
+                    want: n,
+                    got,
+                });
+            }
+        }
+    }
+    Ok(m.offset)
+}
+
+/// Reads and parses the running kernel's BTF.
+pub fn load_kernel_btf() -> Result<Btf, OffsetsError> {
+    let data = std::fs::read(VMLINUX_BTF).map_err(|source| OffsetsError::Read {
+        path: VMLINUX_BTF.to_string(),
+        source,
+    })?;
+    Ok(Btf::parse(&data)?)
+}
+
+/// Every offset the eBPF programs use.
+pub fn resolve(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
+    use Want::{Bytes, Ptr};
+    let numbers = btf.member("pid", "numbers")?;
+    let upid = btf
+        .array_elem(numbers.type_id)
+        .ok_or_else(|| OffsetsError::NotPointer("pid.numbers (expected an array)".into()))?;
+    let upid_size = btf.size_of(upid).ok_or(OffsetsError::Size {
+        field: "struct upid".into(),
+        want: 16,
+        got: None,
+    })?;
+    // 3 parameters (void *__data, struct task_struct *p, bool group_dead) since
+    // the tracepoint grew `group_dead`; 2 before.
+    let exit_params = btf.typedef_proto_params("btf_trace_sched_process_exit")?;
+    Ok(KernelOffsets {
+        task_real_parent: field(btf, "task_struct", "real_parent", Ptr)?,
+        task_tgid: field(btf, "task_struct", "tgid", Bytes(4))?,
+        task_pid: field(btf, "task_struct", "pid", Bytes(4))?,
+        task_group_leader: field(btf, "task_struct", "group_leader", Ptr)?,
+        task_nsproxy: field(btf, "task_struct", "nsproxy", Ptr)?,
+        task_thread_pid: field(btf, "task_struct", "thread_pid", Ptr)?,
+        task_mm: field(btf, "task_struct", "mm", Ptr)?,
+        task_exit_code: field(btf, "task_struct", "exit_code", Bytes(4))?,
+        task_signal: field(btf, "task_struct", "signal", Ptr)?,
+        nsproxy_uts_ns: field(btf, "nsproxy", "uts_ns", Ptr)?,
+        nsproxy_mnt_ns: field(btf, "nsproxy", "mnt_ns", Ptr)?,
+        uts_ns_nodename: field(btf, "uts_namespace", "name.nodename", Bytes(65))?,
+        mnt_ns_inum: field(btf, "mnt_namespace", "ns.inum", Bytes(4))?,
+        pid_level: field(btf, "pid", "level", Bytes(4))?,
+        pid_numbers: numbers.offset,
+        upid_size,
+        upid_nr: field(btf, "upid", "nr", Bytes(4))?,
+        upid_ns: field(btf, "upid", "ns", Ptr)?,
+        pid_ns_inum: field(btf, "pid_namespace", "ns.inum", Bytes(4))?,
+        mm_arg_start: field(btf, "mm_struct", "arg_start", Bytes(8))?,
+        mm_arg_end: field(btf, "mm_struct", "arg_end", Bytes(8))?,
+        bprm_filename: field(btf, "linux_binprm", "filename", Ptr)?,
+        bprm_argc: field(btf, "linux_binprm", "argc", Bytes(4))?,
+        signal_live: field(btf, "signal_struct", "live", Bytes(4))?,
+        regs_di: field(btf, "pt_regs", "di", Bytes(8))?,
+        regs_si: field(btf, "pt_regs", "si", Bytes(8))?,
+        regs_dx: field(btf, "pt_regs", "dx", Bytes(8))?,
+        regs_r10: field(btf, "pt_regs", "r10", Bytes(8))?,
+        regs_r8: field(btf, "pt_regs", "r8", Bytes(8))?,
+        regs_r9: field(btf, "pt_regs", "r9", Bytes(8))?,
+        exit_has_group_dead: u32::from(exit_params >= 3),
+        _pad: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_on_the_running_kernel() {
+        let Ok(btf) = load_kernel_btf() else {
+            eprintln!("no kernel BTF: skipped");
+            return;
+        };
+        let o = resolve(&btf).expect("every field sysotel reads exists");
+        // x86_64 pt_regs has been stable for a decade: a sanity anchor for the parser.
+        assert_eq!((o.regs_di, o.regs_si, o.regs_r9), (112, 104, 64));
+        assert_eq!(o.upid_size, 16);
+        assert!(o.task_tgid > 0 && o.task_pid + 4 == o.task_tgid);
+    }
+}

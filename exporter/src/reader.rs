@@ -1,0 +1,123 @@
+//! The ring-buffer reader: drains records, decodes them and hands batches to
+//! every sink.
+//!
+//! The kernel wakes the reader only once enough data waits (see the eBPF
+//! `emit` module), so the reader also drains on a short tick: a quiet trickle of
+//! events shows up within [`TICK`].
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use aya::maps::{MapData, RingBuf};
+use tokio::io::unix::AsyncFd;
+
+use crate::{decode, event::Event, sinks::SinkHandle};
+
+/// The longest an event waits in the ring buffer when little is happening.
+pub const TICK: Duration = Duration::from_millis(50);
+/// Events per batch handed to the sinks.
+pub const BATCH_MAX: usize = 1024;
+/// Decode errors printed in full; later ones are only counted.
+const ERRORS_SHOWN: u64 = 5;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReaderStats {
+    /// Records decoded into events.
+    pub received: u64,
+    /// Records that failed to decode (each one is also printed, up to a few).
+    pub decode_errors: u64,
+}
+
+pub struct Reader {
+    ring: AsyncFd<RingBuf<MapData>>,
+    pub stats: ReaderStats,
+}
+
+/// Why the reader stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The stop future completed (a signal).
+    Requested,
+    /// Every sink has failed: nothing can be written any more.
+    SinksFailed,
+}
+
+impl Reader {
+    pub fn new(ring: RingBuf<MapData>) -> std::io::Result<Reader> {
+        // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, for
+        // as long as the AsyncFd that owns the RingBuf exists.
+        Ok(Reader {
+            ring: unsafe { AsyncFd::register(ring)? },
+            stats: ReaderStats::default(),
+        })
+    }
+
+    /// Reads until `stop` completes or every sink has failed.
+    pub async fn run(
+        &mut self,
+        sinks: &[SinkHandle],
+        stop: impl Future<Output = ()>,
+    ) -> std::io::Result<Stop> {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut stop => return Ok(Stop::Requested),
+                guard = self.ring.readable_mut() => {
+                    let mut guard = guard?;
+                    guard.clear_ready();
+                    drain(guard.get_inner_mut(), &mut self.stats, sinks).await;
+                }
+                _ = tick.tick() => {
+                    drain(self.ring.get_mut(), &mut self.stats, sinks).await;
+                }
+            }
+            if !sinks.is_empty() && sinks.iter().all(|s| s.failed()) {
+                return Ok(Stop::SinksFailed);
+            }
+        }
+    }
+
+    /// Drains what is left (after the programs were detached).
+    pub async fn drain(&mut self, sinks: &[SinkHandle]) {
+        drain(self.ring.get_mut(), &mut self.stats, sinks).await;
+    }
+}
+
+async fn dispatch(batch: Vec<Event>, sinks: &[SinkHandle]) {
+    let batch = Arc::new(batch);
+    for s in sinks {
+        s.send(batch.clone()).await;
+    }
+}
+
+async fn drain(ring: &mut RingBuf<MapData>, stats: &mut ReaderStats, sinks: &[SinkHandle]) {
+    loop {
+        let mut batch = Vec::with_capacity(BATCH_MAX);
+        while batch.len() < BATCH_MAX {
+            let Some(item) = ring.next() else { break };
+            match decode::decode(&item) {
+                Ok(e) => batch.push(e),
+                Err(e) => {
+                    stats.decode_errors += 1;
+                    if stats.decode_errors <= ERRORS_SHOWN {
+                        eprintln!(
+                            "sysotel: dropped an undecodable record ({} bytes): {e}",
+                            item.len()
+                        );
+                    }
+                }
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        stats.received += batch.len() as u64;
+        let full = batch.len() == BATCH_MAX;
+        dispatch(batch, sinks).await;
+        if !full {
+            return;
+        }
+    }
+}

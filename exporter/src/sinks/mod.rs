@@ -1,0 +1,159 @@
+//! Sinks and the bounded queue in front of each one.
+//!
+//! Every sink gets its own bounded queue, so one slow sink cannot starve another.
+//! What happens when a queue is full is the sink's [`FullPolicy`], named where
+//! the sink is built; every record that does not reach its sink is counted.
+
+pub mod console;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::sync::mpsc;
+
+use crate::event::Event;
+
+/// What the pipeline hands to every sink: one allocation shared by all of them.
+pub type Batch = Arc<Vec<Event>>;
+
+/// What to do with a batch when a sink's queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FullPolicy {
+    /// Wait for room: backpressure reaches the ring buffer, where the kernel
+    /// counts what it cannot write. For local sinks that never fail for long.
+    Block,
+    /// Drop the new batch and count its records.
+    DropNewest,
+}
+
+/// Per-sink counters, read by the final summary.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    /// Records the sink finished writing or shipping.
+    pub exported: AtomicU64,
+    /// Records dropped because the queue was full.
+    pub dropped_full: AtomicU64,
+    /// Records dropped because the sink failed (closed stdout, write error).
+    pub dropped_error: AtomicU64,
+    /// Records still queued when the shutdown timeout ran out.
+    pub dropped_shutdown: AtomicU64,
+    /// Records handed to the queue and not yet finished by the sink.
+    pub queued: AtomicU64,
+    /// The sink can no longer write (its output is gone).
+    pub failed: AtomicBool,
+}
+
+impl SinkStats {
+    pub fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// The pipeline's end of one sink.
+pub struct SinkHandle {
+    pub name: String,
+    policy: FullPolicy,
+    tx: Option<mpsc::Sender<Batch>>,
+    pub stats: Arc<SinkStats>,
+    done: Option<std::sync::mpsc::Receiver<()>>,
+}
+
+/// The sink's end: batches to write and the counters to keep.
+pub struct SinkInput {
+    pub rx: mpsc::Receiver<Batch>,
+    pub stats: Arc<SinkStats>,
+    done: std::sync::mpsc::Sender<()>,
+}
+
+impl SinkInput {
+    /// The sink is done with `n` records (written or dropped and counted).
+    pub fn processed(&self, n: usize) {
+        self.stats.queued.fetch_sub(n as u64, Ordering::Relaxed);
+    }
+
+    /// Tells the pipeline this sink has written everything it will write.
+    pub fn finish(self) {
+        let _ = self.done.send(());
+    }
+}
+
+/// A queue of `capacity` batches in front of a sink named `name`.
+pub fn queue(name: &str, policy: FullPolicy, capacity: usize) -> (SinkHandle, SinkInput) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let stats = Arc::new(SinkStats::default());
+    (
+        SinkHandle {
+            name: name.to_string(),
+            policy,
+            tx: Some(tx),
+            stats: stats.clone(),
+            done: Some(done_rx),
+        },
+        SinkInput {
+            rx,
+            stats,
+            done: done_tx,
+        },
+    )
+}
+
+impl SinkHandle {
+    /// Hands a batch to the sink according to its policy.
+    pub async fn send(&self, batch: Batch) {
+        let Some(tx) = &self.tx else {
+            SinkStats::add(&self.stats.dropped_error, batch.len());
+            return;
+        };
+        let n = batch.len();
+        match self.policy {
+            FullPolicy::Block => {
+                SinkStats::add(&self.stats.queued, n);
+                if tx.send(batch).await.is_err() {
+                    self.stats.queued.fetch_sub(n as u64, Ordering::Relaxed);
+                    SinkStats::add(&self.stats.dropped_error, n);
+                }
+            }
+            FullPolicy::DropNewest => match tx.try_send(batch) {
+                Ok(()) => SinkStats::add(&self.stats.queued, n),
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    SinkStats::add(&self.stats.dropped_full, n)
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    SinkStats::add(&self.stats.dropped_error, n)
+                }
+            },
+        }
+    }
+
+    /// True once the sink has given up writing.
+    pub fn failed(&self) -> bool {
+        self.stats.failed.load(Ordering::Relaxed)
+    }
+
+    /// Closes the queue and waits up to `timeout` for the sink to drain it.
+    /// Returns false if the sink did not finish in time.
+    pub fn close(&mut self, timeout: Duration) -> bool {
+        self.tx = None;
+        let finished = match self.done.take() {
+            Some(done) => done.recv_timeout(timeout).is_ok(),
+            None => true,
+        };
+        if !finished {
+            let left = self.stats.queued.swap(0, Ordering::Relaxed);
+            self.stats
+                .dropped_shutdown
+                .fetch_add(left, Ordering::Relaxed);
+        }
+        finished
+    }
+}

