@@ -46,11 +46,16 @@ if ! command -v rustup >/dev/null 2>&1; then
   log "rustup is required (https://rustup.rs); not found on PATH" >&2
   exit 1
 fi
+# rust-src for -Z build-std; clippy to lint the eBPF crate on its own target.
+installed=$(rustup component list --toolchain "$NIGHTLY" --installed 2>/dev/null || true)
 if ! rustup run "$NIGHTLY" rustc --version >/dev/null 2>&1 \
-   || ! rustup component list --toolchain "$NIGHTLY" --installed 2>/dev/null | grep -q '^rust-src'; then
-  log "installing $NIGHTLY with rust-src"
-  rustup toolchain install "$NIGHTLY" --profile minimal --component rust-src >/dev/null
+   || ! grep -q '^rust-src' <<<"$installed" || ! grep -q '^clippy' <<<"$installed"; then
+  log "installing $NIGHTLY with rust-src and clippy"
+  rustup toolchain install "$NIGHTLY" --profile minimal --component rust-src --component clippy >/dev/null
 fi
+for c in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c" >/dev/null
+done
 nightly_llvm=$(rustup run "$NIGHTLY" rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
 if [ "$nightly_llvm" != "$LLVM_MAJOR" ]; then
   log "$NIGHTLY uses LLVM $nightly_llvm, bpf-linker is built for LLVM $LLVM_MAJOR; pin a nightly with LLVM $LLVM_MAJOR (SYSOTEL_NIGHTLY)" >&2

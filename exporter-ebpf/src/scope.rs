@@ -13,7 +13,7 @@ pub fn in_scope(tgid: u32) -> bool {
     if globals::scope_all() {
         return true;
     }
-    unsafe { TRACED.get(&tgid).is_some() }
+    unsafe { TRACED.get(tgid).is_some() }
 }
 
 /// A new process was created: in the default scope every process created after
@@ -24,7 +24,7 @@ pub fn on_new_process(parent_tgid: u32, child_tgid: u32) {
         return;
     }
     // A full map leaves the process untraced: counted, and reported by user space.
-    if TRACED.insert(&child_tgid, &1, 0).is_err() {
+    if TRACED.insert(child_tgid, 1, 0).is_err() {
         count_error(KernelError::TracedFull);
     }
 }
@@ -32,5 +32,5 @@ pub fn on_new_process(parent_tgid: u32, child_tgid: u32) {
 /// The last thread of `tgid` is gone.
 #[inline(always)]
 pub fn on_process_gone(tgid: u32) {
-    let _ = TRACED.remove(&tgid);
+    let _ = TRACED.remove(tgid);
 }

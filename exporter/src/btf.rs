@@ -232,7 +232,7 @@ impl Btf {
                         strukt: strukt.to_string(),
                         member: path.to_string(),
                     })?;
-            if bitfield || (bits + b) % 8 != 0 {
+            if bitfield || !(bits + b).is_multiple_of(8) {
                 return Err(BtfError::Unaligned(format!("{strukt}.{path}")));
             }
             bits += b;

@@ -39,7 +39,7 @@ fn try_sched_process_exit(ctx: &RawTracePointContext) -> Result<i32, i32> {
         let signal = unsafe { read_ptr(task, off!(task_signal)) };
         (unsafe { read::<i32>(signal, off!(signal_live)) } == Some(0)) as u32
     };
-    let _ = PENDING.remove(&tid);
+    let _ = PENDING.remove(tid);
 
     if in_scope(tgid) {
         let exit_code = unsafe { read::<u32>(task, off!(task_exit_code)) }.unwrap_or(0);

@@ -87,18 +87,18 @@ fn try_sys_enter(ctx: &RawTracePointContext) -> Result<i32, i32> {
 /// The thread's slot, allocated on its first traced syscall.
 #[inline(always)]
 fn pending_slot(tid: u32) -> Option<&'static mut SyscallBuf> {
-    if let Some(p) = PENDING.get_ptr_mut(&tid) {
+    if let Some(p) = PENDING.get_ptr_mut(tid) {
         return Some(unsafe { &mut *p });
     }
     let init = SYSCALL_INIT.get_ptr(0)?;
     if PENDING
-        .insert(&tid, unsafe { &*init }, BPF_NOEXIST as u64)
+        .insert(tid, unsafe { *init }, BPF_NOEXIST as u64)
         .is_err()
     {
         count_error(KernelError::PendingFull);
         return None;
     }
-    PENDING.get_ptr_mut(&tid).map(|p| unsafe { &mut *p })
+    PENDING.get_ptr_mut(tid).map(|p| unsafe { &mut *p })
 }
 
 /// Reads a NUL-terminated user string into `dst`; returns its length without

@@ -24,7 +24,7 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
 
 fn try_sys_exit(ctx: &RawTracePointContext) -> Result<i32, i32> {
     let tid = bpf_get_current_pid_tgid() as u32;
-    let buf = unsafe { &mut *PENDING.get_ptr_mut(&tid).ok_or(0)? };
+    let buf = unsafe { &mut *PENDING.get_ptr_mut(tid).ok_or(0)? };
     if buf.rec.header.kind != RecordKind::Syscall as u16 {
         return Ok(0);
     }
