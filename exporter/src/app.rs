@@ -43,6 +43,15 @@ impl Summary {
         let k = &self.kernel;
         eprintln!("sysotel: stopped after {:.1}s", self.elapsed.as_secs_f64());
         eprintln!("  events received: {}", self.reader.received);
+        let top: Vec<String> = self
+            .reader
+            .top_events(10)
+            .iter()
+            .map(|(id, n)| format!("{}={n}", catalog::info(*id).map_or("unknown", |i| i.name)))
+            .collect();
+        if !top.is_empty() {
+            eprintln!("  most received: {}", top.join(" "));
+        }
         eprintln!("  events lost in kernel: {}", k.lost_total());
         for (id, n) in &k.lost {
             let name = catalog::info(*id).map_or("unknown", |i| i.name);

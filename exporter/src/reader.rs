@@ -8,6 +8,7 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use aya::maps::{MapData, RingBuf};
+use exporter_common::events::EVENT_ID_LIMIT;
 use tokio::io::unix::AsyncFd;
 
 use crate::{decode, event::Event, sinks::SinkHandle};
@@ -19,12 +20,40 @@ pub const BATCH_MAX: usize = 1024;
 /// Decode errors printed in full; later ones are only counted.
 const ERRORS_SHOWN: u64 = 5;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ReaderStats {
     /// Records decoded into events.
     pub received: u64,
     /// Records that failed to decode (each one is also printed, up to a few).
     pub decode_errors: u64,
+    /// Decoded events by event id.
+    pub by_event: Vec<u64>,
+}
+
+impl Default for ReaderStats {
+    fn default() -> Self {
+        ReaderStats {
+            received: 0,
+            decode_errors: 0,
+            by_event: vec![0; EVENT_ID_LIMIT as usize],
+        }
+    }
+}
+
+impl ReaderStats {
+    /// The `n` most frequent events: (id, count), most frequent first.
+    pub fn top_events(&self, n: usize) -> Vec<(u32, u64)> {
+        let mut v: Vec<(u32, u64)> = self
+            .by_event
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(id, c)| (id as u32, *c))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(n);
+        v
+    }
 }
 
 pub struct Reader {
@@ -98,7 +127,13 @@ async fn drain(ring: &mut RingBuf<MapData>, stats: &mut ReaderStats, sinks: &[Si
         while batch.len() < BATCH_MAX {
             let Some(item) = ring.next() else { break };
             match decode::decode(&item) {
-                Ok(e) => batch.push(e),
+                Ok(e) => {
+                    // Ids are below EVENT_ID_LIMIT by construction of the decoder.
+                    if let Some(c) = stats.by_event.get_mut(e.id as usize) {
+                        *c += 1;
+                    }
+                    batch.push(e)
+                }
                 Err(e) => {
                     stats.decode_errors += 1;
                     if stats.decode_errors <= ERRORS_SHOWN {

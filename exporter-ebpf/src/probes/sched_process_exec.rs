@@ -50,10 +50,13 @@ fn try_sched_process_exec(ctx: &RawTracePointContext) -> Result<i32, i32> {
     // A non-leader thread that execs takes over the leader's pid (de_thread), so
     // its execve completes under another tid: move its syscall slot along.
     if old_tid != tid
-        && let Some(p) = PENDING.get_ptr(old_tid) {
-            let _ = PENDING.insert(tid, unsafe { *p }, 0);
-            let _ = PENDING.remove(old_tid);
-        }
+        && let Some(p) = PENDING.get_ptr(old_tid)
+    {
+        // By reference: the slot is larger than the 512-byte BPF stack.
+        #[allow(clippy::needless_borrows_for_generic_args)]
+        let _ = PENDING.insert(tid, unsafe { &*p }, 0);
+        let _ = PENDING.remove(old_tid);
+    }
 
     let buf: &mut ExecBuf = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0)? };
     unsafe { fill_context(&mut buf.rec.ctx) };

@@ -91,10 +91,10 @@ fn pending_slot(tid: u32) -> Option<&'static mut SyscallBuf> {
         return Some(unsafe { &mut *p });
     }
     let init = SYSCALL_INIT.get_ptr(0)?;
-    if PENDING
-        .insert(tid, unsafe { *init }, BPF_NOEXIST as u64)
-        .is_err()
-    {
+    // By reference: the slot is larger than the 512-byte BPF stack.
+    #[allow(clippy::needless_borrows_for_generic_args)]
+    let inserted = PENDING.insert(tid, unsafe { &*init }, BPF_NOEXIST as u64);
+    if inserted.is_err() {
         count_error(KernelError::PendingFull);
         return None;
     }

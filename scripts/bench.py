@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""sysotel's cost on traced programs, measured side by side.
+
+For each workload (500k getppid, 50k open/read/close, 200 fork+exec) it runs the
+workload bare and under sysotel (`--output json` to /dev/null), alternating,
+ROUNDS times, and prints per workload: the median slowdown ratio, events
+delivered vs expected, events lost in the kernel, sysotel's CPU seconds and peak
+RSS. The workload times its own loop (start-up excluded).
+
+Run as root after `cargo build --release` (or use `make bench`):
+    python3 scripts/bench.py [--rounds N] [--sysotel-args "..."]
+"""
+import argparse
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SYSOTEL = os.path.join(ROOT, "target", "release", "sysotel")
+WORKLOAD = os.path.join(ROOT, "target", "release", "workload")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def workloads(tmpfile):
+    # (label, argv, event name counted, expected count of that event)
+    return [
+        ("getppid x500k", [WORKLOAD, "getppid", "500000"], "getppid", 500_000),
+        ("open/read/close x50k", [WORKLOAD, "open", "50000", tmpfile], "read", 50_000),
+        ("fork+exec x200", [WORKLOAD, "forkexec", "200"], "sched_process_exec", 200),
+    ]
+
+
+def run_workload(argv):
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    return int(re.search(r"elapsed_ns=(\d+)", out).group(1)) / 1e9
+
+
+def proc_cpu_rss(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+    rss_kb = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                rss_kb = int(line.split()[1])
+    return cpu, rss_kb
+
+
+def traced(argv, extra):
+    err = tempfile.TemporaryFile(mode="w+")
+    p = subprocess.Popen([SYSOTEL, "-o", "json", *extra], stdout=subprocess.DEVNULL,
+                         stderr=err, text=True)
+    deadline = time.time() + 60
+    while True:
+        err.seek(0)
+        if "ready" in err.read():
+            break
+        if p.poll() is not None or time.time() > deadline:
+            err.seek(0)
+            sys.exit(f"bench: sysotel did not start:\n{err.read()}")
+        time.sleep(0.05)
+    elapsed = run_workload(argv)
+    time.sleep(0.5)  # let the reader drain what is in flight
+    cpu, rss_kb = proc_cpu_rss(p.pid)
+    p.send_signal(signal.SIGINT)
+    p.wait(timeout=60)
+    err.seek(0)
+    summary = err.read()
+    return elapsed, cpu, rss_kb, summary
+
+
+def count(summary, label):
+    m = re.search(rf"{re.escape(label)}: (\d+)", summary)
+    return int(m.group(1)) if m else None
+
+
+def received_of(summary, event):
+    m = re.search(rf"most received:.*\b{re.escape(event)}=(\d+)", summary)
+    return int(m.group(1)) if m else 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--sysotel-args", default="", help="extra flags for sysotel")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench: run as root (sysotel loads eBPF programs)")
+    for f in (SYSOTEL, WORKLOAD):
+        if not os.path.exists(f):
+            sys.exit(f"bench: {f} missing; run `cargo build --release` first")
+    extra = args.sysotel_args.split()
+    with tempfile.NamedTemporaryFile(prefix="sysotel-bench-") as tmp:
+        tmp.write(b"x" * 64)
+        tmp.flush()
+        print(f"rounds: {args.rounds}, sysotel flags: -o json {' '.join(extra)} (stdout to /dev/null)")
+        print(f"{'workload':<22} {'bare s':>8} {'traced s':>9} {'slowdown':>9} "
+              f"{'delivered/expected':>20} {'lost':>6} {'cpu s':>6} {'peak RSS':>9}")
+        for label, argv, event, expected in workloads(tmp.name):
+            bare, trace, ratios, cpus, rss, delivered, lost = [], [], [], [], [], [], []
+            for _ in range(args.rounds):
+                b = run_workload(argv)
+                t, cpu, rss_kb, summary = traced(argv, extra)
+                bare.append(b)
+                trace.append(t)
+                ratios.append(t / b)
+                cpus.append(cpu)
+                rss.append(rss_kb)
+                delivered.append(received_of(summary, event))
+                lost.append(count(summary, "events lost in kernel") or 0)
+            print(f"{label:<22} {statistics.median(bare):>8.3f} {statistics.median(trace):>9.3f} "
+                  f"{statistics.median(ratios):>8.2f}x "
+                  f"{f'{min(delivered)}/{expected}':>20} {max(lost):>6} "
+                  f"{statistics.median(cpus):>6.2f} {max(rss) / 1024:>7.1f}MB")
+    print("delivered: the fewest events of the counted kind in any round (getppid, read, "
+          "sched_process_exec); lost: the most in any round.")
+
+
+if __name__ == "__main__":
+    main()
