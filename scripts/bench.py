@@ -81,7 +81,7 @@ def count(summary, label):
 
 
 def received_of(summary, event):
-    m = re.search(rf"most received:.*\b{re.escape(event)}=(\d+)", summary)
+    m = re.search(rf"events by name:.*\b{re.escape(event)}=(\d+)", summary)
     return int(m.group(1)) if m else 0
 
 

@@ -43,14 +43,14 @@ impl Summary {
         let k = &self.kernel;
         eprintln!("sysotel: stopped after {:.1}s", self.elapsed.as_secs_f64());
         eprintln!("  events received: {}", self.reader.received);
-        let top: Vec<String> = self
+        let by_name: Vec<String> = self
             .reader
-            .top_events(10)
+            .top_events(usize::MAX)
             .iter()
             .map(|(id, n)| format!("{}={n}", catalog::info(*id).map_or("unknown", |i| i.name)))
             .collect();
-        if !top.is_empty() {
-            eprintln!("  most received: {}", top.join(" "));
+        if !by_name.is_empty() {
+            eprintln!("  events by name: {}", by_name.join(" "));
         }
         eprintln!("  events lost in kernel: {}", k.lost_total());
         for (id, n) in &k.lost {
