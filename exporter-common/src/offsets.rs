@@ -47,8 +47,14 @@ pub struct KernelOffsets {
     /// 1 when the `sched_process_exit` tracepoint passes `bool group_dead` as
     /// its second argument (newer kernels); otherwise `signal->live` is read.
     pub exit_has_group_dead: u32,
-    pub _pad: u32,
+    /// Start of the 64-byte window of `pt_regs` that holds all six argument
+    /// registers (read with one helper call at sys_enter); every `regs_*`
+    /// offset lies inside it, 8-byte aligned.
+    pub regs_window: u32,
 }
+
+/// Bytes of `pt_regs` read at once at sys_enter.
+pub const REGS_WINDOW_LEN: usize = 64;
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 32 * 4);
 
 #[cfg(feature = "user")]

@@ -139,15 +139,29 @@ pub struct SyscallRecord {
 }
 const _: () = assert!(core::mem::size_of::<SyscallRecord>() == 224);
 
+/// Kernel pointers the context in a thread's slot was last read through. When
+/// they are unchanged, so is what was read behind them (see the eBPF
+/// `kernel::fill_context_cached`). Never sent to user space.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ContextCache {
+    pub real_parent: u64,
+    pub nsproxy: u64,
+    pub uts_ns: u64,
+    pub group_leader: u64,
+}
+
 /// A [`SyscallRecord`] with room for its strings: the per-thread state kept
-/// from sys_enter to sys_exit, sent from the map value itself.
+/// from sys_enter to sys_exit, sent from the map value itself (only the record
+/// and the used part of the string slots travel).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct SyscallBuf {
     pub rec: SyscallRecord,
     pub strs: [[u8; STR_MAX]; MAX_STR_ARGS],
+    pub cache: ContextCache,
 }
-const _: () = assert!(core::mem::size_of::<SyscallBuf>() == 224 + STR_MAX * MAX_STR_ARGS);
+const _: () = assert!(core::mem::size_of::<SyscallBuf>() == 224 + STR_MAX * MAX_STR_ARGS + 32);
 
 /// `sched_process_fork`: `ctx` is the parent (the current task).
 #[repr(C)]

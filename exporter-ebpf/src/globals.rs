@@ -43,7 +43,7 @@ pub(crate) static OFFSETS: KernelOffsets = KernelOffsets {
     regs_r8: 0,
     regs_r9: 0,
     exit_has_group_dead: 0,
-    _pad: 0,
+    regs_window: 0,
 };
 
 #[inline(always)]

@@ -9,7 +9,7 @@ use crate::{
     catalog,
     cli::{Cli, Output, Scope},
     clock::BootClock,
-    loader::{self, KernelCounts, LoadOptions},
+    loader::{self, KernelCounts, LoadOptions, ProgramCost},
     reader::{Reader, ReaderStats, Stop},
     sinks::{
         SinkHandle, SinkStats,
@@ -28,6 +28,7 @@ pub struct Summary {
     pub elapsed: Duration,
     pub reader: ReaderStats,
     pub kernel: KernelCounts,
+    pub costs: Vec<ProgramCost>,
     pub sinks: Vec<(String, SinkTotals)>,
 }
 
@@ -67,6 +68,19 @@ impl Summary {
         if unaccounted > 0 {
             eprintln!("  records written by the kernel but not read: {unaccounted}");
         }
+        for c in &self.costs {
+            let avg = if c.runs > 0 {
+                c.total.as_nanos() / c.runs as u128
+            } else {
+                0
+            };
+            eprintln!(
+                "  program {}: {} runs, {:.1} ms in total, {avg} ns per run",
+                c.name,
+                c.runs,
+                c.total.as_secs_f64() * 1e3
+            );
+        }
         for (name, t) in &self.sinks {
             eprintln!(
                 "  output {name}: exported {}, dropped {} (queue full {}, output error {}, shutdown timeout {})",
@@ -103,6 +117,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Summary> {
 
     let mut tracer = loader::load(LoadOptions {
         scope_all: cli.scope == Scope::All,
+        bpf_stats: cli.bpf_stats,
         ring_bytes: cli.ring_buffer_size,
         wakeup_bytes: wakeup_bytes(cli.ring_buffer_size),
     })?;
@@ -142,6 +157,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Summary> {
     tracer.detach();
     reader.drain(&sinks).await;
     let kernel = tracer.counts()?;
+    let costs = tracer.program_costs();
     let deadline = Instant::now() + cli.shutdown_timeout;
     let mut totals = Vec::new();
     for s in &mut sinks {
@@ -166,6 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Summary> {
         elapsed: started.elapsed(),
         reader: reader.stats,
         kernel,
+        costs,
         sinks: totals,
     })
 }

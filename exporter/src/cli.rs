@@ -29,6 +29,11 @@ pub struct Cli {
     #[arg(long, default_value = "32M", value_parser = parse_ring_size)]
     pub ring_buffer_size: u32,
 
+    /// Have the kernel time every eBPF program run and print runs and average
+    /// cost per program in the summary (adds two clock reads per run).
+    #[arg(long)]
+    pub bpf_stats: bool,
+
     /// How long SIGINT/SIGTERM waits for the outputs to flush (e.g. 5s, 500ms).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,

@@ -55,11 +55,16 @@ pub enum LoadError {
     },
     #[error("the eBPF object has no {0}")]
     Missing(&'static str),
+    #[error("enabling kernel BPF run-time statistics failed (--bpf-stats): {0}")]
+    Stats(String),
 }
 
 #[derive(Clone, Copy, Debug)]
 pub struct LoadOptions {
     pub scope_all: bool,
+    /// Have the kernel time every program run (BPF_ENABLE_STATS; costs two
+    /// clock reads per run while on).
+    pub bpf_stats: bool,
     /// Ring buffer size in bytes (a power of two, a multiple of the page size).
     pub ring_bytes: u32,
     /// Unread bytes above which a write wakes the reader.
@@ -70,6 +75,16 @@ pub struct LoadOptions {
 pub struct Tracer {
     ebpf: Ebpf,
     links: Vec<(&'static str, RawTracePointLinkId)>,
+    /// Keeps kernel run-time statistics on while open.
+    stats_fd: Option<std::os::fd::OwnedFd>,
+}
+
+/// Kernel-measured cost of one program (with `--bpf-stats`).
+#[derive(Clone, Debug)]
+pub struct ProgramCost {
+    pub name: &'static str,
+    pub runs: u64,
+    pub total: std::time::Duration,
 }
 
 /// What the kernel side counted, summed over CPUs.
@@ -144,9 +159,18 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
         }
     }
 
+    let stats_fd = if opts.bpf_stats {
+        Some(
+            aya::sys::enable_stats(aya::sys::Stats::RunTime)
+                .map_err(|e| LoadError::Stats(e.to_string()))?,
+        )
+    } else {
+        None
+    };
     let mut tracer = Tracer {
         ebpf,
         links: Vec::new(),
+        stats_fd,
     };
     for &name in PROGRAMS {
         let prog: &mut RawTracePoint = tracer
@@ -209,6 +233,24 @@ impl Tracer {
             map: MAP_EVENTS,
             source,
         })
+    }
+
+    /// Runs and run time of every program, when `--bpf-stats` is on.
+    pub fn program_costs(&self) -> Vec<ProgramCost> {
+        if self.stats_fd.is_none() {
+            return Vec::new();
+        }
+        PROGRAMS
+            .iter()
+            .filter_map(|&name| {
+                let info = self.ebpf.program(name)?.info().ok()?;
+                Some(ProgramCost {
+                    name,
+                    runs: info.run_count(),
+                    total: info.run_time(),
+                })
+            })
+            .collect()
     }
 
     /// Detaches every program: no new records after this returns.

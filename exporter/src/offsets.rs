@@ -4,7 +4,7 @@
 //! read, a 4-byte int where one is read): a kernel that changed a type fails at
 //! start-up naming the field, instead of producing silently wrong values.
 
-use exporter_common::offsets::KernelOffsets;
+use exporter_common::offsets::{KernelOffsets, REGS_WINDOW_LEN};
 use thiserror::Error;
 
 use crate::btf::{Btf, BtfError};
@@ -30,6 +30,8 @@ pub enum OffsetsError {
     },
     #[error("kernel field {0} is not a pointer")]
     NotPointer(String),
+    #[error("unexpected kernel layout: {0}")]
+    Layout(String),
 }
 
 enum Want {
@@ -81,6 +83,23 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
     // 3 parameters (void *__data, struct task_struct *p, bool group_dead) since
     // the tracepoint grew `group_dead`; 2 before.
     let exit_params = btf.typedef_proto_params("btf_trace_sched_process_exit")?;
+    let regs = [
+        field(btf, "pt_regs", "di", Bytes(8))?,
+        field(btf, "pt_regs", "si", Bytes(8))?,
+        field(btf, "pt_regs", "dx", Bytes(8))?,
+        field(btf, "pt_regs", "r10", Bytes(8))?,
+        field(btf, "pt_regs", "r8", Bytes(8))?,
+        field(btf, "pt_regs", "r9", Bytes(8))?,
+    ];
+    let regs_window = regs.iter().copied().min().unwrap_or(0);
+    if regs
+        .iter()
+        .any(|&o| o - regs_window >= REGS_WINDOW_LEN as u32 || o % 8 != 0)
+    {
+        return Err(OffsetsError::Layout(format!(
+            "pt_regs argument registers at {regs:?} do not fit one {REGS_WINDOW_LEN}-byte window"
+        )));
+    }
     Ok(KernelOffsets {
         task_real_parent: field(btf, "task_struct", "real_parent", Ptr)?,
         task_tgid: field(btf, "task_struct", "tgid", Bytes(4))?,
@@ -106,14 +125,14 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
         bprm_filename: field(btf, "linux_binprm", "filename", Ptr)?,
         bprm_argc: field(btf, "linux_binprm", "argc", Bytes(4))?,
         signal_live: field(btf, "signal_struct", "live", Bytes(4))?,
-        regs_di: field(btf, "pt_regs", "di", Bytes(8))?,
-        regs_si: field(btf, "pt_regs", "si", Bytes(8))?,
-        regs_dx: field(btf, "pt_regs", "dx", Bytes(8))?,
-        regs_r10: field(btf, "pt_regs", "r10", Bytes(8))?,
-        regs_r8: field(btf, "pt_regs", "r8", Bytes(8))?,
-        regs_r9: field(btf, "pt_regs", "r9", Bytes(8))?,
+        regs_di: regs[0],
+        regs_si: regs[1],
+        regs_dx: regs[2],
+        regs_r10: regs[3],
+        regs_r8: regs[4],
+        regs_r9: regs[5],
         exit_has_group_dead: u32::from(exit_params >= 3),
-        _pad: 0,
+        regs_window,
     })
 }
 
@@ -131,6 +150,7 @@ mod tests {
         // x86_64 pt_regs has been stable for a decade: a sanity anchor for the parser.
         assert_eq!((o.regs_di, o.regs_si, o.regs_r9), (112, 104, 64));
         assert_eq!(o.upid_size, 16);
+        assert_eq!(o.regs_window, 56);
         assert!(o.task_tgid > 0 && o.task_pid + 4 == o.task_tgid);
     }
 }

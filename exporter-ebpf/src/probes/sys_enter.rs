@@ -13,6 +13,7 @@ use aya_ebpf::{
 };
 use exporter_common::{
     config::{KernelError, SYSCALL_CONF_LEN, SyscallConf},
+    offsets::REGS_WINDOW_LEN,
     records::{
         FLAG_NO_RETURN, MAX_STR_ARGS, NO_ARG, RecordKind, STR_FAULT, STR_MAX, STR_TRUNCATED,
         SyscallBuf,
@@ -55,16 +56,19 @@ fn try_sys_enter(ctx: &RawTracePointContext) -> Result<i32, i32> {
     let regs: *const u8 = ctx.arg(0);
     let rec = &mut buf.rec;
     rec.nr = nr;
-    unsafe {
-        rec.args = [
-            read::<u64>(regs, off!(regs_di)).unwrap_or(0),
-            read::<u64>(regs, off!(regs_si)).unwrap_or(0),
-            read::<u64>(regs, off!(regs_dx)).unwrap_or(0),
-            read::<u64>(regs, off!(regs_r10)).unwrap_or(0),
-            read::<u64>(regs, off!(regs_r8)).unwrap_or(0),
-            read::<u64>(regs, off!(regs_r9)).unwrap_or(0),
-        ];
-    }
+    // One helper call for all six registers: user space checked that they
+    // lie in this window, 8-byte aligned.
+    let base = off!(regs_window);
+    let window = unsafe { read::<[u64; REGS_WINDOW_LEN / 8]>(regs, base) }.unwrap_or_default();
+    let reg = |off: usize| window[(off.wrapping_sub(base) / 8) & (REGS_WINDOW_LEN / 8 - 1)];
+    rec.args = [
+        reg(off!(regs_di)),
+        reg(off!(regs_si)),
+        reg(off!(regs_dx)),
+        reg(off!(regs_r10)),
+        reg(off!(regs_r8)),
+        reg(off!(regs_r9)),
+    ];
     for slot in 0..MAX_STR_ARGS {
         rec.str_arg[slot] = NO_ARG;
         rec.str_len[slot] = 0;

@@ -13,7 +13,7 @@ use exporter_common::records::{
     MAX_STR_ARGS, NO_ARG, RecordKind, STR_MAX, SyscallBuf, SyscallRecord,
 };
 
-use crate::{emit::output, kernel::fill_context, maps::PENDING};
+use crate::{emit::output, kernel::fill_context_cached, maps::PENDING};
 
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
@@ -36,7 +36,7 @@ fn try_sys_exit(ctx: &RawTracePointContext) -> Result<i32, i32> {
 /// the slot itself (no copy to a scratch buffer) and marks the slot idle.
 #[inline(always)]
 pub fn send_syscall(buf: &mut SyscallBuf, ret: i64, flags: u16) {
-    unsafe { fill_context(&mut buf.rec.ctx) };
+    unsafe { fill_context_cached(&mut buf.rec.ctx, &mut buf.cache) };
     let rec = &mut buf.rec;
     rec.ret = ret;
     rec.header.flags = flags;
