@@ -44,12 +44,14 @@ def proc_cpu_rss(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-    rss_kb = 0
+    rss_kb = anon_kb = 0
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmHWM:"):
                 rss_kb = int(line.split()[1])
-    return cpu, rss_kb
+            elif line.startswith("RssAnon:"):
+                anon_kb = int(line.split()[1])
+    return cpu, (rss_kb, anon_kb)
 
 
 def traced(argv, extra):
@@ -101,9 +103,9 @@ def main():
         tmp.flush()
         print(f"rounds: {args.rounds}, sysotel flags: -o json {' '.join(extra)} (stdout to /dev/null)")
         print(f"{'workload':<22} {'bare s':>8} {'traced s':>9} {'slowdown':>9} "
-              f"{'delivered/expected':>20} {'lost':>6} {'cpu s':>6} {'peak RSS':>9}")
+              f"{'delivered/expected':>20} {'lost':>6} {'cpu s':>6} {'peak RSS':>9} {'anon RSS':>9}")
         for label, argv, event, expected in workloads(tmp.name):
-            bare, trace, ratios, cpus, rss, delivered, lost = [], [], [], [], [], [], []
+            bare, trace, ratios, cpus, rss, anon, delivered, lost = [], [], [], [], [], [], [], []
             for _ in range(args.rounds):
                 b = run_workload(argv)
                 t, cpu, rss_kb, summary = traced(argv, extra)
@@ -111,15 +113,18 @@ def main():
                 trace.append(t)
                 ratios.append(t / b)
                 cpus.append(cpu)
-                rss.append(rss_kb)
+                rss.append(rss_kb[0])
+                anon.append(rss_kb[1])
                 delivered.append(received_of(summary, event))
                 lost.append(count(summary, "events lost in kernel") or 0)
             print(f"{label:<22} {statistics.median(bare):>8.3f} {statistics.median(trace):>9.3f} "
                   f"{statistics.median(ratios):>8.2f}x "
                   f"{f'{min(delivered)}/{expected}':>20} {max(lost):>6} "
-                  f"{statistics.median(cpus):>6.2f} {max(rss) / 1024:>7.1f}MB")
+                  f"{statistics.median(cpus):>6.2f} {max(rss) / 1024:>7.1f}MB {max(anon) / 1024:>7.1f}MB")
     print("delivered: the fewest events of the counted kind in any round (getppid, read, "
-          "sched_process_exec); lost: the most in any round.")
+          "sched_process_exec); lost: the most in any round.\n"
+          "peak RSS includes the ring buffer, which the kernel maps twice (2 x --ring-buffer-size); "
+          "anon RSS is sysotel's own memory at the end of the run.")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,84 @@ PATH_ARGS = {
     "special", "from_pathname", "to_pathname", "put_old", "new_root",
     "dev_name", "dir_name",
 }
+# Arguments that are file descriptors (printed as numbers, AT_FDCWD by name).
+FD_NAMES = {"fd", "oldfd", "newfd", "fd_in", "fd_out", "out_fd", "in_fd", "epfd",
+            "pidfd", "ufd", "dfd", "olddfd", "newdfd", "mqdes", "fdin", "fdout",
+            "from_dfd", "to_dfd", "dirfd", "mountfd"}
+# Other strings the kernel reads from user memory, captured at entry.
+STR_ARGS = {
+    ("memfd_create", "uname"), ("sethostname", "name"), ("setdomainname", "name"),
+    ("setxattr", "name"), ("lsetxattr", "name"), ("fsetxattr", "name"),
+    ("getxattr", "name"), ("lgetxattr", "name"), ("fgetxattr", "name"),
+    ("removexattr", "name"), ("lremovexattr", "name"), ("fremovexattr", "name"),
+    ("setxattrat", "name"), ("getxattrat", "name"), ("removexattrat", "name"),
+    ("acct", "name"), ("init_module", "uargs"), ("finit_module", "uargs"),
+    ("delete_module", "name_user"), ("add_key", "_type"), ("add_key", "_description"),
+    ("request_key", "_type"), ("request_key", "_description"), ("fsopen", "_fs_name"),
+    ("mount", "type"),
+}
+# (syscall, argument) -> semantic kind the C type cannot tell.
+SEMANTIC = {}
+for sc in ("open", "openat"):
+    SEMANTIC[(sc, "flags")] = "OpenFlags"
+for sc in ("access", "faccessat", "faccessat2"):
+    SEMANTIC[(sc, "mode")] = "AccessMode"
+for sc, arg in (("newfstatat", "flag"), ("unlinkat", "flag"), ("linkat", "flags"),
+                ("fchownat", "flag"), ("utimensat", "flags"), ("faccessat2", "flags"),
+                ("fchmodat2", "flags"), ("statx", "flags"), ("execveat", "flags"),
+                ("name_to_handle_at", "flag"), ("open_tree", "flags"),
+                ("open_tree_attr", "flags"), ("move_mount", "flags"),
+                ("mount_setattr", "flags"), ("file_getattr", "at_flags"),
+                ("file_setattr", "at_flags"), ("setxattrat", "at_flags"),
+                ("getxattrat", "at_flags"), ("listxattrat", "at_flags"),
+                ("removexattrat", "at_flags")):
+    SEMANTIC[(sc, arg)] = "AtFlags"
+SEMANTIC[("renameat2", "flags")] = "RenameFlags"
+for sc in ("mmap", "mprotect", "pkey_mprotect"):
+    SEMANTIC[(sc, "prot")] = "MmapProt"
+SEMANTIC[("mmap", "flags")] = "MmapFlags"
+SEMANTIC[("clone", "clone_flags")] = "CloneFlags"
+SEMANTIC[("unshare", "unshare_flags")] = "CloneFlags"
+SEMANTIC[("setns", "flags")] = "CloneFlags"
+for sc in ("socket", "socketpair"):
+    SEMANTIC[(sc, "family")] = "SocketDomain"
+    SEMANTIC[(sc, "type")] = "SocketType"
+    SEMANTIC[(sc, "protocol")] = "SocketProtocol"
+for sc in ("kill", "tkill", "tgkill", "rt_sigaction", "rt_sigqueueinfo",
+           "rt_tgsigqueueinfo", "pidfd_send_signal"):
+    SEMANTIC[(sc, "sig")] = "Signal"
+SEMANTIC[("ptrace", "request")] = "PtraceRequest"
+SEMANTIC[("prctl", "option")] = "PrctlOption"
+SEMANTIC[("fcntl", "cmd")] = "FcntlCmd"
+SEMANTIC[("lseek", "whence")] = "Whence"
+SEMANTIC[("mmap", "fd")] = "Fd"
+# struct sockaddr arguments: read at entry with the length argument, or at
+# exit (the kernel fills them) with the length behind a pointer argument.
+for sc, arg, length in (("connect", "uservaddr", "addrlen"), ("bind", "umyaddr", "addrlen"),
+                        ("sendto", "addr", "addr_len")):
+    SEMANTIC[(sc, arg)] = ("SockAddrIn", length)
+for sc, arg, length in (("accept", "upeer_sockaddr", "upeer_addrlen"),
+                        ("accept4", "upeer_sockaddr", "upeer_addrlen"),
+                        ("recvfrom", "addr", "addr_len"),
+                        ("getsockname", "usockaddr", "usockaddr_len"),
+                        ("getpeername", "usockaddr", "usockaddr_len")):
+    SEMANTIC[(sc, arg)] = ("SockAddrOut", length)
+for sc in ("execve", "execveat"):
+    SEMANTIC[(sc, "argv")] = "StrArray"
+    SEMANTIC[(sc, "envp")] = "StrArray"
+# `unsigned long` arguments that are user addresses (shown in hex).
+PTR_NAMES = {"addr", "start", "brk", "new_addr", "old_addr", "newsp", "tls", "shmaddr",
+             "stack", "mm_addr", "vec", "uaddr", "uaddr2"}
+# Syscalls whose return value is an address, or a new file descriptor.
+RET_PTR = {"mmap", "mremap", "brk", "shmat"}
+RET_FD = {"open", "openat", "openat2", "creat", "socket", "accept", "accept4", "dup",
+          "dup2", "dup3", "epoll_create", "epoll_create1", "eventfd", "eventfd2",
+          "signalfd", "signalfd4", "timerfd_create", "inotify_init", "inotify_init1",
+          "memfd_create", "memfd_secret", "pidfd_open", "pidfd_getfd", "fanotify_init",
+          "userfaultfd", "perf_event_open", "open_by_handle_at", "open_tree",
+          "open_tree_attr", "fsopen", "fsmount", "fspick", "mq_open", "io_uring_setup",
+          "landlock_create_ruleset", "bpf"}
+
 SIGNED32 = {"int", "pid_t", "key_t", "mqd_t", "timer_t", "clockid_t",
             "const clockid_t", "key_serial_t", "rwf_t"}
 UNSIGNED32 = {"unsigned int", "unsigned", "uid_t", "gid_t", "u32", "const __u32",
@@ -53,7 +131,19 @@ SIGNED64 = {"long", "off_t", "loff_t", "__s64"}
 MODE = {"umode_t"}
 
 
-def kind_of(ctype, name):
+def kind_of(syscall, ctype, name, argnames):
+    sem = SEMANTIC.get((syscall, name))
+    if isinstance(sem, tuple):
+        kind, length = sem
+        return f"{kind}({argnames.index(length)})"
+    if sem:
+        return sem
+    if (syscall, name) in STR_ARGS:
+        return "Str"
+    if "*" not in ctype and (name in FD_NAMES or name.endswith("dfd")):
+        return "Fd"
+    if ctype == "unsigned long" and name in PTR_NAMES:
+        return "Ptr"
     if "*" in ctype:
         # Output buffers are `char *` too, but none of them is named like a path.
         if name in PATH_ARGS and ctype in ("const char *", "char *"):
@@ -105,13 +195,17 @@ def formats():
 def main():
     nrs = numbers()
     fmts = formats()
+    missing = [k for k in SEMANTIC if k[0] in fmts and k[1] not in [a for a, _ in fmts[k[0]]]]
+    missing += [k for k in STR_ARGS if k[0] in fmts and k[1] not in [a for a, _ in fmts[k[0]]]]
+    if missing:
+        sys.exit(f"gen_syscalls: the kernel has no argument for {missing}")
     unknown = sorted(set(fmts) - set(nrs))
     if unknown:
         sys.exit(f"gen_syscalls: no syscall number for {unknown}; add them to NEWER")
     rows = sorted(nrs.items(), key=lambda kv: kv[1])
     print("// @generated by scripts/gen_syscalls.py from tracefs syscall formats; do not edit.")
     print("// Regenerate: python3 scripts/gen_syscalls.py > exporter-common/src/syscalls/x86_64.rs")
-    print("use super::{ArgDef, ArgKind, SyscallDef};")
+    print("use super::{ArgDef, ArgKind, RetKind, SyscallDef};")
     print()
     print("pub const SYSCALLS: &[SyscallDef] = &[")
     for name, nr in rows:
@@ -123,10 +217,13 @@ def main():
         print(f"        name: \"{name}\",")
         print(f"        no_return: {'true' if name in NO_RETURN else 'false'},")
         print(f"        described: {'true' if traced else 'false'},")
+        ret = "Ptr" if name in RET_PTR else "Fd" if name in RET_FD else "Int"
+        print(f"        ret: RetKind::{ret},")
         if args:
+            names = [a for a, _ in args]
             print("        args: &[")
             for aname, ctype in args:
-                print(f"            ArgDef {{ name: \"{aname}\", ctype: \"{ctype}\", kind: ArgKind::{kind_of(ctype, aname)} }},")
+                print(f"            ArgDef {{ name: \"{aname}\", ctype: \"{ctype}\", kind: ArgKind::{kind_of(name, ctype, aname, names)} }},")
             print("        ],")
         else:
             print("        args: &[],")

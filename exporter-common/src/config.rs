@@ -1,5 +1,7 @@
 //! Names and layouts of the maps and globals both sides refer to.
 
+use crate::records::MAX_STR_ARGS;
+
 /// The ring buffer every record goes through.
 pub const MAP_EVENTS: &str = "EVENTS";
 /// Per-CPU u64 per event id: records that could not be reserved (ring full).
@@ -19,35 +21,71 @@ pub const GLOBAL_SELF_TGID: &str = "SELF_TGID";
 pub const GLOBAL_SCOPE_ALL: &str = "SCOPE_ALL";
 /// Global: unread bytes in the ring buffer above which a submit wakes the reader.
 pub const GLOBAL_WAKEUP_BYTES: &str = "WAKEUP_BYTES";
+/// Global: bit `id - SCHED_ID_BASE` set for each scheduler event to write.
+pub const GLOBAL_SCHED_SELECTED: &str = "SCHED_SELECTED";
 /// Global: the [`crate::offsets::KernelOffsets`].
 pub const GLOBAL_OFFSETS: &str = "OFFSETS";
 
 /// Entries of `SYSCALL_CONF` (syscall numbers are below this).
 pub const SYSCALL_CONF_LEN: u32 = crate::events::SYSCALL_ID_LIMIT;
 
+/// How a slot's value is read from user memory.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capture {
+    /// A NUL-terminated string, at entry.
+    CStr = 0,
+    /// Bytes at entry; the length is the value of argument `len`.
+    BytesLenArg = 1,
+    /// Bytes at exit, when the call succeeded; the length is the `int` that
+    /// argument `len` points to (the kernel updates it).
+    BytesAtExit = 2,
+    /// A NULL-terminated array of strings (argv, envp), at entry.
+    StrArray = 3,
+}
+
+/// One slot's capture: which argument, how, and (for byte captures) which
+/// argument holds the length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotConf {
+    pub arg: u8,
+    pub capture: Capture,
+    pub len_arg: u8,
+}
+
 /// What the kernel captures for one syscall, packed in a u32.
 ///
-/// bits 0..4 and 4..8: the argument index (0..6) whose user string goes into
-/// string slot 0 / 1, or `0xf` for none; bit 8: selected; bit 9: the syscall
-/// never returns, emit the record at entry.
+/// Slot `i` uses bits `9*i .. 9*i+9`: argument index (4 bits, `0xf` = unused),
+/// [`Capture`] (2 bits), length argument index (3 bits). Bit 27: selected;
+/// bit 28: the syscall never returns, emit the record at entry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SyscallConf(pub u32);
 
 impl SyscallConf {
     pub const NONE: u32 = 0xf;
-    const SELECTED: u32 = 1 << 8;
-    const NO_RETURN: u32 = 1 << 9;
+    const SELECTED: u32 = 1 << 27;
+    const NO_RETURN: u32 = 1 << 28;
+    const SLOT_BITS: u32 = 9;
 
-    pub const fn new(selected: bool, no_return: bool, str_args: [Option<u8>; 2]) -> SyscallConf {
-        let s0 = match str_args[0] {
-            Some(i) => i as u32 & 0xf,
-            None => Self::NONE,
-        };
-        let s1 = match str_args[1] {
-            Some(i) => i as u32 & 0xf,
-            None => Self::NONE,
-        };
-        let mut v = s0 | (s1 << 4);
+    pub const fn new(
+        selected: bool,
+        no_return: bool,
+        slots: [Option<SlotConf>; MAX_STR_ARGS],
+    ) -> SyscallConf {
+        let mut v = 0u32;
+        let mut i = 0;
+        while i < MAX_STR_ARGS {
+            let bits = match slots[i] {
+                Some(s) => {
+                    (s.arg as u32 & 0xf)
+                        | ((s.capture as u32) << 4)
+                        | ((s.len_arg as u32 & 0x7) << 6)
+                }
+                None => Self::NONE,
+            };
+            v |= bits << (i as u32 * Self::SLOT_BITS);
+            i += 1;
+        }
         if selected {
             v |= Self::SELECTED;
         }
@@ -65,10 +103,25 @@ impl SyscallConf {
         self.0 & Self::NO_RETURN != 0
     }
 
-    /// The argument index captured into string slot `slot`, if any.
-    pub const fn str_arg(self, slot: usize) -> Option<usize> {
-        let v = (self.0 >> (slot as u32 * 4)) & 0xf;
-        if v < 6 { Some(v as usize) } else { None }
+    /// Slot `slot`'s capture, if it is used.
+    #[inline(always)]
+    pub const fn slot(self, slot: usize) -> Option<SlotConf> {
+        let bits = (self.0 >> (slot as u32 * Self::SLOT_BITS)) & 0x1ff;
+        let arg = bits & 0xf;
+        if arg >= 6 {
+            return None;
+        }
+        let capture = match (bits >> 4) & 0x3 {
+            0 => Capture::CStr,
+            1 => Capture::BytesLenArg,
+            2 => Capture::BytesAtExit,
+            _ => Capture::StrArray,
+        };
+        Some(SlotConf {
+            arg: arg as u8,
+            capture,
+            len_arg: ((bits >> 6) & 0x7) as u8,
+        })
     }
 }
 

@@ -34,8 +34,11 @@ pub struct KernelOffsets {
     pub pid_ns_inum: u32,
     pub mm_arg_start: u32,
     pub mm_arg_end: u32,
+    pub mm_env_start: u32,
+    pub mm_env_end: u32,
     pub bprm_filename: u32,
     pub bprm_argc: u32,
+    pub bprm_envc: u32,
     /// `signal_struct.live.counter`.
     pub signal_live: u32,
     pub regs_di: u32,
@@ -55,7 +58,7 @@ pub struct KernelOffsets {
 
 /// Bytes of `pt_regs` read at once at sys_enter.
 pub const REGS_WINDOW_LEN: usize = 64;
-const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 32 * 4);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 35 * 4);
 
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for KernelOffsets {}

@@ -14,9 +14,16 @@ pub const UTS_LEN: usize = 65;
 /// Upper bound of one string argument read from user memory at syscall entry,
 /// including its NUL. Longer strings are cut and flagged [`STR_TRUNCATED`].
 pub const STR_MAX: usize = 512;
-/// How many string arguments of one syscall are captured (rename, link and
-/// mount families have two paths; a third string is not read).
-pub const MAX_STR_ARGS: usize = 2;
+/// How many arguments of one syscall are read from user memory (execve's
+/// filename, argv and envp; rename's two paths; mount's three strings).
+pub const MAX_STR_ARGS: usize = 3;
+/// String arrays (argv, envp) read at entry: at most this many elements...
+pub const ARRAY_MAX_ELEMS: u32 = 16;
+/// ...each cut at this many bytes (with its NUL), packed into the slot until
+/// an element would start past `STR_MAX - ARRAY_ELEM_MAX`.
+pub const ARRAY_ELEM_MAX: usize = 256;
+/// `struct sockaddr` arguments: at most `sizeof(struct sockaddr_storage)` bytes.
+pub const SOCKADDR_MAX: usize = 128;
 /// Upper bound of the exec'd file name (`linux_binprm::filename`), with its NUL.
 pub const EXEC_FILENAME_MAX: usize = 1024;
 /// Upper bound of the argv block read from the new process (NUL-separated
@@ -117,11 +124,21 @@ impl TaskContext {
 pub const STR_TRUNCATED: u8 = 1 << 0;
 /// String slot flag: reading user memory failed (bad pointer or page not present).
 pub const STR_FAULT: u8 = 1 << 1;
+/// String slot flag: the slot holds raw bytes (a sockaddr), not a string.
+pub const STR_BYTES: u8 = 1 << 2;
+/// String slot flag: the slot holds a string array, NUL-separated.
+pub const STR_ARRAY: u8 = 1 << 3;
+/// String slot flag: the slot is filled at exit (the kernel writes the value,
+/// like accept's peer address); still pending while the call runs.
+pub const STR_AT_EXIT: u8 = 1 << 4;
+/// String slot flag: the call failed, so the at-exit value was not read.
+pub const STR_NOT_FILLED: u8 = 1 << 5;
 /// `SyscallRecord::str_arg` value of an unused slot.
 pub const NO_ARG: u8 = 0xff;
 
-/// One completed syscall. String slot `i` (if `str_arg[i] != NO_ARG`) holds
-/// `str_len[i]` bytes (no NUL) at `size_of::<SyscallRecord>() + i * STR_MAX`.
+/// One completed syscall. Slot `i` (if `str_arg[i] != NO_ARG`) holds
+/// `str_len[i]` bytes at `size_of::<SyscallRecord>() + i * STR_MAX`: a string
+/// (no NUL), raw bytes ([`STR_BYTES`]) or NUL-separated strings ([`STR_ARRAY`]).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyscallRecord {
@@ -135,9 +152,12 @@ pub struct SyscallRecord {
     pub str_len: [u16; MAX_STR_ARGS],
     pub str_arg: [u8; MAX_STR_ARGS],
     pub str_flags: [u8; MAX_STR_ARGS],
-    pub _pad: u32,
+    /// Elements of the string array in the slot flagged [`STR_ARRAY`] (all of
+    /// them, up to [`ARRAY_MAX_ELEMS`] + 1 meaning "more").
+    pub array_count: [u8; MAX_STR_ARGS],
+    pub _pad: [u8; 5],
 }
-const _: () = assert!(core::mem::size_of::<SyscallRecord>() == 224);
+const _: () = assert!(core::mem::size_of::<SyscallRecord>() == 232);
 
 /// Kernel pointers the context in a thread's slot was last read through. When
 /// they are unchanged, so is what was read behind them (see the eBPF
@@ -161,7 +181,7 @@ pub struct SyscallBuf {
     pub strs: [[u8; STR_MAX]; MAX_STR_ARGS],
     pub cache: ContextCache,
 }
-const _: () = assert!(core::mem::size_of::<SyscallBuf>() == 224 + STR_MAX * MAX_STR_ARGS + 32);
+const _: () = assert!(core::mem::size_of::<SyscallBuf>() == 232 + STR_MAX * MAX_STR_ARGS + 32);
 
 /// `sched_process_fork`: `ctx` is the parent (the current task).
 #[repr(C)]
@@ -183,10 +203,17 @@ pub const EXEC_ARGV_TRUNCATED: u32 = 1 << 1;
 pub const EXEC_ARGV_FAULT: u32 = 1 << 2;
 /// The file name could not be read from `linux_binprm`.
 pub const EXEC_FILENAME_FAULT: u32 = 1 << 3;
+/// The environment was longer than [`EXEC_ENV_MAX`] and was cut.
+pub const EXEC_ENV_TRUNCATED: u32 = 1 << 4;
+/// The environment could not be read from the new process's memory.
+pub const EXEC_ENV_FAULT: u32 = 1 << 5;
+/// Upper bound of the environment block read from the new process.
+pub const EXEC_ENV_MAX: usize = 4096;
 
 /// `sched_process_exec`: `ctx` is the task after exec (new comm). The file name
 /// sits at `size_of::<ExecRecord>()` (`filename_len` bytes, slot of
-/// [`EXEC_FILENAME_MAX`]); argv follows the slot (`argv_len` bytes, NUL-separated).
+/// [`EXEC_FILENAME_MAX`]); argv follows in a slot of [`EXEC_ARGV_MAX`]
+/// (`argv_len` bytes, NUL-separated), then the environment (`env_len` bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExecRecord {
@@ -200,8 +227,12 @@ pub struct ExecRecord {
     pub argv_len: u16,
     /// `EXEC_*` bits.
     pub flags: u32,
+    /// `linux_binprm::envc`.
+    pub envc: u32,
+    pub env_len: u16,
+    pub _pad: u16,
 }
-const _: () = assert!(core::mem::size_of::<ExecRecord>() == 168);
+const _: () = assert!(core::mem::size_of::<ExecRecord>() == 176);
 
 /// The fixed part and both slots of an exec record (the per-CPU build buffer).
 #[repr(C)]
@@ -210,6 +241,7 @@ pub struct ExecBuf {
     pub rec: ExecRecord,
     pub filename: [u8; EXEC_FILENAME_MAX],
     pub argv: [u8; EXEC_ARGV_MAX],
+    pub env: [u8; EXEC_ENV_MAX],
 }
 
 /// `sched_process_exit`: one per exiting thread.

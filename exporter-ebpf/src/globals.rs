@@ -11,6 +11,8 @@ static SCOPE_ALL: u32 = 0;
 #[unsafe(no_mangle)]
 static WAKEUP_BYTES: u64 = 0;
 #[unsafe(no_mangle)]
+static SCHED_SELECTED: u32 = 0;
+#[unsafe(no_mangle)]
 pub(crate) static OFFSETS: KernelOffsets = KernelOffsets {
     task_real_parent: 0,
     task_tgid: 0,
@@ -33,8 +35,11 @@ pub(crate) static OFFSETS: KernelOffsets = KernelOffsets {
     pid_ns_inum: 0,
     mm_arg_start: 0,
     mm_arg_end: 0,
+    mm_env_start: 0,
+    mm_env_end: 0,
     bprm_filename: 0,
     bprm_argc: 0,
+    bprm_envc: 0,
     signal_live: 0,
     regs_di: 0,
     regs_si: 0,
@@ -54,6 +59,14 @@ pub fn self_tgid() -> u32 {
 #[inline(always)]
 pub fn scope_all() -> bool {
     unsafe { core::ptr::read_volatile(&raw const SCOPE_ALL) != 0 }
+}
+
+/// Whether scheduler event `id` is to be written (bit `id - SCHED_ID_BASE`).
+#[inline(always)]
+pub fn sched_selected(id: u32) -> bool {
+    let mask = unsafe { core::ptr::read_volatile(&raw const SCHED_SELECTED) };
+    let bit = id.wrapping_sub(exporter_common::events::SCHED_ID_BASE);
+    bit < 32 && mask & (1 << bit) != 0
 }
 
 #[inline(always)]

@@ -11,6 +11,7 @@ use crate::{
     clock::BootClock,
     loader::{self, KernelCounts, LoadOptions, ProgramCost},
     reader::{Reader, ReaderStats, Stop},
+    select::Selection,
     sinks::{
         SinkHandle, SinkStats,
         console::{self, ConsoleConfig, ConsoleFormat},
@@ -62,11 +63,14 @@ impl Summary {
         for (e, n) in &k.errors {
             eprintln!("  kernel: {}: {n}", e.describe());
         }
-        let unaccounted = k
+        let written: Vec<String> = k
             .submitted
-            .saturating_sub(self.reader.received + self.reader.decode_errors);
-        if unaccounted > 0 {
-            eprintln!("  records written by the kernel but not read: {unaccounted}");
+            .iter()
+            .map(|(id, n)| format!("{}={n}", catalog::info(*id).map_or("unknown", |i| i.name)))
+            .collect();
+        eprintln!("  records written by the kernel: {}", k.submitted_total());
+        if !written.is_empty() {
+            eprintln!("    by name: {}", written.join(" "));
         }
         for c in &self.costs {
             let avg = if c.runs > 0 {
@@ -115,18 +119,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<Summary> {
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
 
+    let selection = Selection::parse(&cli.events)?;
     let mut tracer = loader::load(LoadOptions {
+        selection: selection.clone(),
         scope_all: cli.scope == Scope::All,
         bpf_stats: cli.bpf_stats,
         ring_bytes: cli.ring_buffer_size,
         wakeup_bytes: wakeup_bytes(cli.ring_buffer_size),
     })?;
-    let mut reader = Reader::new(tracer.take_ring()?).context("watching the ring buffer")?;
+    let mut reader =
+        Reader::new(tracer.take_ring()?, selection.clone()).context("watching the ring buffer")?;
     let mut sinks = start_sinks(&cli, BootClock::new())?;
 
     eprintln!(
-        "sysotel: ready: {} programs attached, scope {}, outputs {}",
+        "sysotel: ready: {} programs attached, {} events selected, scope {}, outputs {}",
         5,
+        selection.len(),
         match cli.scope {
             Scope::New => "new",
             Scope::All => "all",
@@ -180,7 +188,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Summary> {
     }
     Ok(Summary {
         elapsed: started.elapsed(),
-        reader: reader.stats,
+        reader: reader.into_stats(),
         kernel,
         costs,
         sinks: totals,

@@ -20,6 +20,12 @@ pub struct Cli {
     #[arg(short = 'o', long = "output", value_enum, default_values_t = [Output::Table])]
     pub outputs: Vec<Output>,
 
+    /// Events to trace: names (openat), globs (open*), sets (fs, net, proc,
+    /// ipc, mem, default) and exclusions (-read), comma-separated or repeated.
+    /// Default: every event. Selection happens in the kernel.
+    #[arg(short = 'e', long = "events", value_name = "SPEC")]
+    pub events: Vec<String>,
+
     /// Which processes to trace: `new` (processes created after start-up and
     /// their descendants; also written `pid=new`) or `all`. sysotel never traces itself.
     #[arg(long, default_value = "new", value_parser = parse_scope)]

@@ -7,18 +7,19 @@ use std::mem::size_of;
 use exporter_common::{
     events::SchedEvent,
     records::{
-        EXEC_ARGV_FAULT, EXEC_ARGV_MAX, EXEC_ARGV_TRUNCATED, EXEC_FILENAME_MAX,
-        EXEC_FILENAME_TRUNCATED, ExecRecord, ExitRecord, FLAG_NO_RETURN, ForkRecord, MAX_STR_ARGS,
-        NO_ARG, RecordHeader, RecordKind, STR_FAULT, STR_MAX, STR_TRUNCATED, SyscallRecord,
-        TaskContext,
+        EXEC_ARGV_FAULT, EXEC_ARGV_MAX, EXEC_ARGV_TRUNCATED, EXEC_ENV_FAULT, EXEC_ENV_MAX,
+        EXEC_ENV_TRUNCATED, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, ExecRecord, ExitRecord,
+        FLAG_NO_RETURN, ForkRecord, MAX_STR_ARGS, NO_ARG, RecordHeader, RecordKind, STR_ARRAY,
+        STR_BYTES, STR_FAULT, STR_MAX, STR_NOT_FILLED, STR_TRUNCATED, SyscallRecord, TaskContext,
     },
-    syscalls::{self, ArgKind},
+    syscalls::{self, ArgKind, RetKind},
 };
 use thiserror::Error;
 
 use crate::{
     catalog::{Category, sched},
     event::{Arg, Context, Event, Value, c_text, text},
+    format::{flags, sockaddr::SockAddr},
 };
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -110,9 +111,55 @@ fn sched_event(
         category: Category::Sched,
         ctx: context(ctx),
         ret: 0,
+        ret_kind: RetKind::Int,
         no_return: false,
         args,
     })
+}
+
+/// A slot's bytes as the value they hold.
+fn slot_value(r: &SyscallRecord, slot: usize, data: &[u8], raw: u64) -> Value {
+    let flags = r.str_flags[slot];
+    if flags & STR_NOT_FILLED != 0 {
+        // The call failed (or passed no buffer): the kernel wrote nothing.
+        return Value::Hex(raw);
+    }
+    if flags & STR_FAULT != 0 && data.is_empty() {
+        return Value::Unreadable(raw);
+    }
+    if flags & STR_ARRAY != 0 {
+        let values = split_nul(data);
+        let count = (r.array_count[slot] as u32).max(values.len() as u32);
+        return Value::StrList {
+            truncated: flags & (STR_TRUNCATED | STR_FAULT) != 0 || count > values.len() as u32,
+            values,
+            count,
+        };
+    }
+    if flags & STR_BYTES != 0 {
+        return SockAddr::parse(data).map_or(Value::Unreadable(raw), Value::SockAddr);
+    }
+    Value::Str {
+        value: text(data),
+        truncated: flags & STR_TRUNCATED != 0,
+    }
+}
+
+/// A register as the value its kind says it is.
+fn register_value(kind: ArgKind, raw: u64) -> Value {
+    if let Some(text) = flags::symbolic(kind, raw) {
+        return Value::Sym { raw, text };
+    }
+    match kind {
+        ArgKind::I32 => Value::Int(raw as u32 as i32 as i64),
+        ArgKind::Fd => Value::Fd(raw as u32 as i32 as i64),
+        ArgKind::U32 => Value::UInt(raw as u32 as u64),
+        ArgKind::I64 => Value::Int(raw as i64),
+        ArgKind::U64 => Value::UInt(raw),
+        ArgKind::Mode => Value::Octal(raw & 0o177777),
+        // Pointers, and user-memory kinds whose slot was not captured.
+        _ => Value::Hex(raw),
+    }
 }
 
 fn decode_syscall(bytes: &[u8]) -> Result<Event, DecodeError> {
@@ -124,8 +171,8 @@ fn decode_syscall(bytes: &[u8]) -> Result<Event, DecodeError> {
             kind: RecordKind::Syscall,
         });
     }
-    // String slots: slot i starts at the fixed part + i * STR_MAX.
-    let mut strings: [Option<Value>; 6] = Default::default();
+    // Slot i starts at the fixed part + i * STR_MAX.
+    let mut captured: [Option<Value>; 6] = Default::default();
     for slot in 0..MAX_STR_ARGS {
         let arg = r.str_arg[slot];
         if arg == NO_ARG {
@@ -137,49 +184,71 @@ fn decode_syscall(bytes: &[u8]) -> Result<Event, DecodeError> {
             return Err(DecodeError::BadString { slot, len });
         }
         let start = size_of::<SyscallRecord>() + slot * STR_MAX;
-        let value = if r.str_flags[slot] & STR_FAULT != 0 {
-            Value::Unreadable(r.args[arg])
-        } else {
-            let s = bytes
-                .get(start..start + len)
-                .ok_or(DecodeError::BadString { slot, len })?;
-            Value::Str {
-                value: text(s),
-                truncated: r.str_flags[slot] & STR_TRUNCATED != 0,
-            }
-        };
-        strings[arg] = Some(value);
+        let data = bytes
+            .get(start..start + len)
+            .ok_or(DecodeError::BadString { slot, len })?;
+        captured[arg] = Some(slot_value(&r, slot, data, r.args[arg]));
     }
-    let args = def
+    let mut args: Vec<Arg> = def
         .args
         .iter()
         .enumerate()
-        .map(|(i, a)| {
-            let raw = r.args[i];
-            let value = match (a.kind, strings[i].take()) {
-                (ArgKind::Path, Some(v)) => v,
-                (ArgKind::I32, _) => Value::Int(raw as u32 as i32 as i64),
-                (ArgKind::U32, _) => Value::UInt(raw as u32 as u64),
-                (ArgKind::I64, _) => Value::Int(raw as i64),
-                (ArgKind::U64, _) => Value::UInt(raw),
-                (ArgKind::Mode, _) => Value::Octal(raw & 0o177777),
-                (ArgKind::Ptr | ArgKind::Path, _) => Value::Hex(raw),
-            };
-            Arg {
-                name: a.name,
-                value,
-            }
+        .map(|(i, a)| Arg {
+            name: a.name,
+            value: captured[i]
+                .take()
+                .unwrap_or_else(|| register_value(a.kind, r.args[i])),
         })
         .collect();
+    refine(def.name, &mut args);
     Ok(Event {
         id: r.nr,
         name: def.name,
         category: Category::Syscall,
         ctx: context(&r.ctx),
         ret: r.ret,
+        ret_kind: def.ret,
         no_return: r.header.flags & FLAG_NO_RETURN != 0,
         args,
     })
+}
+
+/// Arguments whose meaning depends on another argument.
+fn refine(syscall: &str, args: &mut [Arg]) {
+    if syscall == "socket" || syscall == "socketpair" {
+        // IPPROTO_* names only mean something for IP sockets.
+        let ip = matches!(
+            args.first().map(|a| &a.value),
+            Some(Value::Sym { raw, .. }) if matches!(*raw as i32, libc::AF_INET | libc::AF_INET6)
+        );
+        if !ip
+            && let Some(a) = args.get_mut(2)
+            && let Value::Sym { raw, .. } = a.value
+        {
+            a.value = Value::Int(raw as u32 as i32 as i64);
+        }
+        return;
+    }
+    if syscall == "prctl" {
+        // prctl(PR_CAPBSET_READ/DROP, cap) and prctl(PR_CAP_AMBIENT, op, cap).
+        let option = match args.first().map(|a| &a.value) {
+            Some(Value::Sym { raw, .. }) => *raw as u32 as i32,
+            _ => return,
+        };
+        let cap_arg = match option {
+            libc::PR_CAPBSET_READ | libc::PR_CAPBSET_DROP => 1,
+            libc::PR_CAP_AMBIENT => 2,
+            _ => return,
+        };
+        if let Some(a) = args.get_mut(cap_arg)
+            && let Value::UInt(raw) = a.value
+        {
+            a.value = Value::Sym {
+                raw,
+                text: flags::capability(raw as i64),
+            };
+        }
+    }
 }
 
 fn decode_fork(bytes: &[u8]) -> Result<Event, DecodeError> {
@@ -200,11 +269,15 @@ fn decode_exec(bytes: &[u8]) -> Result<Event, DecodeError> {
     let fixed = size_of::<ExecRecord>();
     let flen = r.filename_len as usize;
     let alen = r.argv_len as usize;
+    let elen = r.env_len as usize;
     if flen >= EXEC_FILENAME_MAX {
         return Err(DecodeError::BadString { slot: 0, len: flen });
     }
     if alen > EXEC_ARGV_MAX {
         return Err(DecodeError::BadString { slot: 1, len: alen });
+    }
+    if elen > EXEC_ENV_MAX {
+        return Err(DecodeError::BadString { slot: 2, len: elen });
     }
     let filename = bytes
         .get(fixed..fixed + flen)
@@ -213,12 +286,20 @@ fn decode_exec(bytes: &[u8]) -> Result<Event, DecodeError> {
     let argv = bytes
         .get(argv_start..argv_start + alen)
         .ok_or(DecodeError::BadString { slot: 1, len: alen })?;
-    let argv_value = if r.flags & EXEC_ARGV_FAULT != 0 {
-        Value::Unreadable(0)
-    } else {
-        Value::StrList {
-            values: split_argv(argv),
-            truncated: r.flags & EXEC_ARGV_TRUNCATED != 0,
+    let env_start = argv_start + EXEC_ARGV_MAX;
+    let env = bytes
+        .get(env_start..env_start + elen)
+        .ok_or(DecodeError::BadString { slot: 2, len: elen })?;
+    let list = |block: &[u8], count: u32, truncated: u32, fault: u32| {
+        if r.flags & fault != 0 {
+            Value::Unreadable(0)
+        } else {
+            let values = split_nul(block);
+            Value::StrList {
+                truncated: r.flags & truncated != 0 || (values.len() as u32) < count,
+                count: count.max(values.len() as u32),
+                values,
+            }
         }
     };
     sched_event(
@@ -230,16 +311,18 @@ fn decode_exec(bytes: &[u8]) -> Result<Event, DecodeError> {
                 value: text(filename),
                 truncated: r.flags & EXEC_FILENAME_TRUNCATED != 0,
             },
-            argv_value,
+            list(argv, r.argc, EXEC_ARGV_TRUNCATED, EXEC_ARGV_FAULT),
             Value::Int(r.argc as i64),
+            list(env, r.envc, EXEC_ENV_TRUNCATED, EXEC_ENV_FAULT),
+            Value::Int(r.envc as i64),
             Value::Int(r.old_tid as i64),
         ],
     )
 }
 
-/// argv as the kernel laid it out: NUL-terminated strings back to back. A block
+/// NUL-terminated strings back to back (argv blocks, captured arrays). A block
 /// cut at its bound ends in a partial string, which is kept.
-fn split_argv(block: &[u8]) -> Vec<String> {
+fn split_nul(block: &[u8]) -> Vec<String> {
     let block = block.strip_suffix(&[0]).unwrap_or(block);
     if block.is_empty() {
         return Vec::new();

@@ -2,7 +2,9 @@
 
 use exporter_common::EventId;
 
-use crate::catalog::Category;
+use exporter_common::syscalls::RetKind;
+
+use crate::{catalog::Category, format::sockaddr::SockAddr};
 
 /// Who did it (see `exporter_common::records::TaskContext`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,18 +33,29 @@ pub enum Value {
     /// Shown in octal (file modes).
     Octal(u64),
     Bool(bool),
+    /// A file descriptor (`AT_FDCWD` by name in the table).
+    Fd(i64),
+    /// A flag set or enumeration: its symbolic text and the raw value.
+    Sym {
+        raw: u64,
+        text: String,
+    },
     /// A string read from memory; `truncated` when it hit its bound.
     Str {
         value: String,
         truncated: bool,
     },
-    /// A string that could not be read: the pointer it was at.
+    /// Memory that could not be read: the pointer it was at.
     Unreadable(u64),
-    /// A string array (argv); `truncated` when the block hit its bound.
+    /// A string array (argv, envp): the elements captured, whether some were
+    /// cut or left out, and how many the array had (at least `values.len()`).
     StrList {
         values: Vec<String>,
         truncated: bool,
+        count: u32,
     },
+    /// A socket address.
+    SockAddr(SockAddr),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +73,8 @@ pub struct Event {
     pub ctx: Context,
     /// The syscall's return value; 0 for events that have none.
     pub ret: i64,
+    /// What a successful return value is (a number, an fd, an address).
+    pub ret_kind: RetKind,
     /// The syscall never returned (exit, exit_group): `ret` is meaningless.
     pub no_return: bool,
     pub args: Vec<Arg>,

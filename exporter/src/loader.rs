@@ -8,15 +8,19 @@ use aya::{
 use exporter_common::{
     EventId,
     config::{
-        GLOBAL_OFFSETS, GLOBAL_SCOPE_ALL, GLOBAL_SELF_TGID, GLOBAL_WAKEUP_BYTES, KernelError,
-        MAP_ERRORS, MAP_EVENTS, MAP_LOST, MAP_SUBMITTED, MAP_SYSCALL_CONF, SYSCALL_CONF_LEN,
+        GLOBAL_OFFSETS, GLOBAL_SCHED_SELECTED, GLOBAL_SCOPE_ALL, GLOBAL_SELF_TGID,
+        GLOBAL_WAKEUP_BYTES, KernelError, MAP_ERRORS, MAP_EVENTS, MAP_LOST, MAP_SUBMITTED,
+        MAP_SYSCALL_CONF, SYSCALL_CONF_LEN,
     },
-    events::EVENT_ID_LIMIT,
+    events::{EVENT_ID_LIMIT, SCHED_ID_BASE, SchedEvent},
     syscalls::SYSCALLS,
 };
 use thiserror::Error;
 
-use crate::offsets::{self, OffsetsError};
+use crate::{
+    offsets::{self, OffsetsError},
+    select::Selection,
+};
 
 /// The eBPF object built by build.rs.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sysotel"));
@@ -59,8 +63,10 @@ pub enum LoadError {
     Stats(String),
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct LoadOptions {
+    /// The events the kernel writes.
+    pub selection: Selection,
     pub scope_all: bool,
     /// Have the kernel time every program run (BPF_ENABLE_STATS; costs two
     /// clock reads per run while on).
@@ -92,8 +98,8 @@ pub struct ProgramCost {
 pub struct KernelCounts {
     /// (event id, records lost because the ring buffer was full), non-zero only.
     pub lost: Vec<(EventId, u64)>,
-    /// Records written to the ring buffer, all events.
-    pub submitted: u64,
+    /// (event id, records written to the ring buffer), non-zero only.
+    pub submitted: Vec<(EventId, u64)>,
     /// (error, count), non-zero only.
     pub errors: Vec<(KernelError, u64)>,
 }
@@ -101,6 +107,10 @@ pub struct KernelCounts {
 impl KernelCounts {
     pub fn lost_total(&self) -> u64 {
         self.lost.iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn submitted_total(&self) -> u64 {
+        self.submitted.iter().map(|(_, n)| n).sum()
     }
 }
 
@@ -133,10 +143,18 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
 
     let self_tgid = std::process::id();
     let scope_all = u32::from(opts.scope_all);
+    let sched_selected = SchedEvent::ALL
+        .iter()
+        .filter(|e| {
+            opts.selection.contains(e.id())
+                || (**e == SchedEvent::ProcessExec && opts.selection.needs_exec_records())
+        })
+        .fold(0u32, |m, e| m | 1 << (e.id() - SCHED_ID_BASE));
     let mut ebpf = EbpfLoader::new()
         .override_global(GLOBAL_SELF_TGID, &self_tgid, true)
         .override_global(GLOBAL_SCOPE_ALL, &scope_all, true)
         .override_global(GLOBAL_WAKEUP_BYTES, &opts.wakeup_bytes, true)
+        .override_global(GLOBAL_SCHED_SELECTED, &sched_selected, true)
         .override_global(GLOBAL_OFFSETS, &offsets, true)
         .map_max_entries(MAP_EVENTS, opts.ring_bytes)
         .load(EBPF_OBJECT)
@@ -151,7 +169,7 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
             source,
         })?;
         for s in SYSCALLS.iter().filter(|s| s.nr < SYSCALL_CONF_LEN) {
-            conf.set(s.nr, s.conf(true).0, 0)
+            conf.set(s.nr, s.conf(opts.selection.contains(s.nr)).0, 0)
                 .map_err(|source| LoadError::Map {
                     map: MAP_SYSCALL_CONF,
                     source,
@@ -268,14 +286,16 @@ impl Tracer {
         let lost = sum_per_cpu(&self.ebpf, MAP_LOST, EVENT_ID_LIMIT)?;
         let submitted = sum_per_cpu(&self.ebpf, MAP_SUBMITTED, EVENT_ID_LIMIT)?;
         let errors = sum_per_cpu(&self.ebpf, MAP_ERRORS, KernelError::COUNT)?;
-        Ok(KernelCounts {
-            lost: lost
-                .iter()
+        let non_zero = |v: &[u64]| -> Vec<(EventId, u64)> {
+            v.iter()
                 .enumerate()
                 .filter(|(_, n)| **n > 0)
                 .map(|(id, n)| (id as EventId, *n))
-                .collect(),
-            submitted: submitted.iter().sum(),
+                .collect()
+        };
+        Ok(KernelCounts {
+            lost: non_zero(&lost),
+            submitted: non_zero(&submitted),
             errors: KernelError::ALL
                 .iter()
                 .zip(errors)

@@ -10,6 +10,13 @@ use sysotel::{
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Event names are checked before anything is loaded: a bad one is a usage error (exit 2).
+    if let Err(e) = sysotel::select::Selection::parse(&cli.events) {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(clap::error::ErrorKind::InvalidValue, e.to_string())
+            .exit();
+    }
     if let Some(Command::List) = cli.command {
         return match app::list(&mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,

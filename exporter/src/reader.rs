@@ -11,7 +11,7 @@ use aya::maps::{MapData, RingBuf};
 use exporter_common::events::EVENT_ID_LIMIT;
 use tokio::io::unix::AsyncFd;
 
-use crate::{decode, event::Event, sinks::SinkHandle};
+use crate::{decode, enrich::ExecJoin, event::Event, select::Selection, sinks::SinkHandle};
 
 /// The longest an event waits in the ring buffer when little is happening.
 pub const TICK: Duration = Duration::from_millis(50);
@@ -58,7 +58,14 @@ impl ReaderStats {
 
 pub struct Reader {
     ring: AsyncFd<RingBuf<MapData>>,
-    pub stats: ReaderStats,
+    state: State,
+}
+
+/// What draining updates, apart from the ring itself.
+struct State {
+    stats: ReaderStats,
+    join: ExecJoin,
+    selection: Selection,
 }
 
 /// Why the reader stopped.
@@ -71,12 +78,18 @@ pub enum Stop {
 }
 
 impl Reader {
-    pub fn new(ring: RingBuf<MapData>) -> std::io::Result<Reader> {
+    /// `selection`: events written by the kernel only to complete others
+    /// (exec records for execve) are not passed on unless selected.
+    pub fn new(ring: RingBuf<MapData>, selection: Selection) -> std::io::Result<Reader> {
         // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, for
         // as long as the AsyncFd that owns the RingBuf exists.
         Ok(Reader {
             ring: unsafe { AsyncFd::register(ring)? },
-            stats: ReaderStats::default(),
+            state: State {
+                stats: ReaderStats::default(),
+                join: ExecJoin::default(),
+                selection,
+            },
         })
     }
 
@@ -96,10 +109,10 @@ impl Reader {
                 guard = self.ring.readable_mut() => {
                     let mut guard = guard?;
                     guard.clear_ready();
-                    drain(guard.get_inner_mut(), &mut self.stats, sinks).await;
+                    drain(guard.get_inner_mut(), &mut self.state, sinks).await;
                 }
                 _ = tick.tick() => {
-                    drain(self.ring.get_mut(), &mut self.stats, sinks).await;
+                    drain(self.ring.get_mut(), &mut self.state, sinks).await;
                 }
             }
             if !sinks.is_empty() && sinks.iter().all(|s| s.failed()) {
@@ -108,9 +121,18 @@ impl Reader {
         }
     }
 
+    /// What was read so far.
+    pub fn stats(&self) -> &ReaderStats {
+        &self.state.stats
+    }
+
+    pub fn into_stats(self) -> ReaderStats {
+        self.state.stats
+    }
+
     /// Drains what is left (after the programs were detached).
     pub async fn drain(&mut self, sinks: &[SinkHandle]) {
-        drain(self.ring.get_mut(), &mut self.stats, sinks).await;
+        drain(self.ring.get_mut(), &mut self.state, sinks).await;
     }
 }
 
@@ -121,13 +143,21 @@ async fn dispatch(batch: Vec<Event>, sinks: &[SinkHandle]) {
     }
 }
 
-async fn drain(ring: &mut RingBuf<MapData>, stats: &mut ReaderStats, sinks: &[SinkHandle]) {
+async fn drain(ring: &mut RingBuf<MapData>, state: &mut State, sinks: &[SinkHandle]) {
+    let stats = &mut state.stats;
     loop {
         let mut batch = Vec::with_capacity(BATCH_MAX);
-        while batch.len() < BATCH_MAX {
+        let mut read = 0;
+        while read < BATCH_MAX {
             let Some(item) = ring.next() else { break };
+            read += 1;
             match decode::decode(&item) {
-                Ok(e) => {
+                Ok(mut e) => {
+                    state.join.apply(&mut e);
+                    // Exec records the kernel wrote only to complete execve events.
+                    if !state.selection.contains(e.id) {
+                        continue;
+                    }
                     // Ids are below EVENT_ID_LIMIT by construction of the decoder.
                     if let Some(c) = stats.by_event.get_mut(e.id as usize) {
                         *c += 1;
@@ -145,13 +175,14 @@ async fn drain(ring: &mut RingBuf<MapData>, stats: &mut ReaderStats, sinks: &[Si
                 }
             }
         }
-        if batch.is_empty() {
+        if read == 0 {
             return;
         }
         stats.received += batch.len() as u64;
-        let full = batch.len() == BATCH_MAX;
-        dispatch(batch, sinks).await;
-        if !full {
+        if !batch.is_empty() {
+            dispatch(batch, sinks).await;
+        }
+        if read < BATCH_MAX {
             return;
         }
     }

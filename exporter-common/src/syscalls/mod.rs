@@ -4,17 +4,19 @@
 //! `SYSCALL_CONF` map) which arguments to read at entry, user space how to
 //! print and type each one.
 
+// Generated; kept exactly as scripts/gen_syscalls.py writes it.
+#[rustfmt::skip]
 mod x86_64;
 
 pub use x86_64::SYSCALLS;
 
-use crate::config::SyscallConf;
+use crate::config::{Capture, SlotConf, SyscallConf};
 use crate::records::MAX_STR_ARGS;
 
 /// How an argument register is read and shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArgKind {
-    /// A C `int`-sized signed value (fds, pids, flags): the low 32 bits, sign-extended.
+    /// A C `int`-sized signed value: the low 32 bits, sign-extended.
     I32,
     /// A 32-bit unsigned value (uids, gids, `unsigned int` flags).
     U32,
@@ -26,8 +28,72 @@ pub enum ArgKind {
     Mode,
     /// A user-space address, shown in hex.
     Ptr,
+    /// A file descriptor; `AT_FDCWD` by name.
+    Fd,
     /// A path string read from user memory at entry.
     Path,
+    /// Another string read from user memory at entry (xattr names, hostnames).
+    Str,
+    /// `O_*` open flags (access mode and flags).
+    OpenFlags,
+    /// `F_OK` or `R_OK|W_OK|X_OK`.
+    AccessMode,
+    /// `AT_*` flags of the `*at` family.
+    AtFlags,
+    /// `RENAME_*` flags.
+    RenameFlags,
+    /// `PROT_*`.
+    MmapProt,
+    /// `MAP_*`.
+    MmapFlags,
+    /// `CLONE_*` (clone, unshare, setns).
+    CloneFlags,
+    /// `AF_*`.
+    SocketDomain,
+    /// `SOCK_*` type and flags.
+    SocketType,
+    /// `IPPROTO_*`.
+    SocketProtocol,
+    /// A signal number (`SIGUSR1`).
+    Signal,
+    /// `PTRACE_*` request.
+    PtraceRequest,
+    /// `PR_*` prctl option.
+    PrctlOption,
+    /// `F_*` fcntl command.
+    FcntlCmd,
+    /// `SEEK_*`.
+    Whence,
+    /// A `struct sockaddr` read at entry; the length is argument `.0`.
+    SockAddrIn(u8),
+    /// A `struct sockaddr` the kernel fills, read at exit; the length is the
+    /// `int` argument `.0` points to.
+    SockAddrOut(u8),
+    /// A NULL-terminated string array (argv, envp) read at entry.
+    StrArray,
+}
+
+impl ArgKind {
+    /// How the kernel captures this argument, if it reads user memory for it.
+    pub const fn capture(self) -> Option<(Capture, u8)> {
+        match self {
+            ArgKind::Path | ArgKind::Str => Some((Capture::CStr, 0)),
+            ArgKind::SockAddrIn(len) => Some((Capture::BytesLenArg, len)),
+            ArgKind::SockAddrOut(len) => Some((Capture::BytesAtExit, len)),
+            ArgKind::StrArray => Some((Capture::StrArray, 0)),
+            _ => None,
+        }
+    }
+}
+
+/// What a syscall's return value is, when it succeeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetKind {
+    Int,
+    /// A new file descriptor.
+    Fd,
+    /// An address (mmap, brk), shown in hex.
+    Ptr,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -47,17 +113,25 @@ pub struct SyscallDef {
     /// The kernel describes its arguments (it has a `sys_enter_*` tracepoint);
     /// false for the few that have none, whose arguments are not decoded.
     pub described: bool,
+    pub ret: RetKind,
     pub args: &'static [ArgDef],
 }
 
 impl SyscallDef {
-    /// The kernel capture configuration for this syscall.
+    /// The kernel capture configuration for this syscall: the first
+    /// `MAX_STR_ARGS` arguments that need user memory get a slot each.
     pub fn conf(&self, selected: bool) -> SyscallConf {
-        let mut slots: [Option<u8>; MAX_STR_ARGS] = [None; MAX_STR_ARGS];
+        let mut slots: [Option<SlotConf>; MAX_STR_ARGS] = [None; MAX_STR_ARGS];
         let mut n = 0;
         for (i, a) in self.args.iter().enumerate() {
-            if a.kind == ArgKind::Path && n < MAX_STR_ARGS {
-                slots[n] = Some(i as u8);
+            if let Some((capture, len_arg)) = a.kind.capture()
+                && n < MAX_STR_ARGS
+            {
+                slots[n] = Some(SlotConf {
+                    arg: i as u8,
+                    capture,
+                    len_arg,
+                });
                 n += 1;
             }
         }
@@ -108,9 +182,11 @@ mod tests {
         assert_eq!(by_name("getppid").map(|s| s.nr), Some(110));
         let rename = by_name("renameat2").expect("renameat2");
         let conf = rename.conf(true);
-        assert_eq!(conf.str_arg(0), Some(1));
-        assert_eq!(conf.str_arg(1), Some(3));
+        assert_eq!(conf.slot(0).map(|s| s.arg), Some(1));
+        assert_eq!(conf.slot(1).map(|s| s.arg), Some(3));
+        assert_eq!(conf.slot(2), None);
         assert!(conf.selected());
+        assert!(!rename.conf(false).selected());
         assert!(
             by_name("exit_group")
                 .expect("exit_group")
@@ -118,8 +194,31 @@ mod tests {
                 .no_return()
         );
         assert_eq!(
-            by_name("getppid").expect("getppid").conf(true).str_arg(0),
+            by_name("getppid").expect("getppid").conf(true).slot(0),
             None
+        );
+        let connect = by_name("connect").expect("connect").conf(true);
+        assert_eq!(
+            connect.slot(0),
+            Some(SlotConf {
+                arg: 1,
+                capture: Capture::BytesLenArg,
+                len_arg: 2
+            })
+        );
+        let accept = by_name("accept4").expect("accept4").conf(true);
+        assert_eq!(
+            accept.slot(0).map(|s| (s.capture, s.len_arg)),
+            Some((Capture::BytesAtExit, 2))
+        );
+        let execve = by_name("execve").expect("execve").conf(true);
+        assert_eq!(
+            execve.slot(1).map(|s| (s.arg, s.capture)),
+            Some((1, Capture::StrArray))
+        );
+        assert_eq!(
+            execve.slot(2).map(|s| (s.arg, s.capture)),
+            Some((2, Capture::StrArray))
         );
     }
 }

@@ -18,14 +18,15 @@ use aya_ebpf::{
 use exporter_common::{
     events::SchedEvent,
     records::{
-        EXEC_ARGV_FAULT, EXEC_ARGV_MAX, EXEC_ARGV_TRUNCATED, EXEC_FILENAME_FAULT,
-        EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, ExecBuf, ExecRecord, RecordKind,
+        EXEC_ARGV_FAULT, EXEC_ARGV_MAX, EXEC_ARGV_TRUNCATED, EXEC_ENV_FAULT, EXEC_ENV_TRUNCATED,
+        EXEC_FILENAME_FAULT, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, ExecBuf, ExecRecord,
+        RecordKind,
     },
 };
 
 use crate::{
     emit::output,
-    globals::off,
+    globals::{self, off},
     kernel::{current_task, fill_context, read, read_ptr},
     maps::{EXEC_SCRATCH, PENDING},
     scope::in_scope,
@@ -49,6 +50,7 @@ fn try_sched_process_exec(ctx: &RawTracePointContext) -> Result<i32, i32> {
 
     // A non-leader thread that execs takes over the leader's pid (de_thread), so
     // its execve completes under another tid: move its syscall slot along.
+    // (Done whether or not exec records are selected.)
     if old_tid != tid
         && let Some(p) = PENDING.get_ptr(old_tid)
     {
@@ -58,6 +60,9 @@ fn try_sched_process_exec(ctx: &RawTracePointContext) -> Result<i32, i32> {
         let _ = PENDING.remove(old_tid);
     }
 
+    if !globals::sched_selected(SchedEvent::ProcessExec.id()) {
+        return Ok(0);
+    }
     let buf: &mut ExecBuf = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0)? };
     unsafe { fill_context(&mut buf.rec.ctx) };
     let rec = &mut buf.rec;
@@ -86,39 +91,67 @@ fn try_sched_process_exec(ctx: &RawTracePointContext) -> Result<i32, i32> {
     };
 
     let mm = unsafe { read_ptr(current_task(), off!(task_mm)) };
-    let start = unsafe { read::<u64>(mm, off!(mm_arg_start)) }.unwrap_or(0);
-    let end = unsafe { read::<u64>(mm, off!(mm_arg_end)) }.unwrap_or(0);
-    let mut argv_len = 0usize;
-    if end > start {
-        let total = (end - start) as usize;
-        argv_len = if total > EXEC_ARGV_MAX {
-            rec.flags |= EXEC_ARGV_TRUNCATED;
-            EXEC_ARGV_MAX
-        } else {
-            total
-        };
-        let r = unsafe {
-            bpf_probe_read_user(
-                buf.argv.as_mut_ptr() as *mut _,
-                argv_len as u32,
-                start as *const _,
-            )
-        };
-        if r < 0 {
-            rec.flags |= EXEC_ARGV_FAULT;
-            argv_len = 0;
-        }
-    } else {
-        rec.flags |= EXEC_ARGV_FAULT;
-    }
+    let (argv_len, argv_flags) = unsafe {
+        read_block(
+            mm,
+            off!(mm_arg_start),
+            off!(mm_arg_end),
+            &mut buf.argv,
+            EXEC_ARGV_TRUNCATED,
+            EXEC_ARGV_FAULT,
+        )
+    };
+    let (env_len, env_flags) = unsafe {
+        read_block(
+            mm,
+            off!(mm_env_start),
+            off!(mm_env_end),
+            &mut buf.env,
+            EXEC_ENV_TRUNCATED,
+            EXEC_ENV_FAULT,
+        )
+    };
+    let rec = &mut buf.rec;
+    rec.flags |= argv_flags | env_flags;
     rec.argv_len = argv_len as u16;
+    rec.env_len = env_len as u16;
+    rec.envc = unsafe { read::<u32>(bprm, off!(bprm_envc)) }.unwrap_or(0);
 
     let id = SchedEvent::ProcessExec.id();
-    let len = core::mem::size_of::<ExecRecord>() + EXEC_FILENAME_MAX + argv_len;
+    let len = core::mem::size_of::<ExecRecord>() + EXEC_FILENAME_MAX + EXEC_ARGV_MAX + env_len;
+    let rec = &mut buf.rec;
     rec.header.kind = RecordKind::Exec as u16;
     rec.header.flags = 0;
     rec.header.event_id = id;
     rec.header.len = len as u32;
     output(id, buf as *const ExecBuf as *const u8, len);
     Ok(0)
+}
+
+/// Reads the user block `[mm->start, mm->end)` of the current process (argv or
+/// the environment, NUL-separated strings) into `dst`; returns the bytes read
+/// and the truncated/fault flags.
+#[inline(always)]
+unsafe fn read_block<const N: usize>(
+    mm: *const u8,
+    start_off: usize,
+    end_off: usize,
+    dst: &mut [u8; N],
+    truncated: u32,
+    fault: u32,
+) -> (usize, u32) {
+    let start = unsafe { read::<u64>(mm, start_off) }.unwrap_or(0);
+    let end = unsafe { read::<u64>(mm, end_off) }.unwrap_or(0);
+    if end <= start {
+        return (0, if end < start || start == 0 { fault } else { 0 });
+    }
+    let total = (end - start) as usize;
+    let (len, flags) = if total > N {
+        (N, truncated)
+    } else {
+        (total, 0)
+    };
+    let r =
+        unsafe { bpf_probe_read_user(dst.as_mut_ptr() as *mut _, len as u32, start as *const _) };
+    if r < 0 { (0, fault) } else { (len, flags) }
 }

@@ -15,7 +15,7 @@ use exporter_common::{
 
 use crate::{
     emit::emit_fixed,
-    globals::off,
+    globals::{self, off},
     kernel::{current_task, fill_context, read, read_ptr},
     maps::PENDING,
     scope::{in_scope, on_process_gone},
@@ -41,7 +41,7 @@ fn try_sched_process_exit(ctx: &RawTracePointContext) -> Result<i32, i32> {
     };
     let _ = PENDING.remove(tid);
 
-    if in_scope(tgid) {
+    if globals::sched_selected(SchedEvent::ProcessExit.id()) && in_scope(tgid) {
         let exit_code = unsafe { read::<u32>(task, off!(task_exit_code)) }.unwrap_or(0);
         let id = SchedEvent::ProcessExit.id();
         emit_fixed::<ExitRecord>(id, |r| {

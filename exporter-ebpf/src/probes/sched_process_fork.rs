@@ -15,7 +15,7 @@ use exporter_common::{
 
 use crate::{
     emit::emit_fixed,
-    globals::off,
+    globals::{self, off},
     kernel::{fill_context, read},
     scope::{in_scope, on_new_process},
 };
@@ -35,7 +35,10 @@ fn try_sched_process_fork(ctx: &RawTracePointContext) -> Result<i32, i32> {
     if child_tgid == child_tid {
         on_new_process(parent_tgid, child_tgid);
     }
-    if !in_scope(parent_tgid) && !in_scope(child_tgid) {
+    // Scope is kept up to date above whether or not the event is selected.
+    if !globals::sched_selected(SchedEvent::ProcessFork.id())
+        || (!in_scope(parent_tgid) && !in_scope(child_tgid))
+    {
         return Ok(0);
     }
     let id = SchedEvent::ProcessFork.id();

@@ -7,13 +7,24 @@
 //! from a clone it never entered) is skipped.
 
 use aya_ebpf::{
-    helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user},
+    macros::raw_tracepoint,
+    programs::RawTracePointContext,
 };
-use exporter_common::records::{
-    MAX_STR_ARGS, NO_ARG, RecordKind, STR_MAX, SyscallBuf, SyscallRecord,
+use exporter_common::{
+    config::SyscallConf,
+    records::{
+        MAX_STR_ARGS, NO_ARG, RecordKind, STR_AT_EXIT, STR_BYTES, STR_MAX, STR_NOT_FILLED,
+        SyscallBuf, SyscallRecord,
+    },
 };
 
-use crate::{emit::output, kernel::fill_context_cached, maps::PENDING};
+use crate::{
+    emit::output,
+    kernel::fill_context_cached,
+    maps::{PENDING, SYSCALL_CONF},
+    probes::sys_enter::read_user_bytes,
+};
 
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
@@ -28,8 +39,40 @@ fn try_sys_exit(ctx: &RawTracePointContext) -> Result<i32, i32> {
     if buf.rec.header.kind != RecordKind::Syscall as u16 {
         return Ok(0);
     }
-    send_syscall(buf, ctx.arg(1), 0);
+    let ret: i64 = ctx.arg(1);
+    fill_at_exit(buf, ret);
+    send_syscall(buf, ret, 0);
     Ok(0)
+}
+
+/// Slots the kernel filled during the call (accept's peer address): read now,
+/// if the call succeeded, with the length the kernel wrote back.
+#[inline(always)]
+fn fill_at_exit(buf: &mut SyscallBuf, ret: i64) {
+    let rec = &mut buf.rec;
+    let pending = (0..MAX_STR_ARGS).any(|s| rec.str_flags[s] & STR_AT_EXIT != 0);
+    if !pending {
+        return;
+    }
+    let Some(conf) = SYSCALL_CONF.get(rec.nr).map(|c| SyscallConf(*c)) else {
+        return;
+    };
+    for slot in 0..MAX_STR_ARGS {
+        if rec.str_flags[slot] & STR_AT_EXIT == 0 {
+            continue;
+        }
+        let Some(sc) = conf.slot(slot) else { continue };
+        let ptr = rec.args.get(sc.arg as usize).copied().unwrap_or(0) as *const u8;
+        let len_ptr = rec.args.get(sc.len_arg as usize).copied().unwrap_or(0) as *const i32;
+        if ret < 0 || ptr.is_null() || len_ptr.is_null() {
+            rec.str_flags[slot] = STR_BYTES | STR_NOT_FILLED;
+            continue;
+        }
+        let n = unsafe { bpf_probe_read_user(len_ptr) }.unwrap_or(0);
+        let (len, flags) = read_user_bytes(ptr, n, &mut buf.strs[slot]);
+        rec.str_len[slot] = len;
+        rec.str_flags[slot] = flags;
+    }
 }
 
 /// Fills the context and return value of the captured syscall, sends it from
@@ -41,10 +84,12 @@ pub fn send_syscall(buf: &mut SyscallBuf, ret: i64, flags: u16) {
     rec.ret = ret;
     rec.header.flags = flags;
     rec.header.event_id = rec.nr;
-    // Only the used part of the string slots travels: slot 0 when it is the
-    // last one used, slot 0 whole plus slot 1's string when both are.
+    // Only the used part of the slots travels: every slot before the last
+    // used one whole, then the last one's bytes.
     let mut len = core::mem::size_of::<SyscallRecord>();
-    if rec.str_arg[MAX_STR_ARGS - 1] != NO_ARG {
+    if rec.str_arg[2] != NO_ARG {
+        len += 2 * STR_MAX + (rec.str_len[2] as usize & (STR_MAX - 1));
+    } else if rec.str_arg[1] != NO_ARG {
         len += STR_MAX + (rec.str_len[1] as usize & (STR_MAX - 1));
     } else if rec.str_arg[0] != NO_ARG {
         len += rec.str_len[0] as usize & (STR_MAX - 1);

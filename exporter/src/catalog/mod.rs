@@ -4,6 +4,7 @@
 //! other categories are declared in their own files.
 
 pub mod sched;
+pub mod sets;
 
 use exporter_common::{
     EventId,

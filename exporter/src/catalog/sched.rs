@@ -29,6 +29,14 @@ const EXEC: &[FieldDef] = &[
         description: "argument count (linux_binprm)",
     },
     FieldDef {
+        name: "envp",
+        description: "environment as the new process sees it",
+    },
+    FieldDef {
+        name: "envc",
+        description: "environment count (linux_binprm)",
+    },
+    FieldDef {
         name: "old_tid",
         description: "thread id before exec, when a non-leader thread exec'd",
     },

@@ -40,10 +40,11 @@ fn openat_record(path: &[u8], flags: u8) -> Vec<u8> {
         ret: -2,
         args: [(-100i64) as u64, 0x7ffd_0000, 0o2 | 0o100, 0o640, 0, 0],
         nr: 257,
-        str_len: [path.len() as u16, 0],
-        str_arg: [1, NO_ARG],
-        str_flags: [flags, 0],
-        _pad: 0,
+        str_len: [path.len() as u16, 0, 0],
+        str_arg: [1, NO_ARG, NO_ARG],
+        str_flags: [flags, 0, 0],
+        array_count: [0; 3],
+        _pad: [0; 5],
     };
     let mut b = bytes_of(&rec);
     b.extend_from_slice(path);
@@ -59,7 +60,7 @@ fn syscall_round_trip() {
     assert_eq!(e.ctx.pid, 100);
     assert_eq!(e.ctx.comm, "bash");
     assert_eq!(e.ctx.uts_name, "host");
-    assert_eq!(e.arg("dfd"), Some(&Value::Int(-100)));
+    assert_eq!(e.arg("dfd"), Some(&Value::Fd(-100)));
     assert_eq!(
         e.arg("filename"),
         Some(&Value::Str {
@@ -67,7 +68,13 @@ fn syscall_round_trip() {
             truncated: false
         })
     );
-    assert_eq!(e.arg("flags"), Some(&Value::Int(0o102)));
+    assert_eq!(
+        e.arg("flags"),
+        Some(&Value::Sym {
+            raw: 0o102,
+            text: "O_RDWR|O_CREAT".into()
+        })
+    );
     assert_eq!(e.arg("mode"), Some(&Value::Octal(0o640)));
 }
 
@@ -96,10 +103,11 @@ fn two_string_slots() {
         ret: 0,
         args: [1, 2, 0, 0, 0, 0],
         nr: 82, // rename
-        str_len: [old.len() as u16, new.len() as u16],
-        str_arg: [0, 1],
-        str_flags: [0, 0],
-        _pad: 0,
+        str_len: [old.len() as u16, new.len() as u16, 0],
+        str_arg: [0, 1, NO_ARG],
+        str_flags: [0, 0, 0],
+        array_count: [0; 3],
+        _pad: [0; 5],
     };
     let mut b = bytes_of(&rec);
     let mut slot0 = vec![0u8; STR_MAX];
@@ -110,6 +118,79 @@ fn two_string_slots() {
     assert_eq!(e.name, "rename");
     assert!(matches!(e.arg("oldname"), Some(Value::Str { value, .. }) if value == "/tmp/a"));
     assert!(matches!(e.arg("newname"), Some(Value::Str { value, .. }) if value == "/tmp/b"));
+}
+
+/// A record with one slot of `data` for argument `arg`, flagged `flags`.
+fn one_slot(nr: u32, args: [u64; 6], arg: u8, data: &[u8], flags: u8, count: u8) -> Vec<u8> {
+    let len = size_of::<SyscallRecord>() + data.len();
+    let rec = SyscallRecord {
+        header: header(RecordKind::Syscall, nr, len),
+        ctx: ctx(),
+        ret: -111,
+        args,
+        nr,
+        str_len: [data.len() as u16, 0, 0],
+        str_arg: [arg, NO_ARG, NO_ARG],
+        str_flags: [flags, 0, 0],
+        array_count: [count, 0, 0],
+        _pad: [0; 5],
+    };
+    let mut b = bytes_of(&rec);
+    b.extend_from_slice(data);
+    b
+}
+
+#[test]
+fn sockaddr_and_array_slots() {
+    let mut sa = (libc::AF_INET as u16).to_ne_bytes().to_vec();
+    sa.extend_from_slice(&5432u16.to_be_bytes());
+    sa.extend_from_slice(&[127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let e = decode(&one_slot(
+        42,
+        [3, 0x1000, 16, 0, 0, 0],
+        1,
+        &sa,
+        STR_BYTES,
+        0,
+    ))
+    .expect("connect");
+    assert_eq!(e.name, "connect");
+    assert!(matches!(e.arg("uservaddr"), Some(Value::SockAddr(a)) if a.text() == "127.0.0.1:5432"));
+    assert_eq!(e.arg("fd"), Some(&Value::Fd(3)));
+    assert_eq!(e.errno(), Some(111));
+
+    // accept that failed: the kernel wrote no address; the pointer stays.
+    let e = decode(&one_slot(
+        43,
+        [3, 0x2000, 0x3000, 0, 0, 0],
+        1,
+        b"",
+        STR_BYTES | STR_NOT_FILLED,
+        0,
+    ))
+    .expect("accept");
+    assert_eq!(e.arg("upeer_sockaddr"), Some(&Value::Hex(0x2000)));
+
+    // execve argv captured at entry: 2 of 20 elements fit.
+    let e = decode(&one_slot(
+        59,
+        [0x1, 0x2, 0x3, 0, 0, 0],
+        1,
+        b"ls\0-l\0",
+        STR_ARRAY | STR_TRUNCATED,
+        17,
+    ))
+    .expect("execve");
+    assert_eq!(
+        e.arg("argv"),
+        Some(&Value::StrList {
+            values: vec!["ls".into(), "-l".into()],
+            truncated: true,
+            count: 17
+        })
+    );
+    // The unread filename (no slot in this record) is its pointer.
+    assert_eq!(e.arg("filename"), Some(&Value::Hex(1)));
 }
 
 #[test]
@@ -130,7 +211,8 @@ fn fork_exec_exit_round_trip() {
 
     let filename = b"/bin/true";
     let argv = b"/bin/true\0a b\0caf\xc3\xa9\0";
-    let len = size_of::<ExecRecord>() + EXEC_FILENAME_MAX + argv.len();
+    let env = b"A=1\0";
+    let len = size_of::<ExecRecord>() + EXEC_FILENAME_MAX + EXEC_ARGV_MAX + env.len();
     let exec = ExecRecord {
         header: header(RecordKind::Exec, SchedEvent::ProcessExec.id(), len),
         ctx: ctx(),
@@ -139,12 +221,18 @@ fn fork_exec_exit_round_trip() {
         filename_len: filename.len() as u16,
         argv_len: argv.len() as u16,
         flags: 0,
+        envc: 1,
+        env_len: env.len() as u16,
+        _pad: 0,
     };
     let mut b = bytes_of(&exec);
     let mut slot = vec![0u8; EXEC_FILENAME_MAX];
     slot[..filename.len()].copy_from_slice(filename);
     b.extend_from_slice(&slot);
-    b.extend_from_slice(argv);
+    let mut slot = vec![0u8; EXEC_ARGV_MAX];
+    slot[..argv.len()].copy_from_slice(argv);
+    b.extend_from_slice(&slot);
+    b.extend_from_slice(env);
     let e = decode(&b).expect("exec decodes");
     assert_eq!(
         e.arg("filename"),
@@ -157,7 +245,16 @@ fn fork_exec_exit_round_trip() {
         e.arg("argv"),
         Some(&Value::StrList {
             values: vec!["/bin/true".into(), "a b".into(), "café".into()],
-            truncated: false
+            truncated: false,
+            count: 3,
+        })
+    );
+    assert_eq!(
+        e.arg("envp"),
+        Some(&Value::StrList {
+            values: vec!["A=1".into()],
+            truncated: false,
+            count: 1,
         })
     );
     assert_eq!(e.arg("argc"), Some(&Value::Int(3)));

@@ -8,6 +8,11 @@
 //!       wait for it, exit with <exit-code>.
 //!   wait-open <path>
 //!       print `started`, wait for a line on stdin, openat <path>, exit 0.
+//!   kinds <new-file>
+//!       one syscall of each argument kind: open with O_CREAT|O_TRUNC and mode
+//!       0640, connect to a closed 127.0.0.1 port and to a missing AF_UNIX path,
+//!       mmap PROT_READ|PROT_EXEC, kill(self, SIGUSR1), a failing access, an
+//!       execve with spaces, quotes and non-UTF-8 bytes in argv, a failing execve.
 
 use std::{
     ffi::CString,
@@ -16,6 +21,124 @@ use std::{
 
 /// The argv the child passes to /bin/true (spaces kept on purpose).
 pub const TRUE_ARGV: [&str; 3] = ["/bin/true", "arg one", "x"];
+
+/// argv of the `kinds` exec: spaces, quotes, UTF-8 and bytes that are not UTF-8.
+const KINDS_ARGV: [&[u8]; 5] = [
+    b"/bin/true",
+    b"a b",
+    b"q\"uote",
+    b"caf\xc3\xa9",
+    b"\xff\xfe",
+];
+
+fn cstrings(items: &[&[u8]]) -> Vec<CString> {
+    items
+        .iter()
+        .map(|a| CString::new(*a).expect("no NUL"))
+        .collect()
+}
+
+fn ptrs(v: &[CString]) -> Vec<*const libc::c_char> {
+    v.iter()
+        .map(|a| a.as_ptr())
+        .chain([std::ptr::null()])
+        .collect()
+}
+
+fn errno() -> i64 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0) as i64
+}
+
+fn kinds(new_file: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "pid={}", std::process::id());
+    let path = CString::new(new_file).expect("path");
+    // SAFETY: plain syscalls on valid arguments; every result is reported.
+    unsafe {
+        let fd = libc::openat(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+            0o640 as libc::c_uint,
+        );
+        let _ = writeln!(out, "open_fd={fd}");
+
+        // A port that was free a moment ago: bind to 0, read it, close.
+        let probe = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let mut sa: libc::sockaddr_in = std::mem::zeroed();
+        sa.sin_family = libc::AF_INET as u16;
+        sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        libc::bind(probe, &sa as *const _ as *const libc::sockaddr, 16);
+        let mut len: libc::socklen_t = 16;
+        libc::getsockname(probe, &mut sa as *mut _ as *mut libc::sockaddr, &mut len);
+        libc::close(probe);
+        let port = u16::from_be(sa.sin_port);
+        let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let r = libc::connect(s, &sa as *const _ as *const libc::sockaddr, 16);
+        let _ = writeln!(out, "inet_fd={s}");
+        let _ = writeln!(out, "inet_port={port}");
+        let _ = writeln!(out, "inet_ret={}", if r < 0 { -errno() } else { r as i64 });
+
+        let unix_path = format!("/tmp/sysotel-fixture-missing-{}.sock", std::process::id());
+        let mut su: libc::sockaddr_un = std::mem::zeroed();
+        su.sun_family = libc::AF_UNIX as u16;
+        for (d, b) in su.sun_path.iter_mut().zip(unix_path.as_bytes()) {
+            *d = *b as libc::c_char;
+        }
+        let u = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+        let ulen = (2 + unix_path.len() + 1) as libc::socklen_t;
+        let r = libc::connect(u, &su as *const _ as *const libc::sockaddr, ulen);
+        let _ = writeln!(out, "unix_path={unix_path}");
+        let _ = writeln!(out, "unix_fd={u}");
+        let _ = writeln!(out, "unix_len={ulen}");
+        let _ = writeln!(out, "unix_ret={}", if r < 0 { -errno() } else { r as i64 });
+
+        let m = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_EXEC,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        let _ = writeln!(out, "mmap_ret={}", m as u64);
+
+        libc::signal(libc::SIGUSR1, libc::SIG_IGN);
+        let r = libc::kill(libc::getpid(), libc::SIGUSR1);
+        let _ = writeln!(out, "kill_ret={r}");
+
+        let missing = CString::new("/nonexistent/sysotel-access").expect("path");
+        let r = libc::access(missing.as_ptr(), libc::R_OK);
+        let _ = writeln!(
+            out,
+            "access_ret={}",
+            if r < 0 { -errno() } else { r as i64 }
+        );
+        let _ = out.flush();
+
+        let argv = cstrings(&KINDS_ARGV);
+        let envp = cstrings(&[b"SYSOTEL_TEST=1"]);
+        let (argv_p, envp_p) = (ptrs(&argv), ptrs(&envp));
+        let child = libc::fork();
+        if child == 0 {
+            libc::execve(argv_p[0], argv_p.as_ptr(), envp_p.as_ptr());
+            libc::_exit(127);
+        }
+        let mut status = 0;
+        libc::waitpid(child, &mut status, 0);
+        let _ = writeln!(out, "exec_child={child}");
+
+        let bad = cstrings(&[b"/nonexistent/prog", b"x y"]);
+        let bad_p = ptrs(&bad);
+        let r = libc::execve(bad_p[0], bad_p.as_ptr(), envp_p.as_ptr());
+        let _ = writeln!(
+            out,
+            "bad_exec_ret={}",
+            if r < 0 { -errno() } else { r as i64 }
+        );
+    }
+    let _ = out.flush();
+}
 
 fn openat(path: &str) -> i64 {
     let c = CString::new(path).expect("path without NUL");
@@ -91,8 +214,11 @@ fn main() {
             basic(&args[2], &args[3], code)
         }
         Some("wait-open") if args.len() == 3 => wait_open(&args[2]),
+        Some("kinds") if args.len() == 3 => kinds(&args[2]),
         _ => {
-            eprintln!("usage: fixture basic <existing> <missing> <code> | wait-open <path>");
+            eprintln!(
+                "usage: fixture basic <existing> <missing> <code> | wait-open <path> | kinds <new-file>"
+            );
             std::process::exit(2);
         }
     }

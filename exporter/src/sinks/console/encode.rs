@@ -4,10 +4,13 @@ use std::fmt::Write as _;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use exporter_common::syscalls::RetKind;
+
 use crate::{
     clock::BootClock,
     errno,
     event::{Event, Value},
+    format::flags,
 };
 
 /// The column header, in the original tracer's layout.
@@ -65,6 +68,14 @@ fn value_text(out: &mut String, v: &Value) {
         Value::Bool(b) => {
             let _ = write!(out, "{b}");
         }
+        Value::Fd(fd) => match flags::fd(*fd) {
+            Some(name) => out.push_str(name),
+            None => {
+                let _ = write!(out, "{fd}");
+            }
+        },
+        Value::Sym { text, .. } => out.push_str(text),
+        Value::SockAddr(a) => out.push_str(&a.text()),
         Value::Str { value, truncated } => {
             quote(out, value);
             if *truncated {
@@ -74,7 +85,11 @@ fn value_text(out: &mut String, v: &Value) {
         Value::Unreadable(p) => {
             let _ = write!(out, "{p:#x} (unreadable)");
         }
-        Value::StrList { values, truncated } => {
+        Value::StrList {
+            values,
+            truncated,
+            count,
+        } => {
             out.push('[');
             for (i, s) in values.iter().enumerate() {
                 if i > 0 {
@@ -83,9 +98,15 @@ fn value_text(out: &mut String, v: &Value) {
                 quote(out, s);
             }
             if *truncated {
-                out.push_str(", ...");
+                if !values.is_empty() {
+                    out.push_str(", ");
+                }
+                out.push_str("...");
             }
             out.push(']');
+            if *truncated {
+                let _ = write!(out, " ({count})");
+            }
         }
     }
 }
@@ -112,10 +133,16 @@ pub fn table_row(out: &mut String, e: &Event) {
         c.ts_boot_ns / 1_000_000_000,
         c.ts_boot_ns % 1_000_000_000 / 1000
     );
+    // RET is the integer the call returned; an address (mmap, brk) reads in hex.
+    let ret = if e.ret_kind == RetKind::Ptr && e.errno().is_none() {
+        format!("{:#x}", e.ret)
+    } else {
+        e.ret.to_string()
+    };
     let _ = write!(
         out,
         "{:<14} {:<16} {:<12} {:<12} {:<6} {:<16} {:<16} {:<6} {:<6} {:<6} {:<12} ",
-        time, c.uts_name, c.mnt_ns, c.pid_ns, c.uid, e.name, c.comm, c.pid, c.tid, c.ppid, e.ret
+        time, c.uts_name, c.mnt_ns, c.pid_ns, c.uid, e.name, c.comm, c.pid, c.tid, c.ppid, ret
     );
     out.push_str(&args_text(e));
 }
@@ -132,6 +159,11 @@ impl Serialize for Args<'_> {
                 Value::Hex(h) => m.serialize_entry(a.name, &format!("{h:#x}"))?,
                 Value::Octal(o) => m.serialize_entry(a.name, o)?,
                 Value::Bool(b) => m.serialize_entry(a.name, b)?,
+                // Always a number, so a field keeps one type in a SIEM's
+                // mapping; the table shows AT_FDCWD by name.
+                Value::Fd(fd) => m.serialize_entry(a.name, fd)?,
+                Value::Sym { text, .. } => m.serialize_entry(a.name, text)?,
+                Value::SockAddr(addr) => m.serialize_entry(a.name, &addr.text())?,
                 Value::Str { value, .. } => m.serialize_entry(a.name, value)?,
                 Value::Unreadable(_) => m.serialize_entry(a.name, &())?,
                 Value::StrList { values, .. } => m.serialize_entry(a.name, values)?,
@@ -179,6 +211,9 @@ struct JsonEvent<'a> {
     truncated_args: Vec<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     unreadable_args: Vec<&'a str>,
+    /// Element counts of string arrays that were not captured whole.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    array_counts: Vec<(&'a str, u32)>,
 }
 
 /// One JSON line (no newline), appended to `out`.
@@ -218,6 +253,18 @@ pub fn json_line(out: &mut Vec<u8>, e: &Event, clock: &BootClock) {
             )
         }),
         unreadable_args: flagged(e, |v| matches!(v, Value::Unreadable(_))),
+        array_counts: e
+            .args
+            .iter()
+            .filter_map(|a| match &a.value {
+                Value::StrList {
+                    truncated: true,
+                    count,
+                    ..
+                } => Some((a.name, *count)),
+                _ => None,
+            })
+            .collect(),
     };
     // Serializing plain data into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, &j);
@@ -249,11 +296,12 @@ mod tests {
                 ..Context::default()
             },
             ret: -2,
+            ret_kind: RetKind::Fd,
             no_return: false,
             args: vec![
                 Arg {
                     name: "dfd",
-                    value: Value::Int(-100),
+                    value: Value::Fd(-100),
                 },
                 Arg {
                     name: "filename",
@@ -276,7 +324,7 @@ mod tests {
         table_row(&mut row, &openat());
         assert_eq!(
             row,
-            "1234.500000    box              4026531841   4026531836   0      openat           cat              42     43     1      -2           dfd: -100, filename: \"/etc/\\\"x\\\"\", mode: 0640"
+            "1234.500000    box              4026531841   4026531836   0      openat           cat              42     43     1      -2           dfd: AT_FDCWD, filename: \"/etc/\\\"x\\\"\", mode: 0640"
         );
         assert!(table_header().starts_with("TIME(s)        UTS_NAME         MNT_NS"));
     }
