@@ -215,7 +215,7 @@ fn table_output_has_the_classic_columns() {
     assert_eq!(
         args,
         format!(
-            "dfd: -100, filename: \"{}\", flags: 0, mode: 00",
+            "dfd: AT_FDCWD, filename: \"{}\", flags: O_RDONLY, mode: 00",
             run.existing
         )
     );
