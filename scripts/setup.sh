@@ -68,6 +68,12 @@ if ! bpf-linker --version 2>/dev/null | grep -q "$BPF_LINKER_VERSION"; then
     cargo install --locked "bpf-linker@${BPF_LINKER_VERSION}" --no-default-features --features "llvm-${LLVM_MAJOR}" >/dev/null
 fi
 
+# cargo-fuzz: the decoder's fuzz target runs in the test suite.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  log "installing cargo-fuzz"
+  cargo install --locked cargo-fuzz >/dev/null
+fi
+
 if [ "$PEERS" = 1 ]; then
   "$(dirname "$0")/peers.sh"
 fi

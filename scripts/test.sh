@@ -27,4 +27,17 @@ step "build"
 cargo build --release --quiet
 
 step "tests (unit + end-to-end, as root)"
-cargo test --release --workspace --exclude exporter-ebpf
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --release --workspace --exclude exporter-ebpf 2>&1 | tee "$log"
+
+# Bounded: a crash fails the suite, and its input (fuzz/artifacts/decode/)
+# becomes a regression test in exporter/src/decode/tests.rs.
+FUZZ_SECONDS="${SYSOTEL_FUZZ_SECONDS:-60}"
+step "fuzz the decoder (${FUZZ_SECONDS}s)"
+(cd fuzz && rustup run "$NIGHTLY" cargo fuzz run decode -- \
+  -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 2>&1 | tail -n 12)
+
+# One closing line for the whole suite: the sum over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"

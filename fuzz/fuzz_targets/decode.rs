@@ -1,0 +1,15 @@
+//! Any bytes from the ring buffer: decoding returns an error or an event, and
+//! every event prints as a table row and a JSON line, without panicking.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sysotel::{clock::BootClock, decode::decode, sinks::console::encode};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(event) = decode(data) {
+        let mut row = String::new();
+        encode::table_row(&mut row, &event);
+        let mut line = Vec::new();
+        encode::json_line(&mut line, &event, &BootClock::new());
+    }
+});
