@@ -10,11 +10,13 @@ use crate::{
     cli::{Cli, Output, Scope},
     clock::BootClock,
     loader::{self, KernelCounts, LoadOptions, ProgramCost},
+    otel::{LogMapper, Resource},
     reader::{Reader, ReaderStats, Stop},
     select::Selection,
     sinks::{
         SinkHandle, SinkStats,
         console::{self, ConsoleConfig, ConsoleFormat},
+        otlp::{self, OtlpConfig, transport::Transport},
     },
 };
 
@@ -38,6 +40,8 @@ pub struct SinkTotals {
     pub dropped_full: u64,
     pub dropped_error: u64,
     pub dropped_shutdown: u64,
+    pub rejected: u64,
+    pub retries: u64,
 }
 
 impl Summary {
@@ -87,23 +91,74 @@ impl Summary {
         }
         for (name, t) in &self.sinks {
             eprintln!(
-                "  output {name}: exported {}, dropped {} (queue full {}, output error {}, shutdown timeout {})",
+                "  output {name}: exported {}, rejected {}, dropped {} (queue full {}, failed {}, shutdown timeout {}), retries {}",
                 t.exported,
+                t.rejected,
                 t.dropped_full + t.dropped_error + t.dropped_shutdown,
                 t.dropped_full,
                 t.dropped_error,
-                t.dropped_shutdown
+                t.dropped_shutdown,
+                t.retries
             );
         }
     }
 }
 
-fn start_sinks(cli: &Cli, clock: BootClock) -> anyhow::Result<Vec<SinkHandle>> {
+/// Everything the command line and environment asked for, validated before
+/// anything is loaded: a bad setting is a usage error (exit 2).
+pub struct Plan {
+    pub cli: Cli,
+    pub selection: Selection,
+    pub otlp: Option<OtlpConfig>,
+    pub resource: Resource,
+}
+
+impl Plan {
+    pub fn new(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, String> {
+        let selection = Selection::parse(&cli.events).map_err(|e| e.to_string())?;
+        let otlp = if cli.outputs.contains(&Output::Otlp) {
+            Some(OtlpConfig::resolve(&cli.otlp.flags(), env).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        let resource = Resource::detect(
+            env("OTEL_RESOURCE_ATTRIBUTES").as_deref(),
+            env("OTEL_SERVICE_NAME").as_deref(),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Plan {
+            cli,
+            selection,
+            otlp,
+            resource,
+        })
+    }
+}
+
+fn start_sinks(plan: &Plan, clock: BootClock) -> anyhow::Result<Vec<SinkHandle>> {
     let mut sinks = Vec::new();
-    for output in &cli.outputs {
+    let mut seen = Vec::new();
+    for output in &plan.cli.outputs {
+        // `-o json -o json` is one output, not two copies of every line.
+        if seen.contains(output) {
+            continue;
+        }
+        seen.push(*output);
         let format = match output {
             Output::Table => ConsoleFormat::Table,
             Output::Json => ConsoleFormat::Json,
+            Output::Otlp => {
+                let cfg = plan
+                    .otlp
+                    .clone()
+                    .context("OTLP settings were not resolved")?;
+                let transport = Transport::new(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+                sinks.push(
+                    otlp::spawn(cfg, transport, LogMapper::new(clock), plan.resource.clone())
+                        .context("starting the OTLP output")?,
+                );
+                continue;
+            }
         };
         sinks.push(
             console::spawn(ConsoleConfig::new(format), clock, std::io::stdout())
@@ -114,12 +169,13 @@ fn start_sinks(cli: &Cli, clock: BootClock) -> anyhow::Result<Vec<SinkHandle>> {
 }
 
 /// Traces until SIGINT/SIGTERM (or until every output has failed).
-pub async fn run(cli: Cli) -> anyhow::Result<Summary> {
+pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
+    let cli = &plan.cli;
     let started = Instant::now();
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
 
-    let selection = Selection::parse(&cli.events)?;
+    let selection = plan.selection.clone();
     let mut tracer = loader::load(LoadOptions {
         selection: selection.clone(),
         scope_all: cli.scope == Scope::All,
@@ -129,7 +185,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Summary> {
     })?;
     let mut reader =
         Reader::new(tracer.take_ring()?, selection.clone()).context("watching the ring buffer")?;
-    let mut sinks = start_sinks(&cli, BootClock::new())?;
+    let mut sinks = start_sinks(&plan, BootClock::new())?;
 
     eprintln!(
         "sysotel: ready: {} programs attached, {} events selected, scope {}, outputs {}",
@@ -183,6 +239,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Summary> {
                 dropped_full: SinkStats::get(&s.stats.dropped_full),
                 dropped_error: SinkStats::get(&s.stats.dropped_error),
                 dropped_shutdown: SinkStats::get(&s.stats.dropped_shutdown),
+                rejected: SinkStats::get(&s.stats.rejected),
+                retries: SinkStats::get(&s.stats.retries),
             },
         ));
     }

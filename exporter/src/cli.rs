@@ -43,6 +43,88 @@ pub struct Cli {
     /// How long SIGINT/SIGTERM waits for the outputs to flush (e.g. 5s, 500ms).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+
+    #[command(flatten)]
+    pub otlp: OtlpArgs,
+}
+
+/// `-o otlp` settings. Each falls back to the standard
+/// `OTEL_EXPORTER_OTLP_LOGS_*` / `OTEL_EXPORTER_OTLP_*` variable, then its default.
+#[derive(Debug, Default, clap::Args)]
+#[command(next_help_heading = "OTLP output (-o otlp)")]
+pub struct OtlpArgs {
+    /// Collector URL (default http://localhost:4318, or :4317 for grpc). For
+    /// HTTP, `/v1/logs` is appended when the URL has no path.
+    #[arg(long = "otlp-endpoint", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// grpc, http/protobuf (default) or http/json.
+    #[arg(long = "otlp-protocol", value_name = "PROTOCOL")]
+    pub protocol: Option<String>,
+    /// A header sent with every request, key=value; repeatable.
+    #[arg(long = "otlp-header", value_name = "KEY=VALUE")]
+    pub headers: Vec<String>,
+    /// gzip (default) or none.
+    #[arg(long = "otlp-compression", value_name = "gzip|none")]
+    pub compression: Option<String>,
+    /// Per-request timeout (default 10s).
+    #[arg(long = "otlp-timeout", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+    /// PEM file of the CA that signed the collector's certificate.
+    #[arg(long = "otlp-ca-file", value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// PEM client certificate, for mutual TLS (with --otlp-client-key).
+    #[arg(long = "otlp-client-cert", value_name = "FILE")]
+    pub client_cert: Option<std::path::PathBuf>,
+    /// PEM client key, for mutual TLS.
+    #[arg(long = "otlp-client-key", value_name = "FILE")]
+    pub client_key: Option<std::path::PathBuf>,
+    /// For a gRPC endpoint given without a scheme: plaintext instead of TLS.
+    #[arg(long = "otlp-insecure")]
+    pub insecure: bool,
+    /// A batch closes at this many records (default 2048)...
+    #[arg(long = "otlp-batch-records", value_name = "N")]
+    pub batch_records: Option<usize>,
+    /// ...or this many encoded bytes (default 1M)...
+    #[arg(long = "otlp-batch-bytes", value_name = "SIZE")]
+    pub batch_bytes: Option<String>,
+    /// ...or when its oldest record is this old (default 200ms).
+    #[arg(long = "otlp-batch-age", value_parser = parse_duration, value_name = "DURATION")]
+    pub batch_age: Option<Duration>,
+    /// Records waiting to be sent above which new ones are dropped and counted (default 32768).
+    #[arg(long = "otlp-queue-records", value_name = "N")]
+    pub queue_records: Option<usize>,
+    /// Encoded bytes waiting above which new records are dropped and counted (default 32M).
+    #[arg(long = "otlp-queue-bytes", value_name = "SIZE")]
+    pub queue_bytes: Option<String>,
+    /// Requests in flight at once (default 4).
+    #[arg(long = "otlp-max-in-flight", value_name = "N")]
+    pub max_in_flight: Option<usize>,
+    /// How long a failing batch is retried before it is dropped and counted (default 60s).
+    #[arg(long = "otlp-retry-max-elapsed", value_parser = parse_duration, value_name = "DURATION")]
+    pub retry_max_elapsed: Option<Duration>,
+}
+
+impl OtlpArgs {
+    pub fn flags(&self) -> crate::sinks::otlp::OtlpFlags {
+        crate::sinks::otlp::OtlpFlags {
+            endpoint: self.endpoint.clone(),
+            protocol: self.protocol.clone(),
+            headers: self.headers.clone(),
+            compression: self.compression.clone(),
+            timeout: self.timeout,
+            ca_file: self.ca_file.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+            insecure: self.insecure,
+            batch_records: self.batch_records,
+            batch_bytes: self.batch_bytes.clone(),
+            batch_age: self.batch_age,
+            queue_records: self.queue_records,
+            queue_bytes: self.queue_bytes.clone(),
+            max_in_flight: self.max_in_flight,
+            retry_max_elapsed: self.retry_max_elapsed,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +139,8 @@ pub enum Output {
     Table,
     /// One JSON object per event per line on stdout.
     Json,
+    /// OpenTelemetry log records to an OTLP endpoint (see the OTLP options).
+    Otlp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

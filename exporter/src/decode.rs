@@ -114,6 +114,7 @@ fn sched_event(
         ret_kind: RetKind::Int,
         no_return: false,
         args,
+        observed_unix_ns: 0,
     })
 }
 
@@ -210,6 +211,7 @@ fn decode_syscall(bytes: &[u8]) -> Result<Event, DecodeError> {
         ret_kind: def.ret,
         no_return: r.header.flags & FLAG_NO_RETURN != 0,
         args,
+        observed_unix_ns: 0,
     })
 }
 

@@ -78,6 +78,8 @@ pub struct Event {
     /// The syscall never returned (exit, exit_group): `ret` is meaningless.
     pub no_return: bool,
     pub args: Vec<Arg>,
+    /// Unix nanoseconds when user space read the record (0 until then).
+    pub observed_unix_ns: u64,
 }
 
 impl Event {

@@ -13,6 +13,7 @@ pub mod event;
 pub mod format;
 pub mod loader;
 pub mod offsets;
+pub mod otel;
 pub mod reader;
 pub mod select;
 pub mod sinks;

@@ -10,13 +10,6 @@ use sysotel::{
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Event names are checked before anything is loaded: a bad one is a usage error (exit 2).
-    if let Err(e) = sysotel::select::Selection::parse(&cli.events) {
-        use clap::CommandFactory;
-        Cli::command()
-            .error(clap::error::ErrorKind::InvalidValue, e.to_string())
-            .exit();
-    }
     if let Some(Command::List) = cli.command {
         return match app::list(&mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -27,6 +20,17 @@ fn main() -> ExitCode {
             }
         };
     }
+    // Every setting is checked before anything is loaded: a bad one is a usage
+    // error (exit 2) naming the setting.
+    let plan = match app::Plan::new(cli, &|k| std::env::var(k).ok()) {
+        Ok(plan) => plan,
+        Err(e) => {
+            use clap::CommandFactory;
+            Cli::command()
+                .error(clap::error::ErrorKind::InvalidValue, e)
+                .exit();
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -37,7 +41,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(app::run(cli)) {
+    match runtime.block_on(app::run(plan)) {
         Ok(summary) => {
             summary.print();
             ExitCode::SUCCESS

@@ -11,7 +11,9 @@ use aya::maps::{MapData, RingBuf};
 use exporter_common::events::EVENT_ID_LIMIT;
 use tokio::io::unix::AsyncFd;
 
-use crate::{decode, enrich::ExecJoin, event::Event, select::Selection, sinks::SinkHandle};
+use crate::{
+    clock::BootClock, decode, enrich::ExecJoin, event::Event, select::Selection, sinks::SinkHandle,
+};
 
 /// The longest an event waits in the ring buffer when little is happening.
 pub const TICK: Duration = Duration::from_millis(50);
@@ -146,6 +148,8 @@ async fn dispatch(batch: Vec<Event>, sinks: &[SinkHandle]) {
 async fn drain(ring: &mut RingBuf<MapData>, state: &mut State, sinks: &[SinkHandle]) {
     let stats = &mut state.stats;
     loop {
+        // One clock read per batch: the observed time of every record in it.
+        let observed = BootClock::now_unix_ns();
         let mut batch = Vec::with_capacity(BATCH_MAX);
         let mut read = 0;
         while read < BATCH_MAX {
@@ -153,6 +157,7 @@ async fn drain(ring: &mut RingBuf<MapData>, state: &mut State, sinks: &[SinkHand
             read += 1;
             match decode::decode(&item) {
                 Ok(mut e) => {
+                    e.observed_unix_ns = observed;
                     state.join.apply(&mut e);
                     // Exec records the kernel wrote only to complete execve events.
                     if !state.selection.contains(e.id) {

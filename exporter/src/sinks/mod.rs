@@ -5,6 +5,7 @@
 //! the sink is built; every record that does not reach its sink is counted.
 
 pub mod console;
+pub mod otlp;
 
 use std::{
     sync::{
@@ -44,6 +45,11 @@ pub struct SinkStats {
     pub dropped_shutdown: AtomicU64,
     /// Records handed to the queue and not yet finished by the sink.
     pub queued: AtomicU64,
+    /// Records the receiver refused for good (HTTP 400, INVALID_ARGUMENT,
+    /// partial success).
+    pub rejected: AtomicU64,
+    /// Requests retried.
+    pub retries: AtomicU64,
     /// The sink can no longer write (its output is gone).
     pub failed: AtomicBool,
 }

@@ -315,6 +315,7 @@ mod tests {
                     value: Value::Octal(0o640),
                 },
             ],
+            observed_unix_ns: 0,
         }
     }
 

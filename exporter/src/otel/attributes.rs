@@ -1,0 +1,50 @@
+//! Every attribute name sysotel emits, in one place. Semantic-convention names
+//! where one exists; `sysotel.*` for what no convention covers.
+
+// Resource.
+pub const SERVICE_NAME: &str = "service.name";
+pub const SERVICE_VERSION: &str = "service.version";
+pub const SERVICE_INSTANCE_ID: &str = "service.instance.id";
+pub const HOST_NAME: &str = "host.name";
+pub const HOST_ID: &str = "host.id";
+pub const HOST_ARCH: &str = "host.arch";
+pub const OS_TYPE: &str = "os.type";
+pub const OS_VERSION: &str = "os.version";
+
+// Who.
+pub const PROCESS_PID: &str = "process.pid";
+pub const PROCESS_PARENT_PID: &str = "process.parent_pid";
+pub const PROCESS_VPID: &str = "process.vpid";
+pub const THREAD_ID: &str = "thread.id";
+pub const THREAD_NAME: &str = "thread.name";
+pub const PROCESS_REAL_USER_ID: &str = "process.real_user.id";
+pub const PROCESS_REAL_GROUP_ID: &str = "process.real_group.id";
+
+// What happened.
+pub const EVENT_NAME: &str = "sysotel.event.name";
+pub const RETURN_VALUE: &str = "sysotel.return_value";
+pub const ERROR_TYPE: &str = "error.type";
+pub const FILE_PATH: &str = "file.path";
+pub const NETWORK_PEER_ADDRESS: &str = "network.peer.address";
+pub const NETWORK_PEER_PORT: &str = "network.peer.port";
+pub const PROCESS_EXECUTABLE_PATH: &str = "process.executable.path";
+pub const PROCESS_EXECUTABLE_NAME: &str = "process.executable.name";
+pub const PROCESS_COMMAND_ARGS: &str = "process.command_args";
+pub const PROCESS_ARGS_COUNT: &str = "process.args_count";
+pub const PROCESS_EXIT_CODE: &str = "process.exit.code";
+
+// Where (no semantic convention exists).
+pub const UTS_NAME: &str = "sysotel.uts_name";
+pub const MNT_NS: &str = "sysotel.mnt_ns";
+pub const PID_NS: &str = "sysotel.pid_ns";
+pub const CGROUP_ID: &str = "sysotel.cgroup_id";
+
+/// Prefix of the typed argument attributes: `sysotel.arg.<name>`.
+pub const ARG_PREFIX: &str = "sysotel.arg.";
+
+/// `EventName` prefixes by category.
+pub const EVENT_SYSCALL_PREFIX: &str = "sysotel.syscall.";
+pub const EVENT_SCHED_PREFIX: &str = "sysotel.sched.";
+
+/// The instrumentation scope.
+pub const SCOPE_NAME: &str = "sysotel";

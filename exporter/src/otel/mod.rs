@@ -1,0 +1,10 @@
+//! Event -> OpenTelemetry log record, and batches of them as
+//! `ExportLogsServiceRequest` (opentelemetry-proto / prost): the same bytes
+//! serve OTLP/gRPC, OTLP/HTTP and Kafka.
+
+pub mod attributes;
+pub mod record;
+pub mod resource;
+
+pub use record::{LogMapper, body};
+pub use resource::{Resource, ResourceError};

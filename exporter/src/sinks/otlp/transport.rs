@@ -1,0 +1,307 @@
+//! Sending one `ExportLogsServiceRequest`: OTLP/gRPC (tonic) or OTLP/HTTP
+//! (protobuf or JSON body), and what the answer means for retrying.
+
+use std::{io::Write, time::Duration};
+
+use flate2::{Compression, write::GzEncoder};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse, logs_service_client::LogsServiceClient,
+};
+use prost::Message;
+use thiserror::Error;
+use tonic::{
+    Code,
+    codec::CompressionEncoding,
+    metadata::{MetadataKey, MetadataValue},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
+};
+use tonic_types::StatusExt;
+
+use super::config::{OtlpConfig, Protocol};
+
+/// Why a request failed, and whether trying again may help.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("{kind}: {message}")]
+pub struct SendError {
+    pub retryable: bool,
+    /// How long the server asked us to wait (Retry-After, RetryInfo).
+    pub retry_after: Option<Duration>,
+    /// A short class of failure, logged once per kind (`HTTP 400`, `UNAVAILABLE`).
+    pub kind: String,
+    pub message: String,
+}
+
+/// What the transport needs set up once: a lazily connecting client.
+pub enum Transport {
+    Grpc {
+        client: LogsServiceClient<Channel>,
+        headers: Vec<(
+            MetadataKey<tonic::metadata::Ascii>,
+            MetadataValue<tonic::metadata::Ascii>,
+        )>,
+    },
+    Http {
+        client: reqwest::Client,
+        url: reqwest::Url,
+        json: bool,
+        gzip: bool,
+        headers: reqwest::header::HeaderMap,
+    },
+}
+
+/// Setting up a transport failed (bad certificate, bad header).
+#[derive(Debug, Error)]
+#[error("{setting}: {message}")]
+pub struct SetupError {
+    pub setting: String,
+    pub message: String,
+}
+
+fn setup_err(setting: &str, message: impl ToString) -> SetupError {
+    SetupError {
+        setting: setting.to_string(),
+        message: message.to_string(),
+    }
+}
+
+fn read(path: &std::path::Path, setting: &str) -> Result<Vec<u8>, SetupError> {
+    std::fs::read(path).map_err(|e| setup_err(setting, format!("{}: {e}", path.display())))
+}
+
+impl Transport {
+    /// Builds the client; no connection is made until the first request, so a
+    /// collector that is down at start-up is not an error.
+    pub fn new(cfg: &OtlpConfig) -> Result<Transport, SetupError> {
+        match cfg.protocol {
+            Protocol::Grpc => {
+                let mut endpoint = Endpoint::from_shared(cfg.endpoint.clone())
+                    .map_err(|e| setup_err("--otlp-endpoint", e))?
+                    .timeout(cfg.timeout)
+                    .connect_timeout(cfg.timeout);
+                if cfg.endpoint.starts_with("https://") {
+                    let mut tls = ClientTlsConfig::new().with_native_roots();
+                    if let Some(ca) = &cfg.ca_file {
+                        tls =
+                            tls.ca_certificate(Certificate::from_pem(read(ca, "--otlp-ca-file")?));
+                    }
+                    if let Some((cert, key)) = &cfg.client_identity {
+                        tls = tls.identity(Identity::from_pem(
+                            read(cert, "--otlp-client-cert")?,
+                            read(key, "--otlp-client-key")?,
+                        ));
+                    }
+                    endpoint = endpoint
+                        .tls_config(tls)
+                        .map_err(|e| setup_err("--otlp-ca-file", e))?;
+                }
+                let mut client = LogsServiceClient::new(endpoint.connect_lazy())
+                    .max_decoding_message_size(16 << 20);
+                if cfg.gzip {
+                    client = client.send_compressed(CompressionEncoding::Gzip);
+                }
+                let headers = cfg
+                    .headers
+                    .iter()
+                    .map(|(k, v)| {
+                        let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+                            .map_err(|e| setup_err("OTLP headers", format!("{k}: {e}")))?;
+                        let value = v
+                            .parse()
+                            .map_err(|e| setup_err("OTLP headers", format!("{k}: {e}")))?;
+                        Ok((key, value))
+                    })
+                    .collect::<Result<_, SetupError>>()?;
+                Ok(Transport::Grpc { client, headers })
+            }
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                let mut b = reqwest::Client::builder()
+                    .timeout(cfg.timeout)
+                    .connect_timeout(cfg.timeout);
+                if let Some(ca) = &cfg.ca_file {
+                    let pem = read(ca, "--otlp-ca-file")?;
+                    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                        .map_err(|e| setup_err("--otlp-ca-file", e))?;
+                    for c in certs {
+                        b = b.add_root_certificate(c);
+                    }
+                }
+                if let Some((cert, key)) = &cfg.client_identity {
+                    let mut pem = read(cert, "--otlp-client-cert")?;
+                    pem.push(b'\n');
+                    pem.extend(read(key, "--otlp-client-key")?);
+                    b = b.identity(
+                        reqwest::Identity::from_pem(&pem)
+                            .map_err(|e| setup_err("--otlp-client-cert", e))?,
+                    );
+                }
+                let mut headers = reqwest::header::HeaderMap::new();
+                for (k, v) in &cfg.headers {
+                    let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                        .map_err(|e| setup_err("OTLP headers", format!("{k}: {e}")))?;
+                    let value = reqwest::header::HeaderValue::from_str(v)
+                        .map_err(|e| setup_err("OTLP headers", format!("{k}: {e}")))?;
+                    headers.insert(name, value);
+                }
+                Ok(Transport::Http {
+                    client: b.build().map_err(|e| setup_err("--otlp-endpoint", e))?,
+                    url: reqwest::Url::parse(&cfg.endpoint)
+                        .map_err(|e| setup_err("--otlp-endpoint", e))?,
+                    json: cfg.protocol == Protocol::HttpJson,
+                    gzip: cfg.gzip,
+                    headers,
+                })
+            }
+        }
+    }
+
+    /// Sends one request; on success, the records the server rejected
+    /// (`partial_success.rejected_log_records`).
+    pub async fn send(&self, req: &ExportLogsServiceRequest) -> Result<i64, SendError> {
+        match self {
+            Transport::Grpc { client, headers } => {
+                let mut request = tonic::Request::new(req.clone());
+                for (k, v) in headers {
+                    request.metadata_mut().insert(k.clone(), v.clone());
+                }
+                match client.clone().export(request).await {
+                    Ok(resp) => Ok(rejected(Some(resp.into_inner()))),
+                    Err(status) => Err(grpc_error(&status)),
+                }
+            }
+            Transport::Http {
+                client,
+                url,
+                json,
+                gzip,
+                headers,
+            } => {
+                let body = if *json {
+                    serde_json::to_vec(req).map_err(|e| SendError {
+                        retryable: false,
+                        retry_after: None,
+                        kind: "encoding".into(),
+                        message: e.to_string(),
+                    })?
+                } else {
+                    req.encode_to_vec()
+                };
+                let content_type = if *json {
+                    "application/json"
+                } else {
+                    "application/x-protobuf"
+                };
+                let mut r = client
+                    .post(url.clone())
+                    .headers(headers.clone())
+                    .header(reqwest::header::CONTENT_TYPE, content_type);
+                let body = if *gzip {
+                    r = r.header(reqwest::header::CONTENT_ENCODING, "gzip");
+                    gzip_bytes(&body)
+                } else {
+                    body
+                };
+                let resp = r.body(body).send().await.map_err(|e| SendError {
+                    // Connection refused, reset, timeout: the collector may come back.
+                    retryable: true,
+                    retry_after: None,
+                    kind: if e.is_timeout() {
+                        "timeout"
+                    } else {
+                        "connection"
+                    }
+                    .into(),
+                    message: e.to_string(),
+                })?;
+                let status = resp.status();
+                let retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                let bytes = resp.bytes().await.unwrap_or_default();
+                if status.is_success() {
+                    let parsed = if *json {
+                        serde_json::from_slice::<ExportLogsServiceResponse>(&bytes).ok()
+                    } else {
+                        ExportLogsServiceResponse::decode(bytes.as_ref()).ok()
+                    };
+                    return Ok(rejected(parsed));
+                }
+                // OTLP/HTTP: only these are worth retrying.
+                let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
+                Err(SendError {
+                    retryable,
+                    retry_after,
+                    kind: format!("HTTP {}", status.as_u16()),
+                    message: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+                })
+            }
+        }
+    }
+}
+
+fn rejected(resp: Option<ExportLogsServiceResponse>) -> i64 {
+    resp.and_then(|r| r.partial_success)
+        .map_or(0, |p| p.rejected_log_records.max(0))
+}
+
+fn gzip_bytes(body: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(body);
+    enc.finish().unwrap_or_default()
+}
+
+/// The OTLP/gRPC retry rules: these codes are transient; RESOURCE_EXHAUSTED
+/// only when the server says when to come back (RetryInfo).
+fn grpc_error(status: &tonic::Status) -> SendError {
+    let retry_after = status.get_details_retry_info().and_then(|r| r.retry_delay);
+    let retryable = match status.code() {
+        Code::Unavailable
+        | Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::DataLoss => true,
+        Code::ResourceExhausted => retry_after.is_some(),
+        _ => false,
+    };
+    SendError {
+        retryable,
+        retry_after,
+        kind: format!("{:?}", status.code()).to_uppercase(),
+        message: status.message().chars().take(300).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_retry_rules() {
+        assert!(grpc_error(&tonic::Status::unavailable("down")).retryable);
+        assert!(!grpc_error(&tonic::Status::invalid_argument("bad")).retryable);
+        assert!(!grpc_error(&tonic::Status::resource_exhausted("full")).retryable);
+        let with_info = tonic::Status::with_error_details(
+            Code::ResourceExhausted,
+            "full",
+            tonic_types::ErrorDetails::with_retry_info(Some(Duration::from_secs(2))),
+        );
+        let e = grpc_error(&with_info);
+        assert!(e.retryable);
+        assert_eq!(e.retry_after, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn gzip_round_trips() {
+        use std::io::Read;
+        let z = gzip_bytes(b"hello hello hello");
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(&z[..])
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "hello hello hello");
+    }
+}
