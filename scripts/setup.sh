@@ -33,7 +33,8 @@ apt_pkgs=(
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
@@ -53,8 +54,9 @@ if ! rustup run "$NIGHTLY" rustc --version >/dev/null 2>&1 \
   log "installing $NIGHTLY with rust-src and clippy"
   rustup toolchain install "$NIGHTLY" --profile minimal --component rust-src --component clippy >/dev/null
 fi
+stable_installed=$(rustup component list --installed 2>/dev/null || true)
 for c in rustfmt clippy; do
-  rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c" >/dev/null
+  grep -q "^$c" <<<"$stable_installed" || rustup component add "$c" >/dev/null
 done
 nightly_llvm=$(rustup run "$NIGHTLY" rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
 if [ "$nightly_llvm" != "$LLVM_MAJOR" ]; then
@@ -62,7 +64,8 @@ if [ "$nightly_llvm" != "$LLVM_MAJOR" ]; then
   exit 1
 fi
 
-if ! bpf-linker --version 2>/dev/null | grep -q "$BPF_LINKER_VERSION"; then
+linker_version=$(bpf-linker --version 2>/dev/null || true)
+if ! grep -q "$BPF_LINKER_VERSION" <<<"$linker_version"; then
   log "building bpf-linker $BPF_LINKER_VERSION against LLVM $LLVM_MAJOR (a few minutes)"
   LLVM_PREFIX="/usr/lib/llvm-${LLVM_MAJOR}" \
     cargo install --locked "bpf-linker@${BPF_LINKER_VERSION}" --no-default-features --features "llvm-${LLVM_MAJOR}" >/dev/null

@@ -11,7 +11,7 @@ NIGHTLY="${SYSOTEL_NIGHTLY:-nightly-2026-05-20}"
 step() { echo "== $*" >&2; }
 
 step "setup"
-bash scripts/setup.sh
+bash scripts/setup.sh --peers
 
 step "cargo fmt --check"
 cargo fmt --all --check

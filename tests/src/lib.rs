@@ -2,6 +2,8 @@
 //! against the real kernel, wait for `ready`, stop it with SIGINT and read back
 //! what it printed.
 
+pub mod rotel;
+
 use std::{
     collections::HashMap,
     io::{BufRead, BufReader},
@@ -67,6 +69,38 @@ impl Stopped {
     }
 }
 
+/// One output's totals from the summary line
+/// `output NAME: exported E, rejected R, dropped D (...)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputTotals {
+    pub exported: u64,
+    pub rejected: u64,
+    pub dropped: u64,
+}
+
+impl Stopped {
+    pub fn output_totals(&self, name: &str) -> OutputTotals {
+        let prefix = format!("output {name}: ");
+        let line = self
+            .stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line in the summary:\n{}", self.stderr));
+        let n = |label: &str| -> u64 {
+            line.split(", ")
+                .find_map(|part| part.strip_prefix(label))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no `{label}` in `{line}`"))
+        };
+        OutputTotals {
+            exported: n("exported "),
+            rejected: n("rejected "),
+            dropped: n("dropped "),
+        }
+    }
+}
+
 pub struct Sysotel {
     child: Child,
     stdout_path: String,
@@ -77,12 +111,18 @@ pub struct Sysotel {
 impl Sysotel {
     /// Starts sysotel with `args` and waits for its `ready` line.
     pub fn start(args: &[&str]) -> Sysotel {
+        Sysotel::start_with_env(args, &[])
+    }
+
+    /// As [`Sysotel::start`], with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Sysotel {
         require_root();
         let lock = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let stdout_path = unique_path("stdout");
         let stdout = std::fs::File::create(&stdout_path).expect("create stdout file");
         let mut child = Command::new(sysotel_bin())
             .args(args)
+            .envs(env.iter().copied())
             .stdout(stdout)
             .stderr(Stdio::piped())
             .stdin(Stdio::null())
@@ -127,6 +167,25 @@ impl Sysotel {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Still running?
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Anonymous resident memory (`RssAnon`), in KiB: sysotel's own memory,
+    /// without the ring buffer the kernel maps into it.
+    pub fn rss_anon_kb(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("RssAnon:"))
+                    .and_then(|v| v.split_whitespace().next())
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0)
     }
 
     /// SIGINT, then waits for the exit and the summary.

@@ -1,0 +1,199 @@
+//! rotel, a real OpenTelemetry collector (installed from PyPI by
+//! scripts/peers.sh), as the receiving end of the OTLP tests. Its `--debug-log
+//! logs --debug-log-verbosity detailed` output is parsed back into records.
+
+use std::{
+    collections::HashMap,
+    net::TcpStream,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// The rotel-agent binary: `$ROTEL_AGENT`, or the one in the pip package.
+pub fn rotel_agent() -> String {
+    if let Ok(p) = std::env::var("ROTEL_AGENT") {
+        return p;
+    }
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import rotel, os; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))",
+        ])
+        .output()
+        .expect("python3");
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        out.status.success() && std::path::Path::new(&p).exists(),
+        "rotel is not installed: run scripts/peers.sh"
+    );
+    p
+}
+
+/// A TCP port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// One log record as rotel printed it; attribute values keep rotel's
+/// `Type(value)` form (`Int(42)`, `Str(x)`).
+#[derive(Clone, Debug, Default)]
+pub struct Record {
+    pub timestamp: u64,
+    pub observed: u64,
+    pub severity_text: String,
+    pub severity_number: String,
+    pub event_name: String,
+    pub body: String,
+    pub attributes: HashMap<String, String>,
+    pub resource: HashMap<String, String>,
+}
+
+impl Record {
+    pub fn attr(&self, k: &str) -> Option<&str> {
+        self.attributes.get(k).map(String::as_str)
+    }
+}
+
+pub struct Rotel {
+    child: Child,
+    out_path: String,
+    pub grpc_port: u16,
+    pub http_port: u16,
+}
+
+impl Rotel {
+    /// Starts rotel on fresh ports and waits until both receivers listen.
+    pub fn start() -> Rotel {
+        Rotel::start_on(free_port(), free_port())
+    }
+
+    pub fn start_on(grpc_port: u16, http_port: u16) -> Rotel {
+        let out_path = crate::unique_path("rotel");
+        let out = std::fs::File::create(&out_path).expect("rotel output file");
+        let err = out.try_clone().expect("dup");
+        let child = Command::new(rotel_agent())
+            .args([
+                "start",
+                "--otlp-grpc-endpoint",
+                &format!("127.0.0.1:{grpc_port}"),
+                "--otlp-http-endpoint",
+                &format!("127.0.0.1:{http_port}"),
+                "--exporter",
+                "blackhole",
+                "--debug-log",
+                "logs",
+                "--debug-log-verbosity",
+                "detailed",
+            ])
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("spawn rotel-agent");
+        let r = Rotel {
+            child,
+            out_path,
+            grpc_port,
+            http_port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while [grpc_port, http_port]
+            .iter()
+            .any(|p| TcpStream::connect(("127.0.0.1", *p)).is_err())
+        {
+            assert!(
+                Instant::now() < deadline,
+                "rotel did not listen within 20s:\n{}",
+                r.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        r
+    }
+
+    pub fn grpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
+    }
+
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.out_path).unwrap_or_default()
+    }
+
+    /// Every record received so far.
+    pub fn records(&self) -> Vec<Record> {
+        parse(&self.output())
+    }
+
+    /// Stops rotel (SIGKILL: the outage tests want it gone at once).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Rotel {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_file(&self.out_path);
+    }
+}
+
+fn kv(line: &str) -> Option<(String, String)> {
+    let rest = line.trim_start().strip_prefix("-> ")?;
+    let (k, v) = rest.split_once(": ")?;
+    Some((k.to_string(), v.to_string()))
+}
+
+/// rotel's detailed log dump -> records, each with its resource's attributes.
+pub fn parse(out: &str) -> Vec<Record> {
+    let mut records = Vec::new();
+    let mut resource: HashMap<String, String> = HashMap::new();
+    let mut cur: Option<Record> = None;
+    let mut in_resource = false;
+    for line in out.lines() {
+        if line.starts_with("ResourceLog #") {
+            records.extend(cur.take());
+            resource.clear();
+            in_resource = false;
+        } else if line.starts_with("Resource attributes:") {
+            in_resource = true;
+        } else if line.starts_with("ScopeLogs #") {
+            in_resource = false;
+        } else if line.starts_with("LogRecord #") {
+            records.extend(cur.take());
+            cur = Some(Record {
+                resource: resource.clone(),
+                ..Default::default()
+            });
+        } else if in_resource {
+            if let Some((k, v)) = kv(line) {
+                resource.insert(k, v);
+            }
+        } else if let Some(r) = cur.as_mut() {
+            if let Some(v) = line.strip_prefix("Timestamp: ") {
+                r.timestamp = v.trim().parse().unwrap_or(0);
+            } else if let Some(v) = line.strip_prefix("ObservedTimestamp: ") {
+                r.observed = v.trim().parse().unwrap_or(0);
+            } else if let Some(v) = line.strip_prefix("SeverityText: ") {
+                r.severity_text = v.to_string();
+            } else if let Some(v) = line.strip_prefix("SeverityNumber: ") {
+                r.severity_number = v.to_string();
+            } else if let Some(v) = line.strip_prefix("EventName: ") {
+                r.event_name = v.to_string();
+            } else if let Some(v) = line.strip_prefix("Body: ") {
+                r.body = v.to_string();
+            } else if let Some((k, v)) = kv(line) {
+                r.attributes.insert(k, v);
+            }
+        }
+    }
+    records.extend(cur);
+    records
+}

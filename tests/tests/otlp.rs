@@ -1,0 +1,369 @@
+//! OTLP export end to end, against rotel (a real OpenTelemetry collector):
+//! every protocol, the mapping's exact values, collector outages, bad settings.
+
+use std::{
+    process::Command,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use sysotel_tests::{
+    Stopped, Sysotel, fixture_report, hostname,
+    rotel::{Record, Rotel, free_port},
+    unique_path,
+};
+
+const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture");
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+struct Opened {
+    pid: u64,
+    existing: String,
+    missing: String,
+    fd: String,
+    at_ns: u64,
+}
+
+/// The fixture opens a unique existing path and a missing one.
+fn run_fixture() -> Opened {
+    let existing = unique_path("otlp-exists");
+    std::fs::write(&existing, b"x").expect("create");
+    let missing = unique_path("otlp-missing");
+    let at_ns = now_ns();
+    let out = Command::new(FIXTURE)
+        .args(["basic", &existing, &missing, "0"])
+        .output()
+        .expect("run fixture");
+    assert!(out.status.success());
+    let r = fixture_report(&out.stdout);
+    let _ = std::fs::remove_file(&existing);
+    Opened {
+        pid: r["pid"].parse().expect("pid"),
+        fd: r["open_fd"].clone(),
+        existing,
+        missing,
+        at_ns,
+    }
+}
+
+/// Waits until rotel has a record matching `pred` (batches leave on a timer).
+fn wait_for(rotel: &Rotel, what: &str, pred: impl Fn(&Record) -> bool) -> Record {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(r) = rotel.records().into_iter().find(|r| pred(r)) {
+            return r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rotel never received {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn assert_accounted(stopped: &Stopped) {
+    let received = stopped.summary_count("events received");
+    let t = stopped.output_totals("otlp");
+    assert_eq!(
+        t.exported + t.rejected + t.dropped,
+        received,
+        "produced = exported + rejected + dropped:\n{}",
+        stopped.stderr
+    );
+}
+
+fn check_protocol(protocol: &str) {
+    let rotel = Rotel::start();
+    let url = if protocol == "grpc" {
+        rotel.grpc_url()
+    } else {
+        rotel.http_url()
+    };
+    let sysotel = Sysotel::start(&[
+        "-o",
+        "otlp",
+        "--otlp-endpoint",
+        &url,
+        "--otlp-protocol",
+        protocol,
+    ]);
+    let o = run_fixture();
+    let ok_path = format!("Str({})", o.existing);
+    let open = wait_for(&rotel, "the fixture's openat", |r| {
+        r.attr("file.path") == Some(&ok_path)
+    });
+    let missing_path = format!("Str({})", o.missing);
+    let failed = wait_for(&rotel, "the failed openat", |r| {
+        r.attr("file.path") == Some(&missing_path)
+    });
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+
+    assert_eq!(open.event_name, "sysotel.syscall.openat", "{protocol}");
+    assert_eq!(
+        open.attr("process.pid"),
+        Some(format!("Int({})", o.pid).as_str()),
+        "{protocol}"
+    );
+    assert_eq!(
+        open.attr("process.parent_pid"),
+        Some(format!("Int({})", std::process::id()).as_str()),
+        "{protocol}"
+    );
+    assert_eq!(
+        open.attr("sysotel.return_value"),
+        Some(format!("Int({})", o.fd).as_str()),
+        "{protocol}"
+    );
+    assert_eq!(open.attr("sysotel.event.name"), Some("Str(openat)"));
+    assert_eq!(open.attr("thread.name"), Some("Str(fixture)"));
+    assert_eq!(open.attr("sysotel.arg.flags"), Some("Str(O_RDONLY)"));
+    assert_eq!(
+        open.attr("error.type"),
+        None,
+        "a successful open has no error.type"
+    );
+    assert_eq!(open.severity_text, "INFO");
+    assert!(
+        open.severity_number.contains("(9)"),
+        "{}",
+        open.severity_number
+    );
+    assert!(
+        open.body
+            .starts_with("Str(openat(dfd: AT_FDCWD, filename: \"")
+            && open.body.ends_with(&format!(") = {})", o.fd)),
+        "body: {}",
+        open.body
+    );
+    assert!(
+        open.timestamp.abs_diff(o.at_ns) < 1_000_000_000,
+        "{protocol}: Timestamp {} is not within a second of {}",
+        open.timestamp,
+        o.at_ns
+    );
+    assert!(
+        open.observed >= open.timestamp,
+        "observed before the event: {open:?}"
+    );
+    for (k, v) in [
+        ("service.name", "Str(sysotel)".to_string()),
+        ("host.name", format!("Str({})", hostname())),
+        ("os.type", "Str(linux)".to_string()),
+        ("host.arch", "Str(amd64)".to_string()),
+        (
+            "service.version",
+            format!("Str({})", env!("CARGO_PKG_VERSION")),
+        ),
+    ] {
+        assert_eq!(open.resource.get(k), Some(&v), "{protocol}: resource {k}");
+    }
+    for k in ["service.instance.id", "host.id", "os.version"] {
+        assert!(
+            open.resource.contains_key(k),
+            "{protocol}: resource lacks {k}"
+        );
+    }
+    assert_eq!(failed.attr("error.type"), Some("Str(ENOENT)"), "{protocol}");
+    assert_eq!(
+        failed.attr("sysotel.return_value"),
+        Some("Int(-2)"),
+        "{protocol}"
+    );
+    assert_accounted(&stopped);
+}
+
+#[test]
+fn grpc_delivers_exact_records() {
+    check_protocol("grpc");
+}
+
+#[test]
+fn http_protobuf_delivers_exact_records() {
+    check_protocol("http/protobuf");
+}
+
+#[test]
+fn http_json_delivers_exact_records() {
+    check_protocol("http/json");
+}
+
+#[test]
+fn resource_attributes_from_the_environment() {
+    let rotel = Rotel::start();
+    // SAFETY (test): the variables are read by the child sysotel only.
+    let sysotel = Sysotel::start_with_env(
+        &["-o", "otlp", "-e", "openat", "--otlp-protocol", "grpc"],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &rotel.grpc_url()),
+            ("OTEL_SERVICE_NAME", "edge-tracer"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=test,service.name=ignored",
+            ),
+        ],
+    );
+    let o = run_fixture();
+    let path = format!("Str({})", o.existing);
+    let r = wait_for(&rotel, "the openat", |r| r.attr("file.path") == Some(&path));
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert_eq!(
+        r.resource.get("service.name").map(String::as_str),
+        Some("Str(edge-tracer)")
+    );
+    assert_eq!(
+        r.resource.get("deployment.environment").map(String::as_str),
+        Some("Str(test)")
+    );
+}
+
+#[test]
+fn collector_down_at_start_then_up() {
+    let (grpc, http) = (free_port(), free_port());
+    let sysotel = Sysotel::start(&[
+        "-o",
+        "otlp",
+        "--otlp-endpoint",
+        &format!("http://127.0.0.1:{http}"),
+        "-e",
+        "openat",
+        "--shutdown-timeout",
+        "10s",
+    ]);
+    let before = run_fixture();
+    std::thread::sleep(Duration::from_millis(800));
+    let rotel = Rotel::start_on(grpc, http);
+    let after = run_fixture();
+    let path = format!("Str({})", after.existing);
+    wait_for(&rotel, "an openat made after the collector came up", |r| {
+        r.attr("file.path") == Some(&path)
+    });
+    // What was produced while it was down is retried and arrives too.
+    let early = format!("Str({})", before.existing);
+    wait_for(&rotel, "an openat made while the collector was down", |r| {
+        r.attr("file.path") == Some(&early)
+    });
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert!(
+        stopped.stderr.contains("retrying"),
+        "the outage was not reported:\n{}",
+        stopped.stderr
+    );
+    assert_accounted(&stopped);
+}
+
+#[test]
+fn collector_killed_mid_run() {
+    let mut rotel = Rotel::start();
+    let mut sysotel = Sysotel::start(&[
+        "-o",
+        "otlp",
+        "-o",
+        "json",
+        "--otlp-endpoint",
+        &rotel.grpc_url(),
+        "--otlp-protocol",
+        "grpc",
+        "--otlp-queue-records",
+        "2000",
+        "--otlp-retry-max-elapsed",
+        "2s",
+        "--shutdown-timeout",
+        "3s",
+    ]);
+    let first = run_fixture();
+    let path = format!("Str({})", first.existing);
+    wait_for(&rotel, "an openat before the outage", |r| {
+        r.attr("file.path") == Some(&path)
+    });
+    rotel.kill();
+    // Keep producing well past the queue bound while nothing receives.
+    let storm = Command::new(env!("CARGO_BIN_EXE_workload"))
+        .args(["open", "20000", "/etc/hostname"])
+        .output()
+        .expect("workload");
+    assert!(storm.status.success());
+    let after = run_fixture();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(sysotel.alive(), "sysotel died when the collector went away");
+    let anon_mb = sysotel.rss_anon_kb() / 1024;
+    assert!(
+        anon_mb < 120,
+        "sysotel's own memory grew to {anon_mb} MiB during the outage"
+    );
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    // The console kept every event while OTLP could not deliver.
+    let json = sysotel_tests::json_events(&stopped.stdout);
+    assert!(
+        json.iter().any(|e| e["pid"] == after.pid),
+        "the json output stalled during the outage"
+    );
+    let t = stopped.output_totals("otlp");
+    assert!(
+        t.dropped > 0,
+        "nothing counted as dropped during the outage: {t:?}"
+    );
+    assert_accounted(&stopped);
+}
+
+#[test]
+fn bad_otlp_settings_exit_2_naming_the_setting() {
+    for (args, env, setting) in [
+        (
+            vec!["--otlp-endpoint", "http://"],
+            vec![],
+            "--otlp-endpoint",
+        ),
+        (
+            vec!["--otlp-endpoint", "not a url"],
+            vec![],
+            "--otlp-endpoint",
+        ),
+        (
+            vec!["--otlp-protocol", "carrier-pigeon"],
+            vec![],
+            "--otlp-protocol",
+        ),
+        (
+            vec!["--otlp-ca-file", "/nonexistent/ca.pem"],
+            vec![],
+            "--otlp-ca-file",
+        ),
+        (
+            vec![],
+            vec![("OTEL_EXPORTER_OTLP_PROTOCOL", "udp")],
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+        ),
+        (
+            vec![],
+            vec![("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem")],
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        ),
+        (
+            vec![],
+            vec![("OTEL_RESOURCE_ATTRIBUTES", "novalue")],
+            "OTEL_RESOURCE_ATTRIBUTES",
+        ),
+    ] {
+        let out = Command::new(sysotel_tests::sysotel_bin())
+            .args(["-o", "otlp"])
+            .args(&args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run sysotel");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {err}");
+        assert!(
+            err.contains(setting),
+            "{args:?} {env:?}: message does not name {setting}: {err}"
+        );
+    }
+}
