@@ -10,7 +10,7 @@ use crate::{
     cli::{Cli, Output, Scope},
     clock::BootClock,
     loader::{self, KernelCounts, LoadOptions, ProgramCost},
-    otel::{LogMapper, Resource},
+    otel::{Resource, wire::Encoder},
     reader::{Reader, ReaderStats, Stop},
     select::Selection,
     sinks::{
@@ -154,7 +154,7 @@ fn start_sinks(plan: &Plan, clock: BootClock) -> anyhow::Result<Vec<SinkHandle>>
                     .context("OTLP settings were not resolved")?;
                 let transport = Transport::new(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
                 sinks.push(
-                    otlp::spawn(cfg, transport, LogMapper::new(clock), plan.resource.clone())
+                    otlp::spawn(cfg, transport, Encoder::new(clock, &plan.resource))
                         .context("starting the OTLP output")?,
                 );
                 continue;

@@ -25,6 +25,11 @@ impl BootClock {
         }
     }
 
+    /// A clock with a given offset (for tests and replay).
+    pub fn with_offset(offset_ns: i128) -> BootClock {
+        BootClock { offset_ns }
+    }
+
     pub fn unix_ns(&self, boot_ns: u64) -> u64 {
         (boot_ns as i128 + self.offset_ns).clamp(0, u64::MAX as i128) as u64
     }

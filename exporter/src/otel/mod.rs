@@ -5,6 +5,10 @@
 pub mod attributes;
 pub mod record;
 pub mod resource;
+pub mod wire;
 
 pub use record::{LogMapper, body};
 pub use resource::{Resource, ResourceError};
+
+#[cfg(test)]
+mod golden;

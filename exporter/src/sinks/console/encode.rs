@@ -114,15 +114,20 @@ fn value_text(out: &mut String, v: &Value) {
 /// ARGS: `name: value` pairs joined by `, `.
 pub fn args_text(e: &Event) -> String {
     let mut out = String::new();
+    args_text_into(&mut out, e);
+    out
+}
+
+/// [`args_text`], appended to `out`.
+pub fn args_text_into(out: &mut String, e: &Event) {
     for (i, a) in e.args.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
         out.push_str(a.name);
         out.push_str(": ");
-        value_text(&mut out, &a.value);
+        value_text(out, &a.value);
     }
-    out
 }
 
 /// One table row (no newline): `%-14f %-16s %-12d %-12d %-6d %-16s %-16s %-6d %-6d %-6d %-12d %s`.
@@ -144,7 +149,7 @@ pub fn table_row(out: &mut String, e: &Event) {
         "{:<14} {:<16} {:<12} {:<12} {:<6} {:<16} {:<16} {:<6} {:<6} {:<6} {:<12} ",
         time, c.uts_name, c.mnt_ns, c.pid_ns, c.uid, e.name, c.comm, c.pid, c.tid, c.ppid, ret
     );
-    out.push_str(&args_text(e));
+    args_text_into(out, e);
 }
 
 struct Args<'a>(&'a Event);

@@ -15,11 +15,11 @@ use std::{
     time::Instant,
 };
 
+use bytes::Bytes;
 use opentelemetry_proto::tonic::{
     collector::logs::v1::ExportLogsServiceRequest,
     logs::v1::{LogRecord, ResourceLogs, ScopeLogs},
 };
-use prost::Message;
 use tokio::task::JoinSet;
 
 use super::{
@@ -27,7 +27,7 @@ use super::{
     transport::{SendError, Transport},
 };
 use crate::{
-    otel::{LogMapper, Resource},
+    otel::{Resource, wire::Encoder},
     sinks::{FullPolicy, SinkHandle, SinkInput, SinkStats, queue},
 };
 
@@ -35,12 +35,29 @@ use crate::{
 /// is the record/byte queue inside.
 const CHANNEL_BATCHES: usize = 16;
 
+/// Encoded `log_records` fields waiting to become one request.
 struct Batch {
-    records: Vec<LogRecord>,
-    bytes: usize,
+    records: Vec<u8>,
+    count: usize,
 }
 
-/// Builds the request for one batch: one resource and one scope.
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            records: Vec::new(),
+            count: 0,
+        }
+    }
+}
+
+/// A closed batch: the whole request, encoded.
+struct Ready {
+    request: Bytes,
+    count: usize,
+}
+
+/// Builds the prost request for one batch (one resource, one scope): what
+/// the direct encoder must produce byte for byte.
 pub fn request(resource: &Resource, records: Vec<LogRecord>) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
@@ -79,8 +96,7 @@ struct Outcome {
 pub fn spawn(
     cfg: OtlpConfig,
     transport: Transport,
-    mapper: LogMapper,
-    resource: Resource,
+    encoder: Encoder,
 ) -> std::io::Result<SinkHandle> {
     let (handle, input) = queue("otlp", FullPolicy::DropNewest, CHANNEL_BATCHES);
     std::thread::Builder::new()
@@ -98,13 +114,7 @@ pub fn spawn(
                     return;
                 }
             };
-            rt.block_on(run(
-                cfg,
-                Arc::new(transport),
-                mapper,
-                Arc::new(resource),
-                input,
-            ));
+            rt.block_on(run(cfg, Arc::new(transport), encoder, input));
         })?;
     Ok(handle)
 }
@@ -112,18 +122,14 @@ pub fn spawn(
 async fn run(
     cfg: OtlpConfig,
     transport: Arc<Transport>,
-    mapper: LogMapper,
-    resource: Arc<Resource>,
+    mut encoder: Encoder,
     mut input: SinkInput,
 ) {
     let stats = input.stats.clone();
     let logged = Arc::new(Logged::default());
-    let mut current = Batch {
-        records: Vec::new(),
-        bytes: 0,
-    };
+    let mut current = Batch::new();
     let mut current_since = Instant::now();
-    let mut ready: VecDeque<Batch> = VecDeque::new();
+    let mut ready: VecDeque<Ready> = VecDeque::new();
     // Records and bytes waiting in `current` and `ready` (not in flight).
     let (mut queued_records, mut queued_bytes) = (0usize, 0usize);
     let mut in_flight: JoinSet<Outcome> = JoinSet::new();
@@ -131,27 +137,33 @@ async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut open = true;
 
-    while open || !ready.is_empty() || !current.records.is_empty() || !in_flight.is_empty() {
+    let close = |current: &mut Batch, ready: &mut VecDeque<Ready>, encoder: &Encoder| {
+        let batch = std::mem::replace(current, Batch::new());
+        ready.push_back(Ready {
+            request: Bytes::from(encoder.request(&batch.records)),
+            count: batch.count,
+        });
+    };
+
+    while open || !ready.is_empty() || current.count > 0 || !in_flight.is_empty() {
         tokio::select! {
             batch = input.rx.recv(), if open => match batch {
                 Some(events) => {
                     let mut dropped = 0;
                     for e in events.iter() {
-                        let rec = mapper.record(e);
-                        let size = rec.encoded_len();
-                        if queued_records >= cfg.queue_records || queued_bytes + size > cfg.queue_bytes {
+                        if queued_records >= cfg.queue_records || queued_bytes >= cfg.queue_bytes {
                             dropped += 1;
                             continue;
                         }
-                        if current.records.is_empty() {
+                        if current.count == 0 {
                             current_since = Instant::now();
                         }
+                        let size = encoder.append(e, &mut current.records);
+                        current.count += 1;
                         queued_records += 1;
                         queued_bytes += size;
-                        current.bytes += size;
-                        current.records.push(rec);
-                        if current.records.len() >= cfg.batch_records || current.bytes >= cfg.batch_bytes {
-                            ready.push_back(std::mem::replace(&mut current, Batch { records: Vec::new(), bytes: 0 }));
+                        if current.count >= cfg.batch_records || current.records.len() >= cfg.batch_bytes {
+                            close(&mut current, &mut ready, &encoder);
                         }
                     }
                     if dropped > 0 {
@@ -172,30 +184,21 @@ async fn run(
             }
             _ = tick.tick() => {}
         }
-        let aged = current_since.elapsed() >= cfg.batch_age || !open;
-        if !current.records.is_empty() && aged {
-            ready.push_back(std::mem::replace(
-                &mut current,
-                Batch {
-                    records: Vec::new(),
-                    bytes: 0,
-                },
-            ));
+        if current.count > 0 && (current_since.elapsed() >= cfg.batch_age || !open) {
+            close(&mut current, &mut ready, &encoder);
         }
         while in_flight.len() < cfg.max_in_flight {
             let Some(batch) = ready.pop_front() else {
                 break;
             };
-            queued_records -= batch.records.len();
-            queued_bytes -= batch.bytes;
-            let (t, r, c, l) = (
-                transport.clone(),
-                resource.clone(),
-                cfg.clone(),
-                logged.clone(),
-            );
-            let stats = stats.clone();
-            in_flight.spawn(export(t, r, c, l, stats, batch));
+            queued_records -= batch.count;
+            // The request adds a few header bytes to what the records took.
+            queued_bytes = queued_bytes.saturating_sub(batch.request.len());
+            if queued_records == 0 {
+                queued_bytes = 0;
+            }
+            let (t, c, l) = (transport.clone(), cfg.clone(), logged.clone());
+            in_flight.spawn(export(t, c, l, stats.clone(), batch));
         }
     }
     input.finish();
@@ -204,21 +207,19 @@ async fn run(
 /// Exports one batch, retrying what is worth retrying within the budget.
 async fn export(
     transport: Arc<Transport>,
-    resource: Arc<Resource>,
     cfg: OtlpConfig,
     logged: Arc<Logged>,
     stats: Arc<SinkStats>,
-    batch: Batch,
+    batch: Ready,
 ) -> Outcome {
-    let records = batch.records.len();
-    let req = request(&resource, batch.records);
+    let records = batch.count;
     let started = Instant::now();
     let mut delay = cfg.retry_initial;
-    let mut seed = started.elapsed().as_nanos() as u64
-        ^ (records as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        ^ 0x2545_f491_4f6c_dd1d;
+    let mut seed = (records as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ 0x2545_f491_4f6c_dd1d
+        ^ (batch.request.len() as u64);
     loop {
-        match transport.send(&req).await {
+        match transport.send(&batch.request).await {
             Ok(rejected) => {
                 let rejected = (rejected as usize).min(records);
                 if rejected > 0 {

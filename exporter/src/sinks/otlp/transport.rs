@@ -3,15 +3,17 @@
 
 use std::{io::Write, time::Duration};
 
+use bytes::{BufMut, Bytes};
 use flate2::{Compression, write::GzEncoder};
 use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse, logs_service_client::LogsServiceClient,
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use prost::Message;
 use thiserror::Error;
 use tonic::{
     Code,
     codec::CompressionEncoding,
+    codegen::http::uri::PathAndQuery,
     metadata::{MetadataKey, MetadataValue},
     transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
 };
@@ -31,10 +33,60 @@ pub struct SendError {
     pub message: String,
 }
 
+/// The gRPC method every OTLP log export calls.
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+
+/// A tonic codec that sends already-encoded `ExportLogsServiceRequest` bytes
+/// as they are, and decodes the response with prost.
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+
+struct RawEncoder;
+struct ResponseDecoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Bytes,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for ResponseDecoder {
+    type Item = ExportLogsServiceResponse;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Self::Item>, tonic::Status> {
+        ExportLogsServiceResponse::decode(src)
+            .map(Some)
+            .map_err(|e| tonic::Status::internal(format!("bad ExportLogsServiceResponse: {e}")))
+    }
+}
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = ExportLogsServiceResponse;
+    type Encoder = RawEncoder;
+    type Decoder = ResponseDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> ResponseDecoder {
+        ResponseDecoder
+    }
+}
+
 /// What the transport needs set up once: a lazily connecting client.
 pub enum Transport {
     Grpc {
-        client: LogsServiceClient<Channel>,
+        client: tonic::client::Grpc<Channel>,
         headers: Vec<(
             MetadataKey<tonic::metadata::Ascii>,
             MetadataValue<tonic::metadata::Ascii>,
@@ -94,7 +146,7 @@ impl Transport {
                         .tls_config(tls)
                         .map_err(|e| setup_err("--otlp-ca-file", e))?;
                 }
-                let mut client = LogsServiceClient::new(endpoint.connect_lazy())
+                let mut client = tonic::client::Grpc::new(endpoint.connect_lazy())
                     .max_decoding_message_size(16 << 20);
                 if cfg.gzip {
                     client = client.send_compressed(CompressionEncoding::Gzip);
@@ -154,16 +206,24 @@ impl Transport {
         }
     }
 
-    /// Sends one request; on success, the records the server rejected
-    /// (`partial_success.rejected_log_records`).
-    pub async fn send(&self, req: &ExportLogsServiceRequest) -> Result<i64, SendError> {
+    /// Sends one encoded `ExportLogsServiceRequest`; on success, the records
+    /// the server rejected (`partial_success.rejected_log_records`).
+    pub async fn send(&self, req: &Bytes) -> Result<i64, SendError> {
         match self {
             Transport::Grpc { client, headers } => {
                 let mut request = tonic::Request::new(req.clone());
                 for (k, v) in headers {
                     request.metadata_mut().insert(k.clone(), v.clone());
                 }
-                match client.clone().export(request).await {
+                let mut client = client.clone();
+                client.ready().await.map_err(|e| SendError {
+                    retryable: true,
+                    retry_after: None,
+                    kind: "connection".into(),
+                    message: e.to_string(),
+                })?;
+                let path = PathAndQuery::from_static(EXPORT_PATH);
+                match client.unary(request, path, RawCodec).await {
                     Ok(resp) => Ok(rejected(Some(resp.into_inner()))),
                     Err(status) => Err(grpc_error(&status)),
                 }
@@ -176,14 +236,19 @@ impl Transport {
                 headers,
             } => {
                 let body = if *json {
-                    serde_json::to_vec(req).map_err(|e| SendError {
+                    // OTLP/JSON: the protobuf message rendered by its serde
+                    // mapping (the slower path; protobuf is the default).
+                    let encoding = |e: String| SendError {
                         retryable: false,
                         retry_after: None,
                         kind: "encoding".into(),
-                        message: e.to_string(),
-                    })?
+                        message: e,
+                    };
+                    let msg = ExportLogsServiceRequest::decode(req.as_ref())
+                        .map_err(|e| encoding(e.to_string()))?;
+                    serde_json::to_vec(&msg).map_err(|e| encoding(e.to_string()))?
                 } else {
-                    req.encode_to_vec()
+                    req.to_vec()
                 };
                 let content_type = if *json {
                     "application/json"

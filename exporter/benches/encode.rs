@@ -1,0 +1,99 @@
+//! Map + encode cost per record on one core: events -> OTLP log records ->
+//! one `ExportLogsServiceRequest` per batch -> protobuf bytes, as the OTLP
+//! sink does it. `cargo bench -p exporter --bench encode`.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use exporter_common::syscalls::RetKind;
+use prost::Message;
+use sysotel::{
+    catalog::Category,
+    clock::BootClock,
+    event::{Arg, Context, Event, Value},
+    otel::{LogMapper, Resource, wire::Encoder},
+    sinks::otlp::sink::request,
+};
+
+const BATCH: usize = 1024;
+
+fn events() -> Vec<Event> {
+    (0..BATCH)
+        .map(|i| Event {
+            id: 257,
+            name: "openat",
+            category: Category::Syscall,
+            ctx: Context {
+                ts_boot_ns: 1_000_000_000 + i as u64,
+                cgroup_id: 7,
+                pid: 4242,
+                tid: 4242,
+                ppid: 1,
+                vpid: 4242,
+                uid: 1000,
+                gid: 1000,
+                mnt_ns: 4026531841,
+                pid_ns: 4026531836,
+                comm: "nginx".into(),
+                uts_name: "web-1".into(),
+            },
+            ret: 3,
+            ret_kind: RetKind::Fd,
+            no_return: false,
+            args: vec![
+                Arg {
+                    name: "dfd",
+                    value: Value::Fd(-100),
+                },
+                Arg {
+                    name: "filename",
+                    value: Value::Str {
+                        value: format!("/var/www/html/index-{i}.html"),
+                        truncated: false,
+                    },
+                },
+                Arg {
+                    name: "flags",
+                    value: Value::Sym {
+                        raw: 0o2000000,
+                        text: "O_RDONLY|O_CLOEXEC".into(),
+                    },
+                },
+                Arg {
+                    name: "mode",
+                    value: Value::Octal(0),
+                },
+            ],
+            observed_unix_ns: 1_700_000_000_000_000_000,
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let events = events();
+    let mapper = LogMapper::new(BootClock::with_offset(1_700_000_000_000_000_000));
+    let resource = Resource::detect(None, None).expect("resource");
+    let mut g = c.benchmark_group("otlp");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    // Building prost messages first, then encoding them (the OTLP/JSON path).
+    g.bench_function("prost map+encode batch of 1024", |b| {
+        b.iter(|| {
+            let records = events.iter().map(|e| mapper.record(e)).collect();
+            request(&resource, records).encode_to_vec()
+        })
+    });
+    // What the OTLP sink does: straight to protobuf bytes.
+    let mut encoder = Encoder::new(BootClock::with_offset(1_700_000_000_000_000_000), &resource);
+    let mut records = Vec::with_capacity(1 << 20);
+    g.bench_function("direct encode batch of 1024", |b| {
+        b.iter(|| {
+            records.clear();
+            for e in &events {
+                encoder.append(e, &mut records);
+            }
+            encoder.request(&records)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,238 @@
+//! Golden tests of the event -> log record mapping, one file per category,
+//! no network. `UPDATE_GOLDEN=1 cargo test -p exporter golden` rewrites the
+//! files; review the diff like code.
+
+use exporter_common::syscalls::RetKind;
+use opentelemetry_proto::tonic::{
+    common::v1::{AnyValue, any_value},
+    logs::v1::LogRecord,
+};
+
+use super::LogMapper;
+use crate::{
+    catalog::Category,
+    clock::BootClock,
+    event::{Arg, Context, Event, Value},
+    format::sockaddr::SockAddr,
+};
+
+fn render_value(v: &Option<AnyValue>) -> String {
+    match v.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => format!("str {s:?}"),
+        Some(any_value::Value::IntValue(i)) => format!("int {i}"),
+        Some(any_value::Value::BoolValue(b)) => format!("bool {b}"),
+        Some(any_value::Value::DoubleValue(d)) => format!("double {d}"),
+        Some(any_value::Value::ArrayValue(a)) => format!(
+            "array [{}]",
+            a.values
+                .iter()
+                .map(|v| render_value(&Some(v.clone())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+fn render(r: &LogRecord) -> String {
+    let mut out = format!(
+        "Timestamp: {}\nObservedTimestamp: {}\nSeverityNumber: {}\nSeverityText: {}\nEventName: {}\nBody: {}\nAttributes:\n",
+        r.time_unix_nano,
+        r.observed_time_unix_nano,
+        r.severity_number,
+        r.severity_text,
+        r.event_name,
+        render_value(&r.body)
+    );
+    for a in &r.attributes {
+        out.push_str(&format!("  {} = {}\n", a.key, render_value(&a.value)));
+    }
+    out
+}
+
+fn ctx(comm: &str) -> Context {
+    Context {
+        ts_boot_ns: 1_000_000_000,
+        cgroup_id: 7,
+        pid: 4242,
+        tid: 4243,
+        ppid: 1,
+        vpid: 12,
+        uid: 1000,
+        gid: 1001,
+        mnt_ns: 4026531841,
+        pid_ns: 4026531836,
+        comm: comm.into(),
+        uts_name: "web-1".into(),
+    }
+}
+
+fn event(
+    id: u32,
+    name: &'static str,
+    category: Category,
+    ret: i64,
+    args: Vec<(&'static str, Value)>,
+) -> Event {
+    Event {
+        id,
+        name,
+        category,
+        ctx: ctx("app"),
+        ret,
+        ret_kind: RetKind::Int,
+        no_return: false,
+        args: args
+            .into_iter()
+            .map(|(name, value)| Arg { name, value })
+            .collect(),
+        observed_unix_ns: 1_700_000_001_500_000_000,
+    }
+}
+
+fn s(v: &str) -> Value {
+    Value::Str {
+        value: v.into(),
+        truncated: false,
+    }
+}
+
+fn check(name: &str, events: &[Event]) {
+    let mapper = LogMapper::new(BootClock::with_offset(1_700_000_000_000_000_000));
+    let text: String = events
+        .iter()
+        .map(|e| render(&mapper.record(e)))
+        .collect::<Vec<_>>()
+        .join("---\n");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/otel/golden")
+        .join(format!("{name}.txt"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &text).expect("write golden file");
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    assert_eq!(
+        text,
+        want,
+        "mapping of {name} differs from {}",
+        path.display()
+    );
+}
+
+#[test]
+fn golden_syscalls() {
+    let open = event(
+        257,
+        "openat",
+        Category::Syscall,
+        3,
+        vec![
+            ("dfd", Value::Fd(-100)),
+            ("filename", s("/etc/passwd")),
+            (
+                "flags",
+                Value::Sym {
+                    raw: 0o2000000,
+                    text: "O_RDONLY|O_CLOEXEC".into(),
+                },
+            ),
+            ("mode", Value::Octal(0)),
+        ],
+    );
+    let mut failed = open.clone();
+    failed.ret = -2;
+    failed.args[1].value = s("/etc/shadow-missing");
+    let connect = event(
+        42,
+        "connect",
+        Category::Syscall,
+        -111,
+        vec![
+            ("fd", Value::Fd(3)),
+            (
+                "uservaddr",
+                Value::SockAddr(SockAddr::Ip {
+                    addr: "127.0.0.1".parse().expect("ip"),
+                    port: 5432,
+                }),
+            ),
+            ("addrlen", Value::Int(16)),
+        ],
+    );
+    let execve = event(
+        59,
+        "execve",
+        Category::Syscall,
+        0,
+        vec![
+            ("filename", s("/usr/bin/curl")),
+            (
+                "argv",
+                Value::StrList {
+                    values: vec!["curl".into(), "-s".into(), "http://x".into()],
+                    truncated: false,
+                    count: 3,
+                },
+            ),
+            ("envp", Value::Unreadable(0x7ffd_0000)),
+        ],
+    );
+    check("syscall", &[open, failed, connect, execve]);
+}
+
+#[test]
+fn golden_sched() {
+    let fork = event(
+        1000,
+        "sched_process_fork",
+        Category::Sched,
+        0,
+        vec![
+            ("child_pid", Value::Int(4300)),
+            ("child_tid", Value::Int(4300)),
+        ],
+    );
+    let exec = event(
+        1001,
+        "sched_process_exec",
+        Category::Sched,
+        0,
+        vec![
+            ("filename", s("/bin/sh")),
+            (
+                "argv",
+                Value::StrList {
+                    values: vec!["sh".into(), "-c".into()],
+                    truncated: true,
+                    count: 40,
+                },
+            ),
+            ("argc", Value::Int(40)),
+            (
+                "envp",
+                Value::StrList {
+                    values: vec!["PATH=/bin".into()],
+                    truncated: false,
+                    count: 1,
+                },
+            ),
+            ("envc", Value::Int(1)),
+            ("old_tid", Value::Int(4243)),
+        ],
+    );
+    let exit = event(
+        1002,
+        "sched_process_exit",
+        Category::Sched,
+        0,
+        vec![
+            ("exit_code", Value::Int(3)),
+            ("signal", Value::Int(0)),
+            ("core_dumped", Value::Bool(false)),
+            ("group_dead", Value::Bool(true)),
+        ],
+    );
+    check("sched", &[fork, exec, exit]);
+}

@@ -1,0 +1,329 @@
+//! Log records written straight to protobuf bytes, without building prost
+//! messages first: the same bytes prost would write for [`super::LogMapper`]'s
+//! records (a test holds the two equal), at a fraction of the allocations.
+//!
+//! Field numbers from opentelemetry/proto/logs/v1/logs.proto and
+//! common/v1/common.proto; fields are written in field-number order, as prost
+//! writes them.
+
+use prost::Message;
+
+use super::{
+    Resource,
+    record::{Attrs, Key, SEVERITY_INFO, attributes, body_into, event_name},
+};
+use crate::{clock::BootClock, event::Event};
+
+const VARINT: u32 = 0;
+const FIXED64: u32 = 1;
+const LEN: u32 = 2;
+
+fn varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+fn varint_len(v: u64) -> usize {
+    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+}
+
+fn tag(buf: &mut Vec<u8>, field: u32, wire: u32) {
+    varint(buf, ((field << 3) | wire) as u64);
+}
+
+fn len_prefix(buf: &mut Vec<u8>, field: u32, len: usize) {
+    tag(buf, field, LEN);
+    varint(buf, len as u64);
+}
+
+/// Size of a length-delimited field with a one-byte tag.
+fn field_len(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
+}
+
+/// `AnyValue` body sizes.
+fn any_string_len(s: usize) -> usize {
+    field_len(s)
+}
+fn any_int_len(v: i64) -> usize {
+    1 + varint_len(v as u64)
+}
+
+/// `KeyValue{1: key, 2: AnyValue}` with a value body of `value_len` bytes.
+fn key_value_head(buf: &mut Vec<u8>, field: u32, k: Key, value_len: usize) {
+    let kv_len = field_len(k.len()) + field_len(value_len);
+    len_prefix(buf, field, kv_len);
+    len_prefix(buf, 1, k.len());
+    buf.extend_from_slice(k.prefix.as_bytes());
+    buf.extend_from_slice(k.name.as_bytes());
+    len_prefix(buf, 2, value_len);
+}
+
+/// Writes `LogRecord.attributes` (field 6) entries.
+struct WireAttrs<'a>(&'a mut Vec<u8>);
+
+impl Attrs for WireAttrs<'_> {
+    fn string(&mut self, k: Key, v: &str) {
+        key_value_head(self.0, 6, k, any_string_len(v.len()));
+        len_prefix(self.0, 1, v.len());
+        self.0.extend_from_slice(v.as_bytes());
+    }
+    fn int(&mut self, k: Key, v: i64) {
+        key_value_head(self.0, 6, k, any_int_len(v));
+        tag(self.0, 3, VARINT);
+        varint(self.0, v as u64);
+    }
+    fn boolean(&mut self, k: Key, v: bool) {
+        key_value_head(self.0, 6, k, 2);
+        tag(self.0, 2, VARINT);
+        self.0.push(v as u8);
+    }
+    fn strings(&mut self, k: Key, v: &[String]) {
+        // AnyValue{5: ArrayValue{1: AnyValue{1: string}*}}
+        let array_len: usize = v.iter().map(|s| field_len(any_string_len(s.len()))).sum();
+        key_value_head(self.0, 6, k, field_len(array_len));
+        len_prefix(self.0, 5, array_len);
+        for s in v {
+            len_prefix(self.0, 1, any_string_len(s.len()));
+            len_prefix(self.0, 1, s.len());
+            self.0.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+/// Encodes events as `ScopeLogs.log_records` entries and wraps them into
+/// `ExportLogsServiceRequest` bytes. Reuses its buffers across records.
+pub struct Encoder {
+    clock: BootClock,
+    record: Vec<u8>,
+    body: String,
+    /// The encoded `Resource` and `InstrumentationScope` messages.
+    resource: Vec<u8>,
+    scope: Vec<u8>,
+}
+
+impl Encoder {
+    pub fn new(clock: BootClock, resource: &Resource) -> Encoder {
+        Encoder {
+            clock,
+            record: Vec::with_capacity(1024),
+            body: String::with_capacity(256),
+            resource: resource.proto().encode_to_vec(),
+            scope: Resource::scope().encode_to_vec(),
+        }
+    }
+
+    /// Appends `e` as one `log_records` field (tag, length, LogRecord) to
+    /// `out`; returns the bytes appended.
+    pub fn append(&mut self, e: &Event, out: &mut Vec<u8>) -> usize {
+        let r = &mut self.record;
+        r.clear();
+        // 1: time_unix_nano (fixed64).
+        let time = self.clock.unix_ns(e.ctx.ts_boot_ns);
+        if time != 0 {
+            tag(r, 1, FIXED64);
+            r.extend_from_slice(&time.to_le_bytes());
+        }
+        // 2: severity_number, 3: severity_text.
+        tag(r, 2, VARINT);
+        varint(r, SEVERITY_INFO as u64);
+        len_prefix(r, 3, 4);
+        r.extend_from_slice(b"INFO");
+        // 5: body (AnyValue string).
+        self.body.clear();
+        body_into(&mut self.body, e);
+        len_prefix(r, 5, any_string_len(self.body.len()));
+        len_prefix(r, 1, self.body.len());
+        r.extend_from_slice(self.body.as_bytes());
+        // 6: attributes.
+        attributes(e, &mut WireAttrs(r));
+        // 11: observed_time_unix_nano (fixed64).
+        if e.observed_unix_ns != 0 {
+            tag(r, 11, FIXED64);
+            r.extend_from_slice(&e.observed_unix_ns.to_le_bytes());
+        }
+        // 12: event_name.
+        let name = event_name(e);
+        len_prefix(r, 12, name.len());
+        r.extend_from_slice(name.prefix.as_bytes());
+        r.extend_from_slice(name.name.as_bytes());
+
+        let before = out.len();
+        len_prefix(out, 2, r.len());
+        out.extend_from_slice(r);
+        out.len() - before
+    }
+
+    /// `ExportLogsServiceRequest{1: ResourceLogs{1: resource, 2: ScopeLogs{1:
+    /// scope, 2: records}}}` around `records` (what [`Encoder::append`] wrote).
+    pub fn request(&self, records: &[u8]) -> Vec<u8> {
+        let scope_logs = field_len(self.scope.len()) + records.len();
+        let resource_logs = field_len(self.resource.len()) + field_len(scope_logs);
+        let mut out = Vec::with_capacity(field_len(resource_logs));
+        len_prefix(&mut out, 1, resource_logs);
+        len_prefix(&mut out, 1, self.resource.len());
+        out.extend_from_slice(&self.resource);
+        len_prefix(&mut out, 2, scope_logs);
+        len_prefix(&mut out, 1, self.scope.len());
+        out.extend_from_slice(&self.scope);
+        out.extend_from_slice(records);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+
+    use super::*;
+    use crate::{
+        catalog::Category,
+        event::{Arg, Context, Value},
+        format::sockaddr::SockAddr,
+        otel::LogMapper,
+        sinks::otlp::sink::request,
+    };
+
+    fn events() -> Vec<Event> {
+        let base = Event {
+            id: 257,
+            name: "openat",
+            category: Category::Syscall,
+            ctx: Context {
+                ts_boot_ns: 5_000_000_123,
+                pid: 300,
+                tid: 301,
+                ppid: 1,
+                vpid: 300,
+                uid: 0,
+                gid: 0,
+                mnt_ns: 4026531841,
+                pid_ns: 4026531836,
+                cgroup_id: 99,
+                comm: "cat".into(),
+                uts_name: "h".into(),
+            },
+            ret: -2,
+            ret_kind: exporter_common::syscalls::RetKind::Fd,
+            no_return: false,
+            args: vec![
+                Arg {
+                    name: "dfd",
+                    value: Value::Fd(-100),
+                },
+                Arg {
+                    name: "filename",
+                    value: Value::Str {
+                        value: "/etc/x".into(),
+                        truncated: false,
+                    },
+                },
+                Arg {
+                    name: "flags",
+                    value: Value::Sym {
+                        raw: 0,
+                        text: "O_RDONLY".into(),
+                    },
+                },
+                Arg {
+                    name: "mode",
+                    value: Value::Octal(0o644),
+                },
+            ],
+            observed_unix_ns: 1_700_000_009_000_000_000,
+        };
+        let mut exec = base.clone();
+        exec.id = 1001;
+        exec.name = "sched_process_exec";
+        exec.category = Category::Sched;
+        exec.args = vec![
+            Arg {
+                name: "filename",
+                value: Value::Str {
+                    value: "/bin/ls".into(),
+                    truncated: false,
+                },
+            },
+            Arg {
+                name: "argv",
+                value: Value::StrList {
+                    values: vec!["ls".into(), "".into(), "é".repeat(100)],
+                    truncated: false,
+                    count: 3,
+                },
+            },
+            Arg {
+                name: "core",
+                value: Value::Bool(true),
+            },
+            Arg {
+                name: "big",
+                value: Value::UInt(u64::MAX),
+            },
+            Arg {
+                name: "gone",
+                value: Value::Unreadable(1),
+            },
+            Arg {
+                name: "addr",
+                value: Value::Hex(0xdead),
+            },
+        ];
+        let mut connect = base.clone();
+        connect.id = 42;
+        connect.name = "connect";
+        connect.args = vec![Arg {
+            name: "uservaddr",
+            value: Value::SockAddr(SockAddr::Ip {
+                addr: "::1".parse().unwrap(),
+                port: 443,
+            }),
+        }];
+        let mut exit = base.clone();
+        exit.id = 231;
+        exit.name = "exit_group";
+        exit.no_return = true;
+        exit.observed_unix_ns = 0;
+        vec![base, exec, connect, exit]
+    }
+
+    #[test]
+    fn bytes_equal_prost_encoding() {
+        let clock = BootClock::with_offset(1_700_000_000_000_000_000);
+        let resource = Resource::detect(Some("a=b"), None).unwrap();
+        let mapper = LogMapper::new(clock);
+        let mut enc = Encoder::new(clock, &resource);
+        let mut records = Vec::new();
+        let events = events();
+        for e in &events {
+            enc.append(e, &mut records);
+        }
+        let ours = enc.request(&records);
+        let theirs =
+            request(&resource, events.iter().map(|e| mapper.record(e)).collect()).encode_to_vec();
+        let first_diff = ours.iter().zip(&theirs).position(|(a, b)| a != b);
+        assert!(
+            ours == theirs,
+            "direct encoding differs from prost's: {} vs {} bytes, first difference at {first_diff:?}",
+            ours.len(),
+            theirs.len()
+        );
+        let decoded = ExportLogsServiceRequest::decode(ours.as_slice()).expect("decodes");
+        assert_eq!(
+            decoded.resource_logs[0].scope_logs[0].log_records.len(),
+            events.len()
+        );
+    }
+
+    #[test]
+    fn varint_lengths() {
+        for v in [0u64, 1, 127, 128, 16383, 16384, u32::MAX as u64, u64::MAX] {
+            let mut b = Vec::new();
+            varint(&mut b, v);
+            assert_eq!(b.len(), varint_len(v), "{v}");
+        }
+    }
+}
