@@ -8,7 +8,11 @@ delivered vs expected, events lost in the kernel, sysotel's CPU seconds and peak
 RSS. The workload times its own loop (start-up excluded).
 
 Run as root after `cargo build --release` (or use `make bench`):
-    python3 scripts/bench.py [--rounds N] [--sysotel-args "..."]
+    python3 scripts/bench.py [--rounds N] [--sysotel-args "..."] [--otlp] [--only NAME]
+
+--otlp traces with `-o otlp` to a rotel collector started on loopback (its
+blackhole exporter: what is measured is sysotel, not a backend) instead of
+`-o json` to /dev/null, and adds what the OTLP output exported and dropped.
 """
 import argparse
 import os
@@ -54,9 +58,27 @@ def proc_cpu_rss(pid):
     return cpu, (rss_kb, anon_kb)
 
 
+def rotel_agent():
+    out = subprocess.run([sys.executable, "-c", "import rotel, os; "
+                          "print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))"],
+                         capture_output=True, text=True)
+    path = out.stdout.strip()
+    if out.returncode != 0 or not os.path.exists(path):
+        sys.exit("bench: rotel is not installed (scripts/peers.sh)")
+    return path
+
+
+def start_rotel(port):
+    p = subprocess.Popen([rotel_agent(), "start", "--otlp-grpc-endpoint", f"127.0.0.1:{port}",
+                          "--otlp-http-endpoint", f"127.0.0.1:{port + 1}", "--exporter", "blackhole"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    return p
+
+
 def traced(argv, extra):
     err = tempfile.TemporaryFile(mode="w+")
-    p = subprocess.Popen([SYSOTEL, "-o", "json", *extra], stdout=subprocess.DEVNULL,
+    p = subprocess.Popen([SYSOTEL, *extra], stdout=subprocess.DEVNULL,
                          stderr=err, text=True)
     deadline = time.time() + 60
     while True:
@@ -82,6 +104,11 @@ def count(summary, label):
     return int(m.group(1)) if m else None
 
 
+def otlp_totals(summary):
+    m = re.search(r"output otlp: exported (\d+), rejected (\d+), dropped (\d+)", summary)
+    return tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
+
+
 def received_of(summary, event):
     m = re.search(rf"events by name:.*\b{re.escape(event)}=(\d+)", summary)
     return int(m.group(1)) if m else 0
@@ -91,21 +118,33 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--sysotel-args", default="", help="extra flags for sysotel")
+    ap.add_argument("--otlp", action="store_true", help="-o otlp to a local rotel instead of -o json")
+    ap.add_argument("--only", default="", help="run only the workloads whose label contains this")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: run as root (sysotel loads eBPF programs)")
     for f in (SYSOTEL, WORKLOAD):
         if not os.path.exists(f):
             sys.exit(f"bench: {f} missing; run `cargo build --release` first")
-    extra = args.sysotel_args.split()
+    rotel = None
+    if args.otlp:
+        port = 24317
+        rotel = start_rotel(port)
+        extra = ["-o", "otlp", "--otlp-protocol", "grpc", "--otlp-endpoint",
+                 f"http://127.0.0.1:{port}", *args.sysotel_args.split()]
+    else:
+        extra = ["-o", "json", *args.sysotel_args.split()]
     with tempfile.NamedTemporaryFile(prefix="sysotel-bench-") as tmp:
         tmp.write(b"x" * 64)
         tmp.flush()
-        print(f"rounds: {args.rounds}, sysotel flags: -o json {' '.join(extra)} (stdout to /dev/null)")
+        print(f"rounds: {args.rounds}, sysotel flags: {' '.join(extra)} (stdout to /dev/null)")
         print(f"{'workload':<22} {'bare s':>8} {'traced s':>9} {'slowdown':>9} "
               f"{'delivered/expected':>20} {'lost':>6} {'cpu s':>6} {'peak RSS':>9} {'anon RSS':>9}")
         for label, argv, event, expected in workloads(tmp.name):
+            if args.only and args.only not in label:
+                continue
             bare, trace, ratios, cpus, rss, anon, delivered, lost = [], [], [], [], [], [], [], []
+            otlp = []
             for _ in range(args.rounds):
                 b = run_workload(argv)
                 t, cpu, rss_kb, summary = traced(argv, extra)
@@ -117,10 +156,16 @@ def main():
                 anon.append(rss_kb[1])
                 delivered.append(received_of(summary, event))
                 lost.append(count(summary, "events lost in kernel") or 0)
+                otlp.append(otlp_totals(summary))
             print(f"{label:<22} {statistics.median(bare):>8.3f} {statistics.median(trace):>9.3f} "
                   f"{statistics.median(ratios):>8.2f}x "
                   f"{f'{min(delivered)}/{expected}':>20} {max(lost):>6} "
                   f"{statistics.median(cpus):>6.2f} {max(rss) / 1024:>7.1f}MB {max(anon) / 1024:>7.1f}MB")
+            if args.otlp:
+                for i, (exported, rejected, dropped) in enumerate(otlp):
+                    print(f"    round {i + 1}: otlp exported {exported}, rejected {rejected}, dropped {dropped}")
+    if rotel:
+        rotel.kill()
     print("delivered: the fewest events of the counted kind in any round (getppid, read, "
           "sched_process_exec); lost: the most in any round.\n"
           "peak RSS includes the ring buffer, which the kernel maps twice (2 x --ring-buffer-size); "
