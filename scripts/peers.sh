@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the end-to-end tests talk to, from PyPI, idempotently:
-#   rotel (rotel-agent): an OpenTelemetry collector with OTLP gRPC + HTTP receivers.
+#   rotel (rotel-agent): an OpenTelemetry collector with OTLP gRPC + HTTP receivers;
+#   socat and openssl (Debian): TLS in front of rotel, whose receivers are plaintext.
 set -euo pipefail
 
 log() { echo "peers: $*" >&2; }
@@ -11,6 +12,16 @@ pip_has() {
   info=$(python3 -m pip show "$1" 2>/dev/null) || return 1
   grep -qx "Version: $2" <<<"$info"
 }
+
+missing=()
+for p in socat openssl; do
+  command -v "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+fi
 
 if ! pip_has rotel 0.0.1a15; then
   log "installing rotel 0.0.1a15"

@@ -367,3 +367,72 @@ fn bad_otlp_settings_exit_2_naming_the_setting() {
         );
     }
 }
+
+#[test]
+fn tls_with_a_ca_file_and_a_client_certificate() {
+    let pki = sysotel_tests::rotel::TestPki::new();
+    let rotel = Rotel::start();
+    let proxy = sysotel_tests::rotel::TlsProxy::start(&pki, rotel.http_port);
+    let url = format!("https://127.0.0.1:{}", proxy.port);
+    let (ca, cert, key) = (
+        pki.path("ca.pem"),
+        pki.path("client.pem"),
+        pki.path("client.key"),
+    );
+
+    let sysotel = Sysotel::start(&[
+        "-o",
+        "otlp",
+        "-e",
+        "openat",
+        "--otlp-endpoint",
+        &url,
+        "--otlp-ca-file",
+        &ca,
+        "--otlp-client-cert",
+        &cert,
+        "--otlp-client-key",
+        &key,
+    ]);
+    let o = run_fixture();
+    let path = format!("Str({})", o.existing);
+    wait_for(&rotel, "the openat sent over TLS", |r| {
+        r.attr("file.path") == Some(&path)
+    });
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert_accounted(&stopped);
+
+    // Without the client certificate the proxy refuses the handshake: nothing
+    // is delivered, and it says so.
+    let sysotel = Sysotel::start(&[
+        "-o",
+        "otlp",
+        "-e",
+        "openat",
+        "--otlp-endpoint",
+        &url,
+        "--otlp-ca-file",
+        &ca,
+        "--otlp-retry-max-elapsed",
+        "1s",
+        "--shutdown-timeout",
+        "4s",
+    ]);
+    let _ = run_fixture();
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let t = stopped.output_totals("otlp");
+    assert_eq!(
+        t.exported, 0,
+        "delivered without a client certificate: {}",
+        stopped.stderr
+    );
+    assert!(t.dropped > 0, "{}", stopped.stderr);
+    assert!(
+        stopped.stderr.contains("otlp https://127.0.0.1"),
+        "the failure was not reported:\n{}",
+        stopped.stderr
+    );
+    assert_accounted(&stopped);
+}
