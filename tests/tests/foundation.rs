@@ -331,3 +331,24 @@ fn list_names_every_category() {
         assert!(text.contains(needle), "`sysotel list` lacks {needle}");
     }
 }
+
+#[test]
+fn without_privileges_it_says_what_is_missing_and_exits_1() {
+    // nobody, with no capabilities.
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(sysotel_tests::sysotel_bin())
+        .output()
+        .expect("run setpriv (util-linux)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("needs root") && err.contains("CAP_BPF"),
+        "{err}"
+    );
+}
