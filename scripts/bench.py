@@ -10,7 +10,8 @@ RSS. The workload times its own loop (start-up excluded).
 Run as root after `cargo build --release` (or use `make bench`):
     python3 scripts/bench.py [--rounds N] [--sysotel-args "..."] [--otlp] [--only NAME]
 
---otlp traces with `-o otlp` to a rotel collector started on loopback (its
+--otlp traces with `-o otlp` (sysotel's default protocol, OTLP/HTTP protobuf
+with gzip) to a rotel collector started on loopback (its
 blackhole exporter: what is measured is sysotel, not a backend) instead of
 `-o json` to /dev/null, and adds what the OTLP output exported and dropped.
 """
@@ -130,8 +131,8 @@ def main():
     if args.otlp:
         port = 24317
         rotel = start_rotel(port)
-        extra = ["-o", "otlp", "--otlp-protocol", "grpc", "--otlp-endpoint",
-                 f"http://127.0.0.1:{port}", *args.sysotel_args.split()]
+        extra = ["-o", "otlp", "--otlp-endpoint", f"http://127.0.0.1:{port + 1}",
+                 *args.sysotel_args.split()]
     else:
         extra = ["-o", "json", *args.sysotel_args.split()]
     with tempfile.NamedTemporaryFile(prefix="sysotel-bench-") as tmp:
