@@ -110,22 +110,24 @@ pub struct Plan {
     pub cli: Cli,
     pub selection: Selection,
     pub otlp: Option<OtlpConfig>,
-    pub resource: Resource,
+    /// The OTLP resource (only detected, and only validated, for `-o otlp`).
+    pub resource: Option<Resource>,
 }
 
 impl Plan {
     pub fn new(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, String> {
         let selection = Selection::parse(&cli.events).map_err(|e| e.to_string())?;
-        let otlp = if cli.outputs.contains(&Output::Otlp) {
-            Some(OtlpConfig::resolve(&cli.otlp.flags(), env).map_err(|e| e.to_string())?)
+        let (otlp, resource) = if cli.outputs.contains(&Output::Otlp) {
+            let otlp = OtlpConfig::resolve(&cli.otlp.flags(), env).map_err(|e| e.to_string())?;
+            let resource = Resource::detect(
+                env("OTEL_RESOURCE_ATTRIBUTES").as_deref(),
+                env("OTEL_SERVICE_NAME").as_deref(),
+            )
+            .map_err(|e| e.to_string())?;
+            (Some(otlp), Some(resource))
         } else {
-            None
+            (None, None)
         };
-        let resource = Resource::detect(
-            env("OTEL_RESOURCE_ATTRIBUTES").as_deref(),
-            env("OTEL_SERVICE_NAME").as_deref(),
-        )
-        .map_err(|e| e.to_string())?;
         Ok(Plan {
             cli,
             selection,
@@ -148,13 +150,13 @@ fn start_sinks(plan: &Plan, clock: BootClock) -> anyhow::Result<Vec<SinkHandle>>
             Output::Table => ConsoleFormat::Table,
             Output::Json => ConsoleFormat::Json,
             Output::Otlp => {
-                let cfg = plan
-                    .otlp
-                    .clone()
-                    .context("OTLP settings were not resolved")?;
+                let (Some(cfg), Some(resource)) = (plan.otlp.clone(), plan.resource.as_ref())
+                else {
+                    anyhow::bail!("OTLP settings were not resolved");
+                };
                 let transport = Transport::new(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
                 sinks.push(
-                    otlp::spawn(cfg, transport, Encoder::new(clock, &plan.resource))
+                    otlp::spawn(cfg, transport, Encoder::new(clock, resource))
                         .context("starting the OTLP output")?,
                 );
                 continue;
@@ -189,7 +191,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
 
     eprintln!(
         "sysotel: ready: {} programs attached, {} events selected, scope {}, outputs {}",
-        5,
+        loader::PROGRAMS.len(),
         selection.len(),
         match cli.scope {
             Scope::New => "new",

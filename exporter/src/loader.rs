@@ -26,7 +26,7 @@ use crate::{
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sysotel"));
 
 /// Every program and the raw tracepoint it attaches to.
-const PROGRAMS: &[&str] = &[
+pub const PROGRAMS: &[&str] = &[
     "sys_enter",
     "sys_exit",
     "sched_process_fork",
