@@ -106,7 +106,7 @@ def count(summary, label):
 
 
 def otlp_totals(summary):
-    m = re.search(r"output otlp: exported (\d+), rejected (\d+), dropped (\d+)", summary)
+    m = re.search(r"output otlp: produced \d+, exported (\d+), rejected (\d+), dropped (\d+)", summary)
     return tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
 
 

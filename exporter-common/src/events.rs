@@ -11,6 +11,10 @@ pub const SYSCALL_ID_LIMIT: u32 = 512;
 pub const SCHED_ID_BASE: u32 = 1000;
 /// First id of the LSM hook events.
 pub const LSM_ID_BASE: u32 = 1100;
+/// sysotel's own records (loss reports), never written by the kernel.
+pub const INTERNAL_ID_BASE: u32 = 1190;
+/// `sysotel.loss`: events lost or dropped somewhere, with the numbers.
+pub const LOSS_EVENT_ID: u32 = INTERNAL_ID_BASE;
 /// Size of every per-event-id counter array in the kernel.
 pub const EVENT_ID_LIMIT: u32 = 1200;
 

@@ -10,6 +10,7 @@ use crate::{
     cli::{Cli, Output, Scope},
     clock::BootClock,
     loader::{self, KernelCounts, LoadOptions, ProgramCost},
+    loss::{self, LossMonitor, Report},
     otel::{Resource, wire::Encoder},
     reader::{Reader, ReaderStats, Stop},
     select::Selection,
@@ -36,6 +37,7 @@ pub struct Summary {
 }
 
 pub struct SinkTotals {
+    pub produced: u64,
     pub exported: u64,
     pub dropped_full: u64,
     pub dropped_error: u64,
@@ -91,7 +93,8 @@ impl Summary {
         }
         for (name, t) in &self.sinks {
             eprintln!(
-                "  output {name}: exported {}, rejected {}, dropped {} (queue full {}, failed {}, shutdown timeout {}), retries {}",
+                "  output {name}: produced {}, exported {}, rejected {}, dropped {} (queue full {}, failed {}, shutdown timeout {}), retries {}",
+                t.produced,
                 t.exported,
                 t.rejected,
                 t.dropped_full + t.dropped_error + t.dropped_shutdown,
@@ -210,8 +213,33 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
             _ = sigterm.recv() => {}
         }
     };
+    // Loss reports and the optional stats line run on one periodic check.
+    let clock = BootClock::new();
+    let mut monitor = LossMonitor::new(clock, sinks.len());
+    let every = match cli.stats_interval {
+        Some(s) => s.min(cli.loss_interval),
+        None => cli.loss_interval,
+    };
+    let (mut last_loss, mut last_stats) = (Instant::now(), Instant::now());
+    let mut periodic = |sinks: &[SinkHandle], stats: &ReaderStats| -> Vec<Report> {
+        let mut reports = Vec::new();
+        if last_loss.elapsed() + every / 4 >= cli.loss_interval {
+            last_loss = Instant::now();
+            match tracer.lost() {
+                Ok(k) => reports = monitor.check(&k, sinks),
+                Err(e) => eprintln!("sysotel: reading the kernel loss counters failed: {e}"),
+            }
+        }
+        if let Some(interval) = cli.stats_interval
+            && last_stats.elapsed() + every / 4 >= interval
+        {
+            last_stats = Instant::now();
+            stats_line(started, stats, sinks);
+        }
+        reports
+    };
     let why = reader
-        .run(&sinks, stop)
+        .run(&sinks, stop, every, &mut periodic)
         .await
         .context("reading the ring buffer")?;
     if why == Stop::SinksFailed {
@@ -224,9 +252,11 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
     reader.drain(&sinks).await;
     let kernel = tracer.counts()?;
     let costs = tracer.program_costs();
+    // A loss report for the last interval goes to every output; then the
+    // outputs that can drop at shutdown (network ones) close, and a final
+    // report of their last drops goes to the console outputs, which close last.
     let deadline = Instant::now() + cli.shutdown_timeout;
-    let mut totals = Vec::new();
-    for s in &mut sinks {
+    let close = |s: &mut SinkHandle| {
         let left = deadline.saturating_duration_since(Instant::now());
         if !s.close(left) {
             eprintln!(
@@ -234,18 +264,32 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
                 s.name
             );
         }
-        totals.push((
-            s.name.clone(),
-            SinkTotals {
-                exported: SinkStats::get(&s.stats.exported),
-                dropped_full: SinkStats::get(&s.stats.dropped_full),
-                dropped_error: SinkStats::get(&s.stats.dropped_error),
-                dropped_shutdown: SinkStats::get(&s.stats.dropped_shutdown),
-                rejected: SinkStats::get(&s.stats.rejected),
-                retries: SinkStats::get(&s.stats.retries),
-            },
-        ));
+    };
+    loss::deliver(monitor.check(&kernel, &sinks), &sinks).await;
+    for s in sinks.iter_mut().filter(|s| !s.blocks()) {
+        close(s);
     }
+    loss::deliver(monitor.check(&kernel, &sinks), &sinks).await;
+    for s in sinks.iter_mut().filter(|s| s.blocks()) {
+        close(s);
+    }
+    let totals = sinks
+        .iter()
+        .map(|s| {
+            (
+                s.name.clone(),
+                SinkTotals {
+                    produced: SinkStats::get(&s.stats.produced),
+                    exported: SinkStats::get(&s.stats.exported),
+                    dropped_full: SinkStats::get(&s.stats.dropped_full),
+                    dropped_error: SinkStats::get(&s.stats.dropped_error),
+                    dropped_shutdown: SinkStats::get(&s.stats.dropped_shutdown),
+                    rejected: SinkStats::get(&s.stats.rejected),
+                    retries: SinkStats::get(&s.stats.retries),
+                },
+            )
+        })
+        .collect();
     Ok(Summary {
         elapsed: started.elapsed(),
         reader: reader.into_stats(),
@@ -253,6 +297,33 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
         costs,
         sinks: totals,
     })
+}
+
+/// The periodic stats line (`--stats-interval`).
+fn stats_line(started: Instant, stats: &ReaderStats, sinks: &[SinkHandle]) {
+    let outputs: Vec<String> = sinks
+        .iter()
+        .map(|s| {
+            let dropped = SinkStats::get(&s.stats.dropped_full)
+                + SinkStats::get(&s.stats.dropped_error)
+                + SinkStats::get(&s.stats.dropped_shutdown);
+            format!(
+                "{} exported {} dropped {} rejected {} queued {}",
+                s.name,
+                SinkStats::get(&s.stats.exported),
+                dropped,
+                SinkStats::get(&s.stats.rejected),
+                SinkStats::get(&s.stats.queued)
+            )
+        })
+        .collect();
+    eprintln!(
+        "sysotel: stats: {:.0}s received {} decode errors {}; {}",
+        started.elapsed().as_secs_f64(),
+        stats.received,
+        stats.decode_errors,
+        outputs.join("; ")
+    );
 }
 
 /// `sysotel list`. A closed stdout (`sysotel list | head`) ends the listing quietly.

@@ -40,6 +40,16 @@ pub struct Cli {
     #[arg(long)]
     pub bpf_stats: bool,
 
+    /// How often losses are checked; each stage that lost records (the kernel
+    /// ring buffer, an output's queue or delivery) sends one `sysotel.loss`
+    /// record to every healthy output per interval.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub loss_interval: Duration,
+
+    /// Print a stats line on stderr this often (off by default).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub stats_interval: Option<Duration>,
+
     /// How long SIGINT/SIGTERM waits for the outputs to flush (e.g. 5s, 500ms).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,

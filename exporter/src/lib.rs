@@ -12,6 +12,7 @@ pub mod errno;
 pub mod event;
 pub mod format;
 pub mod loader;
+pub mod loss;
 pub mod offsets;
 pub mod otel;
 pub mod reader;

@@ -240,7 +240,24 @@ fn sum_per_cpu(ebpf: &Ebpf, name: &'static str, len: u32) -> Result<Vec<u64>, Lo
         .collect()
 }
 
+fn non_zero(v: &[u64]) -> Vec<(EventId, u64)> {
+    v.iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(id, n)| (id as EventId, *n))
+        .collect()
+}
+
 impl Tracer {
+    /// The ring-buffer losses only (the periodic loss check).
+    pub fn lost(&self) -> Result<KernelCounts, LoadError> {
+        let lost = sum_per_cpu(&self.ebpf, MAP_LOST, EVENT_ID_LIMIT)?;
+        Ok(KernelCounts {
+            lost: non_zero(&lost),
+            ..KernelCounts::default()
+        })
+    }
+
     /// Hands the ring buffer to the reader.
     pub fn take_ring(&mut self) -> Result<RingBuf<MapData>, LoadError> {
         let map = self
@@ -282,19 +299,12 @@ impl Tracer {
         }
     }
 
+    /// Every kernel counter (at shutdown).
     pub fn counts(&self) -> Result<KernelCounts, LoadError> {
-        let lost = sum_per_cpu(&self.ebpf, MAP_LOST, EVENT_ID_LIMIT)?;
         let submitted = sum_per_cpu(&self.ebpf, MAP_SUBMITTED, EVENT_ID_LIMIT)?;
         let errors = sum_per_cpu(&self.ebpf, MAP_ERRORS, KernelError::COUNT)?;
-        let non_zero = |v: &[u64]| -> Vec<(EventId, u64)> {
-            v.iter()
-                .enumerate()
-                .filter(|(_, n)| **n > 0)
-                .map(|(id, n)| (id as EventId, *n))
-                .collect()
-        };
         Ok(KernelCounts {
-            lost: non_zero(&lost),
+            lost: self.lost()?.lost,
             submitted: non_zero(&submitted),
             errors: KernelError::ALL
                 .iter()

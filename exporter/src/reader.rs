@@ -12,7 +12,13 @@ use exporter_common::events::EVENT_ID_LIMIT;
 use tokio::io::unix::AsyncFd;
 
 use crate::{
-    clock::BootClock, decode, enrich::ExecJoin, event::Event, select::Selection, sinks::SinkHandle,
+    clock::BootClock,
+    decode,
+    enrich::ExecJoin,
+    event::Event,
+    loss::{self, Report},
+    select::Selection,
+    sinks::SinkHandle,
 };
 
 /// The longest an event waits in the ring buffer when little is happening.
@@ -95,19 +101,29 @@ impl Reader {
         })
     }
 
-    /// Reads until `stop` completes or every sink has failed.
+    /// Reads until `stop` completes or every sink has failed. Every `every`,
+    /// `periodic` runs and the reports it returns go to their outputs.
     pub async fn run(
         &mut self,
         sinks: &[SinkHandle],
         stop: impl Future<Output = ()>,
+        every: Duration,
+        periodic: &mut dyn FnMut(&[SinkHandle], &ReaderStats) -> Vec<Report>,
     ) -> std::io::Result<Stop> {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut slow = tokio::time::interval(every);
+        slow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        slow.tick().await;
         tokio::pin!(stop);
         loop {
             tokio::select! {
                 biased;
                 _ = &mut stop => return Ok(Stop::Requested),
+                _ = slow.tick() => {
+                    let reports = periodic(sinks, &self.state.stats);
+                    loss::deliver(reports, sinks).await;
+                }
                 guard = self.ring.readable_mut() => {
                     let mut guard = guard?;
                     guard.clear_ready();

@@ -70,9 +70,10 @@ impl Stopped {
 }
 
 /// One output's totals from the summary line
-/// `output NAME: exported E, rejected R, dropped D (...)`.
+/// `output NAME: produced P, exported E, rejected R, dropped D (...)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutputTotals {
+    pub produced: u64,
     pub exported: u64,
     pub rejected: u64,
     pub dropped: u64,
@@ -94,6 +95,7 @@ impl Stopped {
                 .unwrap_or_else(|| panic!("no `{label}` in `{line}`"))
         };
         OutputTotals {
+            produced: n("produced "),
             exported: n("exported "),
             rejected: n("rejected "),
             dropped: n("dropped "),

@@ -3,12 +3,13 @@
 //! Syscalls come from the generated table in `exporter_common::syscalls`; the
 //! other categories are declared in their own files.
 
+pub mod internal;
 pub mod sched;
 pub mod sets;
 
 use exporter_common::{
     EventId,
-    events::SchedEvent,
+    events::{LOSS_EVENT_ID, SchedEvent},
     syscalls::{self, ArgKind, SYSCALLS},
 };
 
@@ -16,6 +17,8 @@ use exporter_common::{
 pub enum Category {
     Syscall,
     Sched,
+    /// sysotel's own reports (`sysotel.loss`), made in user space.
+    Internal,
 }
 
 impl Category {
@@ -23,9 +26,13 @@ impl Category {
         match self {
             Category::Syscall => "syscall",
             Category::Sched => "sched",
+            Category::Internal => "internal",
         }
     }
 }
+
+/// The name of the loss report (table EVENT column and OTLP EventName).
+pub const LOSS_EVENT_NAME: &str = "sysotel.loss";
 
 /// An argument of a non-syscall event.
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +56,13 @@ pub fn info(id: EventId) -> Option<EventInfo> {
             id,
             name: s.name,
             category: Category::Syscall,
+        });
+    }
+    if id == LOSS_EVENT_ID {
+        return Some(EventInfo {
+            id,
+            name: LOSS_EVENT_NAME,
+            category: Category::Internal,
         });
     }
     SchedEvent::from_id(id).map(|e| EventInfo {

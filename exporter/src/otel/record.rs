@@ -177,14 +177,24 @@ pub fn body(e: &Event) -> String {
     s
 }
 
-/// `EventName`: `sysotel.syscall.openat`, as prefix and name.
+/// `EventName`: `sysotel.syscall.openat`, as prefix and name
+/// (`sysotel.loss` as it is).
 pub fn event_name(e: &Event) -> Key<'static> {
     Key {
         prefix: match e.category {
             Category::Syscall => attr::EVENT_SYSCALL_PREFIX,
             Category::Sched => attr::EVENT_SCHED_PREFIX,
+            Category::Internal => "",
         },
         name: e.name,
+    }
+}
+
+/// Severity number and text: INFO for trace events, WARN for loss reports.
+pub fn severity(e: &Event) -> (i32, &'static str) {
+    match e.category {
+        Category::Internal => (SEVERITY_WARN, "WARN"),
+        Category::Syscall | Category::Sched => (SEVERITY_INFO, "INFO"),
     }
 }
 
@@ -247,11 +257,12 @@ impl LogMapper {
     pub fn record(&self, e: &Event) -> LogRecord {
         let mut a = ProstAttrs(Vec::with_capacity(20 + e.args.len()));
         attributes(e, &mut a);
+        let (severity_number, severity_text) = severity(e);
         LogRecord {
             time_unix_nano: self.clock.unix_ns(e.ctx.ts_boot_ns),
             observed_time_unix_nano: e.observed_unix_ns,
-            severity_number: SEVERITY_INFO,
-            severity_text: "INFO".to_string(),
+            severity_number,
+            severity_text: severity_text.to_string(),
             body: any(any_value::Value::StringValue(body(e))),
             attributes: a.0,
             event_name: full(event_name(e)),

@@ -10,7 +10,7 @@ use prost::Message;
 
 use super::{
     Resource,
-    record::{Attrs, Key, SEVERITY_INFO, attributes, body_into, event_name},
+    record::{Attrs, Key, attributes, body_into, event_name, severity},
 };
 use crate::{clock::BootClock, event::Event};
 
@@ -128,10 +128,11 @@ impl Encoder {
             r.extend_from_slice(&time.to_le_bytes());
         }
         // 2: severity_number, 3: severity_text.
+        let (number, text) = severity(e);
         tag(r, 2, VARINT);
-        varint(r, SEVERITY_INFO as u64);
-        len_prefix(r, 3, 4);
-        r.extend_from_slice(b"INFO");
+        varint(r, number as u64);
+        len_prefix(r, 3, text.len());
+        r.extend_from_slice(text.as_bytes());
         // 5: body (AnyValue string).
         self.body.clear();
         body_into(&mut self.body, e);

@@ -28,13 +28,17 @@ pub enum FullPolicy {
     /// Wait for room: backpressure reaches the ring buffer, where the kernel
     /// counts what it cannot write. For local sinks that never fail for long.
     Block,
-    /// Drop the new batch and count its records.
-    DropNewest,
+    /// Drop the new batch and count its records when the records handed to
+    /// the sink and not yet finished would exceed `max_records`.
+    DropNewest { max_records: usize },
 }
 
 /// Per-sink counters, read by the final summary.
 #[derive(Debug, Default)]
 pub struct SinkStats {
+    /// Records handed to the sink: events and loss reports. Every one ends as
+    /// exported, rejected or dropped.
+    pub produced: AtomicU64,
     /// Records the sink finished writing or shipping.
     pub exported: AtomicU64,
     /// Records dropped because the queue was full.
@@ -116,6 +120,7 @@ pub fn queue(name: &str, policy: FullPolicy, capacity: usize) -> (SinkHandle, Si
 impl SinkHandle {
     /// Hands a batch to the sink according to its policy.
     pub async fn send(&self, batch: Batch) {
+        SinkStats::add(&self.stats.produced, batch.len());
         let Some(tx) = &self.tx else {
             SinkStats::add(&self.stats.dropped_error, batch.len());
             return;
@@ -129,16 +134,38 @@ impl SinkHandle {
                     SinkStats::add(&self.stats.dropped_error, n);
                 }
             }
-            FullPolicy::DropNewest => match tx.try_send(batch) {
-                Ok(()) => SinkStats::add(&self.stats.queued, n),
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    SinkStats::add(&self.stats.dropped_full, n)
+            FullPolicy::DropNewest { max_records } => {
+                // Counted before it is sent, so the sink can never finish
+                // records the counter does not hold yet.
+                let before = self.stats.queued.fetch_add(n as u64, Ordering::Relaxed);
+                if before as usize + n > max_records {
+                    self.stats.queued.fetch_sub(n as u64, Ordering::Relaxed);
+                    SinkStats::add(&self.stats.dropped_full, n);
+                    return;
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => {
-                    SinkStats::add(&self.stats.dropped_error, n)
+                match tx.try_send(batch) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        self.stats.queued.fetch_sub(n as u64, Ordering::Relaxed);
+                        SinkStats::add(&self.stats.dropped_full, n)
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        self.stats.queued.fetch_sub(n as u64, Ordering::Relaxed);
+                        SinkStats::add(&self.stats.dropped_error, n)
+                    }
                 }
-            },
+            }
         }
+    }
+
+    /// Whether this sink's policy is [`FullPolicy::Block`] (a local output).
+    pub fn blocks(&self) -> bool {
+        self.policy == FullPolicy::Block
+    }
+
+    /// Whether the queue still takes batches (not closed for shutdown).
+    pub fn is_open(&self) -> bool {
+        self.tx.is_some()
     }
 
     /// True once the sink has given up writing.

@@ -31,9 +31,9 @@ use crate::{
     sinks::{FullPolicy, SinkHandle, SinkInput, SinkStats, queue},
 };
 
-/// Pipeline batches the channel in front of the sink holds; the real bound
-/// is the record/byte queue inside.
-const CHANNEL_BATCHES: usize = 16;
+/// Batch slots of the channel in front of the sink. The bound that matters
+/// is in records: the queue inside plus what may be in flight.
+const CHANNEL_BATCHES: usize = 4096;
 
 /// Encoded `log_records` fields waiting to become one request.
 struct Batch {
@@ -98,7 +98,12 @@ pub fn spawn(
     transport: Transport,
     encoder: Encoder,
 ) -> std::io::Result<SinkHandle> {
-    let (handle, input) = queue("otlp", FullPolicy::DropNewest, CHANNEL_BATCHES);
+    let max_records = cfg.queue_records + cfg.max_in_flight * cfg.batch_records;
+    let (handle, input) = queue(
+        "otlp",
+        FullPolicy::DropNewest { max_records },
+        CHANNEL_BATCHES,
+    );
     std::thread::Builder::new()
         .name("sink-otlp".into())
         .spawn(move || {
