@@ -120,6 +120,12 @@ pub struct Plan {
 impl Plan {
     pub fn new(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, String> {
         let selection = Selection::parse(&cli.events).map_err(|e| e.to_string())?;
+        if cli.loss_interval.is_zero() {
+            return Err("--loss-interval: must be more than zero".into());
+        }
+        if cli.stats_interval.is_some_and(|d| d.is_zero()) {
+            return Err("--stats-interval: must be more than zero".into());
+        }
         let (otlp, resource) = if cli.outputs.contains(&Output::Otlp) {
             let otlp = OtlpConfig::resolve(&cli.otlp.flags(), env).map_err(|e| e.to_string())?;
             let resource = Resource::detect(
@@ -190,7 +196,9 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
     })?;
     let mut reader =
         Reader::new(tracer.take_ring()?, selection.clone()).context("watching the ring buffer")?;
-    let mut sinks = start_sinks(&plan, BootClock::new())?;
+    // One boot-to-wall-clock offset for every output and report.
+    let clock = BootClock::new();
+    let mut sinks = start_sinks(&plan, clock)?;
 
     eprintln!(
         "sysotel: ready: {} programs attached, {} events selected, scope {}, outputs {}",
@@ -214,7 +222,6 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
         }
     };
     // Loss reports and the optional stats line run on one periodic check.
-    let clock = BootClock::new();
     let mut monitor = LossMonitor::new(clock, sinks.len());
     let every = match cli.stats_interval {
         Some(s) => s.min(cli.loss_interval),

@@ -299,6 +299,7 @@ fn bad_flags_exit_2_naming_the_flag() {
         (vec!["--ring-buffer-size", "3M"], "--ring-buffer-size"),
         (vec!["-o", "carrier-pigeon"], "--output"),
         (vec!["--no-such-flag"], "--no-such-flag"),
+        (vec!["--loss-interval", "0s"], "--loss-interval"),
     ] {
         let out = Command::new(sysotel_tests::sysotel_bin())
             .args(&args)
