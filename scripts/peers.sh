@@ -23,7 +23,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
 fi
 
+pip_install() {
+  local args=(--quiet --disable-pip-version-check --root-user-action=ignore "$@")
+  # Debian's own python3 refuses system-wide installs (PEP 668) unless told.
+  python3 -m pip install "${args[@]}" 2>/dev/null \
+    || python3 -m pip install --break-system-packages "${args[@]}"
+}
+
 if ! pip_has rotel 0.0.1a15; then
   log "installing rotel 0.0.1a15"
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "rotel==0.0.1a15"
+  pip_install "rotel==0.0.1a15"
 fi
