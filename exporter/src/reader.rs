@@ -164,8 +164,6 @@ async fn dispatch(batch: Vec<Event>, sinks: &[SinkHandle]) {
 async fn drain(ring: &mut RingBuf<MapData>, state: &mut State, sinks: &[SinkHandle]) {
     let stats = &mut state.stats;
     loop {
-        // One clock read per batch: the observed time of every record in it.
-        let observed = BootClock::now_unix_ns();
         let mut batch = Vec::with_capacity(BATCH_MAX);
         let mut read = 0;
         while read < BATCH_MAX {
@@ -173,7 +171,6 @@ async fn drain(ring: &mut RingBuf<MapData>, state: &mut State, sinks: &[SinkHand
             read += 1;
             match decode::decode(&item) {
                 Ok(mut e) => {
-                    e.observed_unix_ns = observed;
                     state.join.apply(&mut e);
                     // Exec records the kernel wrote only to complete execve events.
                     if !state.selection.contains(e.id) {
@@ -198,6 +195,12 @@ async fn drain(ring: &mut RingBuf<MapData>, state: &mut State, sinks: &[SinkHand
         }
         if read == 0 {
             return;
+        }
+        // One clock read per batch, once all of it has been read: every record
+        // was written before this moment, so none is observed before it happened.
+        let observed = BootClock::now_unix_ns();
+        for e in batch.iter_mut() {
+            e.observed_unix_ns = observed;
         }
         stats.received += batch.len() as u64;
         if !batch.is_empty() {
