@@ -275,15 +275,6 @@ impl Btf {
             .then(|| u32_at(&self.types_data, t.extra).map(|e| self.resolve(e)))?
     }
 
-    /// `sizeof(struct name)`.
-    pub fn struct_size(&self, name: &str) -> Result<u32, BtfError> {
-        let id = self
-            .find(name, KIND_STRUCT)
-            .ok_or_else(|| BtfError::NoStruct(name.to_string()))?;
-        self.size_of(id)
-            .ok_or(BtfError::Malformed("struct without size"))
-    }
-
     /// Parameter count of the function prototype behind typedef `name` (a
     /// pointer to a FUNC_PROTO, like the `btf_trace_<tracepoint>` typedefs).
     pub fn typedef_proto_params(&self, name: &str) -> Result<u32, BtfError> {

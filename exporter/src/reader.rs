@@ -139,11 +139,6 @@ impl Reader {
         }
     }
 
-    /// What was read so far.
-    pub fn stats(&self) -> &ReaderStats {
-        &self.state.stats
-    }
-
     pub fn into_stats(self) -> ReaderStats {
         self.state.stats
     }

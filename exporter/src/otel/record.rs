@@ -74,14 +74,6 @@ fn arg_attr(out: &mut impl Attrs, k: Key, v: &Value) {
     }
 }
 
-/// Whether argument `name` of `e` is a path (as the syscall table says).
-fn is_path(e: &Event, name: &str) -> bool {
-    e.category == Category::Syscall
-        && syscalls::by_nr(e.id)
-            .and_then(|s| s.args.iter().find(|a| a.name == name))
-            .is_some_and(|a| a.kind == ArgKind::Path)
-}
-
 /// Every attribute of `e`, in a fixed order.
 pub fn attributes(e: &Event, out: &mut impl Attrs) {
     let c = &e.ctx;
@@ -103,11 +95,21 @@ pub fn attributes(e: &Event, out: &mut impl Attrs) {
             out.string(key(attr::ERROR_TYPE), name);
         }
     }
-    // The first path argument is the file the event is about.
-    if let Some(path) = e.args.iter().find_map(|a| match &a.value {
-        Value::Str { value, .. } if is_path(e, a.name) => Some(value),
-        _ => None,
-    }) {
+    // The first path argument is the file the event is about. A syscall's
+    // arguments are in its table's order: one lookup per event, not per argument.
+    let kinds = match e.category {
+        Category::Syscall => syscalls::by_nr(e.id).map_or(&[][..], |s| s.args),
+        _ => &[],
+    };
+    if let Some(path) = e
+        .args
+        .iter()
+        .zip(kinds)
+        .find_map(|(a, def)| match &a.value {
+            Value::Str { value, .. } if def.kind == ArgKind::Path => Some(value),
+            _ => None,
+        })
+    {
         out.string(key(attr::FILE_PATH), path);
     }
     for a in &e.args {
