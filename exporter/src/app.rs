@@ -17,6 +17,7 @@ use crate::{
     sinks::{
         SinkHandle, SinkStats,
         console::{self, ConsoleConfig, ConsoleFormat},
+        kafka::{self, KafkaConfig},
         otlp::{self, OtlpConfig, transport::Transport},
     },
 };
@@ -44,6 +45,8 @@ pub struct SinkTotals {
     pub dropped_shutdown: u64,
     pub rejected: u64,
     pub retries: u64,
+    /// Records that failed delivery, by error.
+    pub errors: std::collections::BTreeMap<String, u64>,
 }
 
 impl Summary {
@@ -103,6 +106,11 @@ impl Summary {
                 t.dropped_shutdown,
                 t.retries
             );
+            if !t.errors.is_empty() {
+                let errors: Vec<String> =
+                    t.errors.iter().map(|(e, n)| format!("{e}={n}")).collect();
+                eprintln!("    failed by error: {}", errors.join(" "));
+            }
         }
     }
 }
@@ -113,7 +121,9 @@ pub struct Plan {
     pub cli: Cli,
     pub selection: Selection,
     pub otlp: Option<OtlpConfig>,
-    /// The OTLP resource (only detected, and only validated, for `-o otlp`).
+    pub kafka: Option<KafkaConfig>,
+    /// The OTLP resource (only detected, and only validated, for `-o otlp`
+    /// and `-o kafka`).
     pub resource: Option<Resource>,
 }
 
@@ -126,24 +136,42 @@ impl Plan {
         if cli.stats_interval.is_some_and(|d| d.is_zero()) {
             return Err("--stats-interval: must be more than zero".into());
         }
-        let (otlp, resource) = if cli.outputs.contains(&Output::Otlp) {
-            let otlp = OtlpConfig::resolve(&cli.otlp.flags(), env).map_err(|e| e.to_string())?;
-            let resource = Resource::detect(
-                env("OTEL_RESOURCE_ATTRIBUTES").as_deref(),
-                env("OTEL_SERVICE_NAME").as_deref(),
-            )
-            .map_err(|e| e.to_string())?;
-            (Some(otlp), Some(resource))
+        let otlp = if cli.outputs.contains(&Output::Otlp) {
+            Some(OtlpConfig::resolve(&cli.otlp.flags(), env).map_err(|e| e.to_string())?)
         } else {
-            (None, None)
+            None
+        };
+        let kafka = if cli.outputs.contains(&Output::Kafka) {
+            Some(KafkaConfig::resolve(&cli.kafka.flags()).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        let resource = if otlp.is_some() || kafka.is_some() {
+            Some(
+                Resource::detect(
+                    env("OTEL_RESOURCE_ATTRIBUTES").as_deref(),
+                    env("OTEL_SERVICE_NAME").as_deref(),
+                )
+                .map_err(|e| e.to_string())?,
+            )
+        } else {
+            None
         };
         Ok(Plan {
             cli,
             selection,
             otlp,
+            kafka,
             resource,
         })
     }
+}
+
+/// How long an output that flushes by itself (Kafka) may take at shutdown:
+/// most of the shutdown timeout, so it can count what it purges before the
+/// timeout runs out.
+fn flush_budget(shutdown_timeout: Duration) -> Duration {
+    shutdown_timeout.mul_f64(0.8)
 }
 
 fn start_sinks(plan: &Plan, clock: BootClock) -> anyhow::Result<Vec<SinkHandle>> {
@@ -167,6 +195,22 @@ fn start_sinks(plan: &Plan, clock: BootClock) -> anyhow::Result<Vec<SinkHandle>>
                 sinks.push(
                     otlp::spawn(cfg, transport, Encoder::new(clock, resource))
                         .context("starting the OTLP output")?,
+                );
+                continue;
+            }
+            Output::Kafka => {
+                let (Some(cfg), Some(resource)) = (plan.kafka.clone(), plan.resource.as_ref())
+                else {
+                    anyhow::bail!("Kafka settings were not resolved");
+                };
+                sinks.push(
+                    kafka::spawn(
+                        cfg,
+                        clock,
+                        resource,
+                        flush_budget(plan.cli.shutdown_timeout),
+                    )
+                    .context("starting the Kafka output")?,
                 );
                 continue;
             }
@@ -273,6 +317,10 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
         }
     };
     loss::deliver(monitor.check(&kernel, &sinks), &sinks).await;
+    // Network outputs flush side by side, each within the same deadline.
+    for s in sinks.iter_mut().filter(|s| !s.blocks()) {
+        s.begin_close();
+    }
     for s in sinks.iter_mut().filter(|s| !s.blocks()) {
         close(s);
     }
@@ -293,6 +341,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
                     dropped_shutdown: SinkStats::get(&s.stats.dropped_shutdown),
                     rejected: SinkStats::get(&s.stats.rejected),
                     retries: SinkStats::get(&s.stats.retries),
+                    errors: s.stats.errors(),
                 },
             )
         })

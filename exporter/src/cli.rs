@@ -56,6 +56,62 @@ pub struct Cli {
 
     #[command(flatten)]
     pub otlp: OtlpArgs,
+
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
+/// `-o kafka` settings.
+#[derive(Debug, Default, clap::Args)]
+#[command(next_help_heading = "Kafka output (-o kafka)")]
+pub struct KafkaArgs {
+    /// Bootstrap brokers, HOST:PORT[,HOST:PORT...] (default localhost:9092).
+    #[arg(long = "kafka-brokers", value_name = "HOST:PORT,...")]
+    pub brokers: Option<String>,
+    /// Topic (default otlp_logs for the OTLP encodings, sysotel_events for json and ecs).
+    #[arg(long = "kafka-topic", value_name = "TOPIC")]
+    pub topic: Option<String>,
+    /// otlp_proto (default: one ExportLogsServiceRequest per batch, what the
+    /// OpenTelemetry Collector's kafkareceiver reads), otlp_json, json (one
+    /// flat object per event) or ecs (one Elastic Common Schema document per event).
+    #[arg(long = "kafka-encoding", value_name = "ENCODING")]
+    pub encoding: Option<String>,
+    /// Message key: host (default; a host's events stay in order on one
+    /// partition), pid or container (json and ecs only), or none.
+    #[arg(long = "kafka-key", value_name = "KEY")]
+    pub key: Option<String>,
+    /// Any librdkafka producer property, key=value; repeatable. How SASL and
+    /// TLS are set (security.protocol, sasl.*, ssl.*). Defaults:
+    /// enable.idempotence=true, acks=all, compression.type=zstd, linger.ms=50,
+    /// queue.buffering.max.kbytes=65536.
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
+    pub properties: Vec<String>,
+    /// An OTLP batch closes at this many records (default 2048), or below the
+    /// message size limit (message.max.bytes)...
+    #[arg(long = "kafka-batch-records", value_name = "N")]
+    pub batch_records: Option<usize>,
+    /// ...or when its oldest record is this old (default 200ms).
+    #[arg(long = "kafka-batch-age", value_parser = parse_duration, value_name = "DURATION")]
+    pub batch_age: Option<Duration>,
+    /// Records handed to the output and not yet delivered above which new
+    /// ones are dropped and counted (default 100000).
+    #[arg(long = "kafka-queue-records", value_name = "N")]
+    pub queue_records: Option<usize>,
+}
+
+impl KafkaArgs {
+    pub fn flags(&self) -> crate::sinks::kafka::KafkaFlags {
+        crate::sinks::kafka::KafkaFlags {
+            brokers: self.brokers.clone(),
+            topic: self.topic.clone(),
+            encoding: self.encoding.clone(),
+            key: self.key.clone(),
+            properties: self.properties.clone(),
+            batch_records: self.batch_records,
+            batch_age: self.batch_age,
+            queue_records: self.queue_records,
+        }
+    }
 }
 
 /// `-o otlp` settings. Each falls back to the standard
@@ -151,6 +207,8 @@ pub enum Output {
     Json,
     /// OpenTelemetry log records to an OTLP endpoint (see the OTLP options).
     Otlp,
+    /// Messages to a Kafka topic (see the Kafka options).
+    Kafka,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -46,9 +46,57 @@ impl Default for BootClock {
     }
 }
 
+/// Unix nanoseconds as RFC 3339 UTC with nanoseconds:
+/// `2026-11-28T21:48:06.123456789Z`.
+pub fn rfc3339_ns(unix_ns: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let secs = unix_ns / 1_000_000_000;
+    let nanos = unix_ns % 1_000_000_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let _ = write!(
+        out,
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339() {
+        let f = |ns| {
+            let mut s = String::new();
+            rfc3339_ns(ns, &mut s);
+            s
+        };
+        assert_eq!(f(0), "1970-01-01T00:00:00.000000000Z");
+        // date -u -d @1795902486 +%FT%T => 2026-11-28T21:48:06
+        assert_eq!(
+            f(1_795_902_486_123_456_789),
+            "2026-11-28T21:48:06.123456789Z"
+        );
+        // 2024-02-29T23:59:59Z (leap day) and 2000-03-01T00:00:00Z.
+        assert_eq!(
+            f(1_709_251_199_000_000_001),
+            "2024-02-29T23:59:59.000000001Z"
+        );
+        assert_eq!(f(951_868_800_000_000_000), "2000-03-01T00:00:00.000000000Z");
+    }
 
     #[test]
     fn boot_now_maps_to_wall_now() {

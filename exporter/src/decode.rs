@@ -85,6 +85,7 @@ fn context(c: &TaskContext) -> Context {
         pid_ns: c.pid_ns,
         comm: c_text(&c.comm),
         uts_name: c_text(&c.uts_name),
+        container_id: None,
     }
 }
 

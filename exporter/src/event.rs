@@ -21,6 +21,8 @@ pub struct Context {
     pub pid_ns: u32,
     pub comm: String,
     pub uts_name: String,
+    /// The container the process runs in, from its cgroup (user space).
+    pub container_id: Option<std::sync::Arc<str>>,
 }
 
 /// One argument value, typed.

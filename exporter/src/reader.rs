@@ -14,7 +14,7 @@ use tokio::io::unix::AsyncFd;
 use crate::{
     clock::BootClock,
     decode,
-    enrich::ExecJoin,
+    enrich::{Containers, ExecJoin},
     event::Event,
     loss::{self, Report},
     select::Selection,
@@ -64,6 +64,9 @@ impl ReaderStats {
     }
 }
 
+/// Where the cgroup v2 hierarchy is mounted (container ids come from its paths).
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
 pub struct Reader {
     ring: AsyncFd<RingBuf<MapData>>,
     state: State,
@@ -73,6 +76,7 @@ pub struct Reader {
 struct State {
     stats: ReaderStats,
     join: ExecJoin,
+    containers: Containers,
     selection: Selection,
 }
 
@@ -96,6 +100,7 @@ impl Reader {
             state: State {
                 stats: ReaderStats::default(),
                 join: ExecJoin::default(),
+                containers: Containers::new(CGROUP_ROOT),
                 selection,
             },
         })
@@ -175,6 +180,7 @@ async fn drain(ring: &mut RingBuf<MapData>, state: &mut State, sinks: &[SinkHand
                     if let Some(c) = stats.by_event.get_mut(e.id as usize) {
                         *c += 1;
                     }
+                    e.ctx.container_id = state.containers.resolve(e.ctx.cgroup_id);
                     batch.push(e)
                 }
                 Err(e) => {

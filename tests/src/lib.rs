@@ -2,6 +2,7 @@
 //! against the real kernel, wait for `ready`, stop it with SIGINT and read back
 //! what it printed.
 
+pub mod kafka;
 pub mod rotel;
 
 use std::{

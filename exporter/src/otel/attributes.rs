@@ -19,6 +19,7 @@ pub const THREAD_ID: &str = "thread.id";
 pub const THREAD_NAME: &str = "thread.name";
 pub const PROCESS_REAL_USER_ID: &str = "process.real_user.id";
 pub const PROCESS_REAL_GROUP_ID: &str = "process.real_group.id";
+pub const CONTAINER_ID: &str = "container.id";
 
 // What happened.
 pub const EVENT_NAME: &str = "sysotel.event.name";

@@ -64,6 +64,7 @@ fn ctx(comm: &str) -> Context {
         pid_ns: 4026531836,
         comm: comm.into(),
         uts_name: "web-1".into(),
+        container_id: None,
     }
 }
 

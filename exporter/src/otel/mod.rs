@@ -3,6 +3,7 @@
 //! serve OTLP/gRPC, OTLP/HTTP and Kafka.
 
 pub mod attributes;
+pub mod json;
 pub mod record;
 pub mod resource;
 pub mod wire;

@@ -89,6 +89,9 @@ pub fn attributes(e: &Event, out: &mut impl Attrs) {
     out.int(key(attr::MNT_NS), c.mnt_ns as i64);
     out.int(key(attr::PID_NS), c.pid_ns as i64);
     out.int(key(attr::CGROUP_ID), c.cgroup_id as i64);
+    if let Some(id) = &c.container_id {
+        out.string(key(attr::CONTAINER_ID), id);
+    }
     if e.category == Category::Syscall && !e.no_return {
         out.int(key(attr::RETURN_VALUE), e.ret);
         if let Some(name) = e.errno().and_then(errno::name) {

@@ -206,6 +206,7 @@ mod tests {
                 cgroup_id: 99,
                 comm: "cat".into(),
                 uts_name: "h".into(),
+                container_id: None,
             },
             ret: -2,
             ret_kind: exporter_common::syscalls::RetKind::Fd,

@@ -5,11 +5,13 @@
 //! the sink is built; every record that does not reach its sink is counted.
 
 pub mod console;
+pub mod kafka;
 pub mod otlp;
 
 use std::{
+    collections::BTreeMap,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
@@ -56,6 +58,8 @@ pub struct SinkStats {
     pub retries: AtomicU64,
     /// The sink can no longer write (its output is gone).
     pub failed: AtomicBool,
+    /// Records that failed delivery, by error.
+    pub errors: Mutex<BTreeMap<String, u64>>,
 }
 
 impl SinkStats {
@@ -65,6 +69,20 @@ impl SinkStats {
 
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` records that failed with `error` (the caller also counts
+    /// them as dropped).
+    pub fn count_error(&self, error: &str, n: usize) {
+        let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        *errors.entry(error.to_string()).or_default() += n as u64;
+    }
+
+    pub fn errors(&self) -> BTreeMap<String, u64> {
+        self.errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -173,10 +191,15 @@ impl SinkHandle {
         self.stats.failed.load(Ordering::Relaxed)
     }
 
+    /// Closes the queue: the sink writes what it holds and finishes.
+    pub fn begin_close(&mut self) {
+        self.tx = None;
+    }
+
     /// Closes the queue and waits up to `timeout` for the sink to drain it.
     /// Returns false if the sink did not finish in time.
     pub fn close(&mut self, timeout: Duration) -> bool {
-        self.tx = None;
+        self.begin_close();
         let finished = match self.done.take() {
             Some(done) => done.recv_timeout(timeout).is_ok(),
             None => true,

@@ -298,6 +298,7 @@ mod tests {
                 pid_ns: 4026531836,
                 comm: "cat".into(),
                 uts_name: "box".into(),
+                container_id: None,
                 ..Context::default()
             },
             ret: -2,

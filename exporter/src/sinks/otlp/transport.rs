@@ -5,9 +5,7 @@ use std::{io::Write, time::Duration};
 
 use bytes::{BufMut, Bytes};
 use flate2::{Compression, write::GzEncoder};
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use prost::Message;
 use thiserror::Error;
 use tonic::{
@@ -244,9 +242,7 @@ impl Transport {
                         kind: "encoding".into(),
                         message: e,
                     };
-                    let msg = ExportLogsServiceRequest::decode(req.as_ref())
-                        .map_err(|e| encoding(e.to_string()))?;
-                    serde_json::to_vec(&msg).map_err(|e| encoding(e.to_string()))?
+                    crate::otel::json::otlp_json(req.as_ref()).map_err(encoding)?
                 } else {
                     req.to_vec()
                 };

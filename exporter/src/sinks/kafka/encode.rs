@@ -1,0 +1,527 @@
+//! Per-event Kafka documents: `json` (flat, keyed by the OTLP attribute
+//! names, what SIEMs ingest) and `ecs` (Elastic Common Schema). Both read the
+//! OTLP mapping ([`attributes`]), so every encoding says the same thing.
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::{
+    catalog::{self, Category, sets::SETS},
+    clock::{BootClock, rfc3339_ns},
+    errno,
+    event::Event,
+    otel::{
+        Resource, attributes as attr,
+        record::{Attrs, Key, attributes, body_into, event_name, severity},
+    },
+};
+
+/// The ECS version the documents follow.
+pub const ECS_VERSION: &str = "8.17.0";
+
+fn push_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn push_key(out: &mut Vec<u8>, k: Key) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(k.prefix.as_bytes());
+    out.extend_from_slice(k.name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// Writes attributes as `,"key":value` members of an open JSON object.
+struct FlatAttrs<'a>(&'a mut Vec<u8>);
+
+impl Attrs for FlatAttrs<'_> {
+    fn string(&mut self, k: Key, v: &str) {
+        push_key(self.0, k);
+        push_str(self.0, v);
+    }
+    fn int(&mut self, k: Key, v: i64) {
+        push_key(self.0, k);
+        self.0.extend_from_slice(itoa(v).as_bytes());
+    }
+    fn boolean(&mut self, k: Key, v: bool) {
+        push_key(self.0, k);
+        self.0
+            .extend_from_slice(if v { b"true" as &[u8] } else { b"false" });
+    }
+    fn strings(&mut self, k: Key, v: &[String]) {
+        push_key(self.0, k);
+        self.0.push(b'[');
+        for (i, s) in v.iter().enumerate() {
+            if i > 0 {
+                self.0.push(b',');
+            }
+            push_str(self.0, s);
+        }
+        self.0.push(b']');
+    }
+}
+
+fn itoa(v: i64) -> String {
+    v.to_string()
+}
+
+/// Collects attributes by full key, for the ECS document.
+#[derive(Default)]
+struct Collected(Vec<(String, Json)>);
+
+impl Collected {
+    fn put(&mut self, k: Key, v: Json) {
+        let mut key = String::with_capacity(k.len());
+        key.push_str(k.prefix);
+        key.push_str(k.name);
+        self.0.push((key, v));
+    }
+
+    fn get(&self, key: &str) -> Option<&Json> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+impl Attrs for Collected {
+    fn string(&mut self, k: Key, v: &str) {
+        self.put(k, Json::from(v));
+    }
+    fn int(&mut self, k: Key, v: i64) {
+        self.put(k, Json::from(v));
+    }
+    fn boolean(&mut self, k: Key, v: bool) {
+        self.put(k, Json::from(v));
+    }
+    fn strings(&mut self, k: Key, v: &[String]) {
+        self.put(k, Json::from(v.to_vec()));
+    }
+}
+
+/// ECS `event.category` and `event.type` of one event.
+type Classes = (&'static [&'static str], &'static [&'static str]);
+
+fn classify(name: &str, category: Category) -> Classes {
+    match (category, name) {
+        (Category::Internal, _) => (&[], &["info"]),
+        (Category::Sched, "sched_process_exit") => (&["process"], &["end"]),
+        (Category::Sched, _) => (&["process"], &["start"]),
+        (Category::Syscall, _) => {
+            let set = SETS
+                .iter()
+                .find(|(_, _, members)| members.contains(&name))
+                .map(|(set, _, _)| *set);
+            match set {
+                Some("fs") => {
+                    let kind: &'static [&'static str] = match name {
+                        n if n.starts_with("unlink") || n == "rmdir" => &["deletion"],
+                        n if n.starts_with("mkdir")
+                            || n.starts_with("mknod")
+                            || n.starts_with("symlink")
+                            || n.starts_with("link")
+                            || n == "creat" =>
+                        {
+                            &["creation"]
+                        }
+                        n if n.starts_with("rename")
+                            || n.contains("chmod")
+                            || n.contains("chown")
+                            || n.contains("truncate")
+                            || n.contains("xattr") && !n.contains("get") && !n.contains("list")
+                            || n.starts_with("write")
+                            || n.starts_with("pwrite") =>
+                        {
+                            &["change"]
+                        }
+                        _ => &["access"],
+                    };
+                    (&["file"], kind)
+                }
+                Some("net") => match name {
+                    "connect" | "accept" | "accept4" => (&["network"], &["connection", "start"]),
+                    "shutdown" => (&["network"], &["connection", "end"]),
+                    _ => (&["network"], &["info"]),
+                },
+                Some("proc") => match name {
+                    "execve" | "execveat" | "fork" | "vfork" | "clone" | "clone3" => {
+                        (&["process"], &["start"])
+                    }
+                    "exit" | "exit_group" => (&["process"], &["end"]),
+                    n if n.starts_with("set") => (&["process"], &["change"]),
+                    _ => (&["process"], &["info"]),
+                },
+                _ => (&["host"], &["info"]),
+            }
+        }
+    }
+}
+
+/// What a per-event encoder keeps for the whole run.
+pub struct DocEncoder {
+    clock: BootClock,
+    /// `,"service.name":"sysotel",...`: the resource as flat members.
+    resource_members: Vec<u8>,
+    resource: Resource,
+    classes: Vec<Option<Classes>>,
+    body: String,
+    ts: String,
+}
+
+impl DocEncoder {
+    pub fn new(clock: BootClock, resource: &Resource) -> DocEncoder {
+        let mut resource_members = Vec::new();
+        for (k, v) in &resource.attributes {
+            push_key(
+                &mut resource_members,
+                Key {
+                    prefix: "",
+                    name: k,
+                },
+            );
+            push_str(&mut resource_members, v);
+        }
+        let mut classes = vec![None; exporter_common::events::EVENT_ID_LIMIT as usize];
+        for e in catalog::all() {
+            if let Some(slot) = classes.get_mut(e.id as usize) {
+                *slot = Some(classify(e.name, e.category));
+            }
+        }
+        DocEncoder {
+            clock,
+            resource_members,
+            resource: resource.clone(),
+            classes,
+            body: String::with_capacity(256),
+            ts: String::with_capacity(32),
+        }
+    }
+
+    fn timestamp(&mut self, e: &Event) -> &str {
+        self.ts.clear();
+        rfc3339_ns(self.clock.unix_ns(e.ctx.ts_boot_ns), &mut self.ts);
+        &self.ts
+    }
+
+    /// One flat JSON object: `@timestamp`, `event.name`, `severity`, `body`,
+    /// every attribute of the OTLP mapping, then the resource attributes.
+    pub fn json(&mut self, e: &Event, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"@timestamp\":");
+        let ts = self.timestamp(e).to_string();
+        push_str(out, &ts);
+        push_key(
+            out,
+            Key {
+                prefix: "",
+                name: "event.name",
+            },
+        );
+        let name = event_name(e);
+        out.push(b'"');
+        out.extend_from_slice(name.prefix.as_bytes());
+        out.extend_from_slice(name.name.as_bytes());
+        out.push(b'"');
+        push_key(
+            out,
+            Key {
+                prefix: "",
+                name: "severity",
+            },
+        );
+        push_str(out, severity(e).1);
+        self.body.clear();
+        body_into(&mut self.body, e);
+        push_key(
+            out,
+            Key {
+                prefix: "",
+                name: "body",
+            },
+        );
+        push_str(out, &self.body);
+        attributes(e, &mut FlatAttrs(out));
+        out.extend_from_slice(&self.resource_members);
+        out.push(b'}');
+    }
+
+    /// One Elastic Common Schema document.
+    pub fn ecs(&mut self, e: &Event, out: &mut Vec<u8>) {
+        let mut a = Collected::default();
+        attributes(e, &mut a);
+        let c = &e.ctx;
+        let (categories, types) = self
+            .classes
+            .get(e.id as usize)
+            .copied()
+            .flatten()
+            .unwrap_or_else(|| classify(e.name, e.category));
+        let failed = e.errno().is_some();
+        let outcome = match e.category {
+            Category::Syscall if !e.no_return => {
+                if failed {
+                    "failure"
+                } else {
+                    "success"
+                }
+            }
+            _ => "unknown",
+        };
+        let ts = self.timestamp(e).to_string();
+        self.body.clear();
+        body_into(&mut self.body, e);
+        let name = event_name(e);
+        let event_name = format!("{}{}", name.prefix, name.name);
+
+        let mut process = json!({
+            "pid": c.pid,
+            "name": c.comm,
+            "thread": {"id": c.tid, "name": c.comm},
+            "parent": {"pid": c.ppid},
+        });
+        let p = process.as_object_mut().expect("an object");
+        if let Some(v) = a.get(attr::PROCESS_EXECUTABLE_PATH) {
+            p.insert("executable".into(), v.clone());
+        }
+        if let Some(v) = a.get(attr::PROCESS_EXECUTABLE_NAME) {
+            p.insert("name".into(), v.clone());
+        }
+        if let Some(v) = a.get(attr::PROCESS_COMMAND_ARGS) {
+            p.insert("args".into(), v.clone());
+        }
+        if let Some(v) = a.get(attr::PROCESS_ARGS_COUNT) {
+            p.insert("args_count".into(), v.clone());
+        }
+        if let Some(v) = a.get(attr::PROCESS_EXIT_CODE) {
+            p.insert("exit_code".into(), v.clone());
+        }
+
+        let mut host = Map::new();
+        let res = |k: &str| self.resource.get(k).map(Json::from);
+        if let Some(v) = res(attr::HOST_NAME) {
+            host.insert("name".into(), v.clone());
+            host.insert("hostname".into(), v);
+        }
+        if let Some(v) = res(attr::HOST_ID) {
+            host.insert("id".into(), v);
+        }
+        if let Some(v) = res(attr::HOST_ARCH) {
+            host.insert("architecture".into(), v);
+        }
+        let mut os = Map::new();
+        if let Some(v) = res(attr::OS_TYPE) {
+            os.insert("type".into(), v);
+        }
+        if let Some(v) = res(attr::OS_VERSION) {
+            os.insert("kernel".into(), v);
+        }
+        if !os.is_empty() {
+            host.insert("os".into(), Json::Object(os));
+        }
+
+        let mut args = Map::new();
+        for (k, v) in &a.0 {
+            if let Some(name) = k.strip_prefix(attr::ARG_PREFIX) {
+                args.insert(name.to_string(), v.clone());
+            }
+        }
+        let mut sysotel = json!({
+            "event": {"name": e.name},
+            "uts_name": c.uts_name,
+            "mnt_ns": c.mnt_ns,
+            "pid_ns": c.pid_ns,
+            "cgroup_id": c.cgroup_id,
+            "vpid": c.vpid,
+            "args": args,
+        });
+        if let Some(v) = a.get(attr::RETURN_VALUE) {
+            sysotel["return_value"] = v.clone();
+        }
+
+        let mut doc = json!({
+            "@timestamp": ts,
+            "message": self.body,
+            "ecs": {"version": ECS_VERSION},
+            "event": {
+                "kind": if e.category == Category::Internal { "pipeline_error" } else { "event" },
+                "category": categories,
+                "type": types,
+                "action": e.name,
+                "outcome": outcome,
+                "module": "sysotel",
+                "dataset": event_name,
+                "severity": severity(e).0,
+            },
+            "process": process,
+            "user": {"id": c.uid.to_string()},
+            "group": {"id": c.gid.to_string()},
+            "host": host,
+            "agent": {
+                "type": "sysotel",
+                "name": self.resource.get(attr::SERVICE_NAME).unwrap_or("sysotel"),
+                "version": env!("CARGO_PKG_VERSION"),
+            },
+            "sysotel": sysotel,
+        });
+        let d = doc.as_object_mut().expect("an object");
+        if let Some(id) = &c.container_id {
+            d.insert("container".into(), json!({"id": id.as_ref()}));
+        }
+        if let Some(id) = self.resource.get(attr::SERVICE_INSTANCE_ID) {
+            d["agent"]["id"] = Json::from(id);
+        }
+        if let Some(v) = a.get(attr::FILE_PATH) {
+            d.insert("file".into(), json!({"path": v}));
+        }
+        if let Some(Json::String(addr)) = a.get(attr::NETWORK_PEER_ADDRESS) {
+            // The peer is where data went, except for calls that receive.
+            let side = match e.name {
+                "accept" | "accept4" | "recvfrom" | "recvmsg" | "recvmmsg" => "source",
+                _ => "destination",
+            };
+            let mut peer = json!({"address": addr});
+            if let Some(port) = a.get(attr::NETWORK_PEER_PORT) {
+                peer["ip"] = Json::from(addr.as_str());
+                peer["port"] = port.clone();
+            }
+            d.insert(side.into(), peer);
+        }
+        if let Some(n) = e.errno() {
+            let mut error = json!({"code": errno::name(n).unwrap_or("E?")});
+            error["message"] = Json::from(std::io::Error::from_raw_os_error(n).to_string());
+            d.insert("error".into(), error);
+        }
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &doc);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        event::{Arg, Context, Value},
+        format::sockaddr::SockAddr,
+    };
+
+    fn resource() -> Resource {
+        Resource {
+            attributes: vec![
+                ("service.name".into(), "sysotel".into()),
+                ("host.name".into(), "web-1".into()),
+                ("os.type".into(), "linux".into()),
+            ],
+        }
+    }
+
+    fn openat_enoent() -> Event {
+        let id = exporter_common::syscalls::by_name("openat")
+            .expect("openat exists")
+            .nr;
+        Event {
+            id,
+            name: "openat",
+            category: Category::Syscall,
+            ctx: Context {
+                ts_boot_ns: 1_000_000_001,
+                pid: 42,
+                tid: 43,
+                ppid: 1,
+                uid: 1000,
+                gid: 100,
+                comm: "cat".into(),
+                uts_name: "web-1".into(),
+                container_id: Some("abc".into()),
+                ..Default::default()
+            },
+            ret: -2,
+            ret_kind: exporter_common::syscalls::RetKind::Int,
+            no_return: false,
+            args: vec![
+                Arg {
+                    name: "dfd",
+                    value: Value::Fd(-100),
+                },
+                Arg {
+                    name: "filename",
+                    value: Value::Str {
+                        value: "/etc/\"x\"".into(),
+                        truncated: false,
+                    },
+                },
+            ],
+            observed_unix_ns: 0,
+        }
+    }
+
+    #[test]
+    fn flat_json_has_the_otlp_names() {
+        let mut enc = DocEncoder::new(BootClock::with_offset(0), &resource());
+        let mut out = Vec::new();
+        enc.json(&openat_enoent(), &mut out);
+        let doc: Json = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(doc["@timestamp"], "1970-01-01T00:00:01.000000001Z");
+        assert_eq!(doc["event.name"], "sysotel.syscall.openat");
+        assert_eq!(doc["sysotel.event.name"], "openat");
+        assert_eq!(doc["process.pid"], 42);
+        assert_eq!(doc["thread.id"], 43);
+        assert_eq!(doc["error.type"], "ENOENT");
+        assert_eq!(doc["sysotel.return_value"], -2);
+        assert_eq!(doc["file.path"], "/etc/\"x\"");
+        assert_eq!(doc["sysotel.arg.dfd"], -100);
+        assert_eq!(doc["container.id"], "abc");
+        assert_eq!(doc["host.name"], "web-1");
+        assert_eq!(doc["severity"], "INFO");
+        assert!(
+            doc["body"]
+                .as_str()
+                .expect("a string")
+                .starts_with("openat(")
+        );
+    }
+
+    #[test]
+    fn ecs_document() {
+        let mut enc = DocEncoder::new(BootClock::with_offset(0), &resource());
+        let mut out = Vec::new();
+        enc.ecs(&openat_enoent(), &mut out);
+        let doc: Json = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(doc["@timestamp"], "1970-01-01T00:00:01.000000001Z");
+        assert_eq!(doc["event"]["kind"], "event");
+        assert_eq!(doc["event"]["category"], json!(["file"]));
+        assert_eq!(doc["event"]["type"], json!(["access"]));
+        assert_eq!(doc["event"]["action"], "openat");
+        assert_eq!(doc["event"]["outcome"], "failure");
+        assert_eq!(doc["process"]["pid"], 42);
+        assert_eq!(doc["process"]["parent"]["pid"], 1);
+        assert_eq!(doc["process"]["thread"]["id"], 43);
+        assert_eq!(doc["user"]["id"], "1000");
+        assert_eq!(doc["group"]["id"], "100");
+        assert_eq!(doc["host"]["name"], "web-1");
+        assert_eq!(doc["host"]["os"]["type"], "linux");
+        assert_eq!(doc["container"]["id"], "abc");
+        assert_eq!(doc["file"]["path"], "/etc/\"x\"");
+        assert_eq!(doc["error"]["code"], "ENOENT");
+        assert_eq!(doc["sysotel"]["return_value"], -2);
+        assert_eq!(doc["sysotel"]["args"]["dfd"], -100);
+
+        let mut connect = openat_enoent();
+        connect.id = exporter_common::syscalls::by_name("connect")
+            .expect("connect exists")
+            .nr;
+        connect.name = "connect";
+        connect.ret = 0;
+        connect.args = vec![Arg {
+            name: "uservaddr",
+            value: Value::SockAddr(SockAddr::Ip {
+                addr: "10.1.2.3".parse().expect("an address"),
+                port: 443,
+            }),
+        }];
+        out.clear();
+        enc.ecs(&connect, &mut out);
+        let doc: Json = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(doc["event"]["category"], json!(["network"]));
+        assert_eq!(doc["event"]["type"], json!(["connection", "start"]));
+        assert_eq!(doc["event"]["outcome"], "success");
+        assert_eq!(doc["destination"]["ip"], "10.1.2.3");
+        assert_eq!(doc["destination"]["port"], 443);
+        assert!(doc.get("error").is_none());
+    }
+}

@@ -1,0 +1,435 @@
+//! The Kafka sink: its own thread encodes events into messages and hands
+//! them to librdkafka, whose own thread delivers them and reports each one.
+//!
+//! Accounting: every record handed to the sink ends as exported (its
+//! message's delivery was acknowledged), rejected (the broker refused a
+//! message of one record as too large), or dropped: queue full (librdkafka's
+//! local queue or the sink's record bound), failed (delivery failed for good,
+//! counted by error), or shutdown (still undelivered when the shutdown
+//! timeout ran out; purged). A message the broker refuses as too large is
+//! split in two and sent again, down to single records.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex, atomic::Ordering, mpsc as std_mpsc},
+    time::{Duration, Instant},
+};
+
+use rdkafka::{
+    ClientContext,
+    config::FromClientConfigAndContext,
+    error::{KafkaError, RDKafkaErrorCode},
+    message::{Header, Message, OwnedHeaders},
+    producer::{
+        BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer,
+    },
+};
+
+use super::{
+    config::{Encoding, KafkaConfig, MessageKey},
+    encode::DocEncoder,
+};
+use crate::{
+    clock::BootClock,
+    event::Event,
+    otel::{Resource, attributes as attr, json, wire::Encoder},
+    sinks::{FullPolicy, SinkHandle, SinkInput, SinkStats, queue},
+};
+
+/// Batch slots of the channel in front of the sink; the bound that matters
+/// is `queue_records`.
+const CHANNEL_BATCHES: usize = 4096;
+/// How often the sink looks at batch ages and messages to split.
+const TICK: Duration = Duration::from_millis(50);
+
+/// A message the broker refused as too large, to be split and sent again.
+struct TooLarge {
+    payload: Vec<u8>,
+    records: usize,
+}
+
+/// librdkafka's callbacks: delivery reports and client errors.
+struct Context {
+    stats: Arc<SinkStats>,
+    too_large: Mutex<std_mpsc::Sender<TooLarge>>,
+    batched: bool,
+    logged: Mutex<HashSet<String>>,
+}
+
+impl Context {
+    fn log_once(&self, kind: &str, message: &str) {
+        let mut seen = self.logged.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.insert(kind.to_string()) {
+            eprintln!("sysotel: kafka: {message} (logged once per kind)");
+        }
+    }
+
+    /// `records` are done: counted in `counter`, no longer queued.
+    fn finish(&self, counter: &std::sync::atomic::AtomicU64, records: usize) {
+        SinkStats::add(counter, records);
+        self.stats
+            .queued
+            .fetch_sub(records as u64, Ordering::Relaxed);
+    }
+
+    fn failed(&self, error: &KafkaError, records: usize) {
+        let code = error
+            .rdkafka_error_code()
+            .map_or_else(|| error.to_string(), |c| format!("{c:?}"));
+        self.stats.count_error(&code, records);
+        self.log_once(&code, &format!("delivery failed: {error}"));
+        self.finish(&self.stats.dropped_error, records);
+    }
+}
+
+impl ClientContext for Context {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let kind = error
+            .rdkafka_error_code()
+            .map_or_else(|| "client".to_string(), |c| format!("{c:?}"));
+        self.log_once(
+            &format!("client/{kind}"),
+            &format!("{reason} (librdkafka retries)"),
+        );
+    }
+
+    fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, _fac: &str, _log_message: &str) {
+        // Errors arrive through `error`; librdkafka's debug log stays quiet.
+    }
+}
+
+impl ProducerContext for Context {
+    /// The number of records in the message.
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, records: usize) {
+        match result {
+            Ok(_) => self.finish(&self.stats.exported, records),
+            Err((e, msg)) => match e.rdkafka_error_code() {
+                Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight) => {
+                    self.finish(&self.stats.dropped_shutdown, records)
+                }
+                Some(RDKafkaErrorCode::MessageSizeTooLarge) if self.batched && records > 1 => {
+                    let payload = msg.payload().unwrap_or_default().to_vec();
+                    let sent = self
+                        .too_large
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .send(TooLarge { payload, records });
+                    if sent.is_err() {
+                        self.failed(e, records);
+                    }
+                }
+                Some(RDKafkaErrorCode::MessageSizeTooLarge) => {
+                    self.log_once("too-large", &format!("the broker refused a record: {e}"));
+                    self.finish(&self.stats.rejected, records);
+                }
+                _ => self.failed(e, records),
+            },
+        }
+    }
+}
+
+/// The sink's side of one run.
+struct Shipper {
+    cfg: KafkaConfig,
+    producer: ThreadedProducer<Context>,
+    stats: Arc<SinkStats>,
+    headers: OwnedHeaders,
+    host: String,
+    /// Bytes of encoded records above which an OTLP batch closes.
+    batch_bytes: usize,
+}
+
+impl Shipper {
+    /// Produces one message of `records` records.
+    fn produce(
+        &self,
+        payload: &[u8],
+        key: Option<&str>,
+        records: usize,
+        timestamp_ms: Option<i64>,
+    ) {
+        let mut record = BaseRecord::with_opaque_to(&self.cfg.topic, records)
+            .payload(payload)
+            .headers(self.headers.clone());
+        if let Some(k) = key {
+            record = record.key(k);
+        }
+        if let Some(ts) = timestamp_ms {
+            record = record.timestamp(ts);
+        }
+        if let Err((e, _)) = self.producer.send(record) {
+            let ctx = self.producer.context();
+            match e.rdkafka_error_code() {
+                Some(RDKafkaErrorCode::QueueFull) => ctx.finish(&self.stats.dropped_full, records),
+                Some(RDKafkaErrorCode::MessageSizeTooLarge) if records > 1 => {
+                    self.split_and_produce(payload, records)
+                }
+                Some(RDKafkaErrorCode::MessageSizeTooLarge) => {
+                    ctx.log_once("too-large", &format!("a record is too large to send: {e}"));
+                    ctx.finish(&self.stats.rejected, records);
+                }
+                _ => ctx.failed(&e, records),
+            }
+        }
+    }
+
+    /// Splits a message of an OTLP batch encoding in two and produces both halves.
+    fn split_and_produce(&self, payload: &[u8], records: usize) {
+        let proto = match self.cfg.encoding {
+            Encoding::OtlpProto => Some(payload.to_vec()),
+            Encoding::OtlpJson => serde_json::from_slice::<
+                opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest,
+            >(payload)
+            .ok()
+            .map(|m| prost::Message::encode_to_vec(&m)),
+            Encoding::Json | Encoding::Ecs => None,
+        };
+        match proto {
+            Some(proto) => self.split_request(&proto, records),
+            None => self.unsplittable(records),
+        }
+    }
+
+    /// Splits a protobuf request in two and produces both halves.
+    fn split_request(&self, proto: &[u8], records: usize) {
+        match json::split(proto) {
+            Some(halves) => {
+                for (half, n) in halves {
+                    self.produce_batch(half, n);
+                }
+            }
+            None => self.unsplittable(records),
+        }
+    }
+
+    fn unsplittable(&self, records: usize) {
+        let ctx = self.producer.context();
+        ctx.log_once(
+            "unsplittable",
+            "a message too large to send could not be split",
+        );
+        ctx.finish(&self.stats.rejected, records);
+    }
+
+    /// Produces an OTLP request (protobuf) in the configured encoding.
+    fn produce_batch(&self, request: Vec<u8>, records: usize) {
+        let key = match self.cfg.key {
+            MessageKey::None => None,
+            _ => Some(self.host.as_str()),
+        };
+        match self.cfg.encoding {
+            Encoding::OtlpJson => match json::otlp_json(&request) {
+                Ok(body) if body.len() > self.cfg.max_message_bytes && records > 1 => {
+                    self.split_request(&request, records)
+                }
+                Ok(body) => self.produce(&body, key, records, None),
+                Err(e) => {
+                    let ctx = self.producer.context();
+                    ctx.log_once("encoding", &format!("OTLP/JSON encoding failed: {e}"));
+                    ctx.finish(&self.stats.dropped_error, records);
+                }
+            },
+            _ => self.produce(&request, key, records, None),
+        }
+    }
+}
+
+/// Starts the sink: creates the producer (which connects in the background;
+/// unreachable brokers are retried by librdkafka) and the sink's thread.
+pub fn spawn(
+    cfg: KafkaConfig,
+    clock: BootClock,
+    resource: &Resource,
+    shutdown_budget: Duration,
+) -> anyhow::Result<SinkHandle> {
+    let (handle, input) = queue(
+        "kafka",
+        FullPolicy::DropNewest {
+            max_records: cfg.queue_records,
+        },
+        CHANNEL_BATCHES,
+    );
+    let (too_large_tx, too_large_rx) = std_mpsc::channel();
+    let context = Context {
+        stats: input.stats.clone(),
+        too_large: Mutex::new(too_large_tx),
+        batched: cfg.encoding.batched(),
+        logged: Mutex::new(HashSet::new()),
+    };
+    let producer = ThreadedProducer::from_config_and_context(&cfg.client_config(), context)
+        .map_err(|e| anyhow::anyhow!("creating the Kafka producer: {e}"))?;
+    let host = resource
+        .get(attr::HOST_NAME)
+        .map(str::to_string)
+        .unwrap_or_default();
+    let batch_bytes = match cfg.encoding {
+        // OTLP/JSON takes about three to four times the protobuf bytes.
+        Encoding::OtlpJson => cfg.max_message_bytes / 4,
+        _ => cfg.max_message_bytes,
+    };
+    let shipper = Shipper {
+        headers: OwnedHeaders::new().insert(Header {
+            key: "content-type",
+            value: Some(cfg.encoding.content_type()),
+        }),
+        cfg,
+        producer,
+        stats: input.stats.clone(),
+        host,
+        batch_bytes,
+    };
+    let wire = Encoder::new(clock, resource);
+    let docs = DocEncoder::new(clock, resource);
+    std::thread::Builder::new()
+        .name("sink-kafka".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("sysotel: kafka output cannot start its runtime: {e}");
+                    input.stats.failed.store(true, Ordering::Relaxed);
+                    input.finish();
+                    return;
+                }
+            };
+            rt.block_on(run(
+                shipper,
+                wire,
+                docs,
+                input,
+                too_large_rx,
+                clock,
+                shutdown_budget,
+            ));
+        })?;
+    Ok(handle)
+}
+
+/// The key of a per-event message.
+fn event_key<'a>(
+    key: MessageKey,
+    e: &'a Event,
+    host: &'a str,
+    pid: &'a mut String,
+) -> Option<&'a str> {
+    match key {
+        MessageKey::Host => Some(host),
+        MessageKey::Pid => {
+            pid.clear();
+            use std::fmt::Write as _;
+            let _ = write!(pid, "{}", e.ctx.pid);
+            Some(pid.as_str())
+        }
+        MessageKey::Container => Some(e.ctx.container_id.as_deref().unwrap_or(host)),
+        MessageKey::None => None,
+    }
+}
+
+async fn run(
+    shipper: Shipper,
+    mut wire: Encoder,
+    mut docs: DocEncoder,
+    mut input: SinkInput,
+    too_large: std_mpsc::Receiver<TooLarge>,
+    clock: BootClock,
+    shutdown_budget: Duration,
+) {
+    let cfg = shipper.cfg.clone();
+    let mut records = Vec::new();
+    let mut count = 0usize;
+    let mut since = Instant::now();
+    let mut doc = Vec::with_capacity(2048);
+    let mut pid = String::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    let close = |records: &mut Vec<u8>, count: &mut usize, wire: &Encoder| {
+        if *count > 0 {
+            let request = wire.request(records);
+            shipper.produce_batch(request, *count);
+            records.clear();
+            *count = 0;
+        }
+    };
+
+    loop {
+        tokio::select! {
+            batch = input.rx.recv() => match batch {
+                Some(events) => {
+                    for e in events.iter() {
+                        if cfg.encoding.batched() {
+                            if count == 0 {
+                                since = Instant::now();
+                            }
+                            let before = records.len();
+                            wire.append(e, &mut records);
+                            // Keep the batch under the message limit: close it
+                            // before the record that would cross it.
+                            if count > 0 && records.len() > shipper.batch_bytes {
+                                let tail = records.split_off(before);
+                                close(&mut records, &mut count, &wire);
+                                records = tail;
+                            }
+                            count += 1;
+                            if count >= cfg.batch_records {
+                                close(&mut records, &mut count, &wire);
+                            }
+                        } else {
+                            doc.clear();
+                            match cfg.encoding {
+                                Encoding::Ecs => docs.ecs(e, &mut doc),
+                                _ => docs.json(e, &mut doc),
+                            }
+                            let key = event_key(cfg.key, e, &shipper.host, &mut pid);
+                            let ts_ms = (clock.unix_ns(e.ctx.ts_boot_ns) / 1_000_000) as i64;
+                            shipper.produce(&doc, key, 1, Some(ts_ms));
+                        }
+                    }
+                }
+                None => break,
+            },
+            _ = tick.tick() => {}
+        }
+        if count > 0 && since.elapsed() >= cfg.batch_age {
+            close(&mut records, &mut count, &wire);
+        }
+        while let Ok(m) = too_large.try_recv() {
+            shipper.split_and_produce(&m.payload, m.records);
+        }
+    }
+
+    // Shutdown: what is batched goes out, then librdkafka delivers what it
+    // holds within the budget; what is left is purged and counted.
+    close(&mut records, &mut count, &wire);
+    let deadline = Instant::now() + shutdown_budget;
+    loop {
+        while let Ok(m) = too_large.try_recv() {
+            shipper.split_and_produce(&m.payload, m.records);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if shipper.producer.in_flight_count() == 0 || left.is_zero() {
+            break;
+        }
+        let _ = shipper.producer.flush(left.min(TICK));
+    }
+    if shipper.producer.in_flight_count() > 0 {
+        shipper
+            .producer
+            .purge(PurgeConfig::default().queue().inflight());
+        // Purged messages report back (as purged) on the next poll.
+        let _ = shipper.producer.flush(Duration::from_secs(1));
+    }
+    // Split halves that arrived during the purge were never produced.
+    while let Ok(m) = too_large.try_recv() {
+        shipper
+            .producer
+            .context()
+            .finish(&shipper.stats.dropped_shutdown, m.records);
+    }
+    input.finish();
+}

@@ -1,0 +1,700 @@
+//! Kafka export end to end, against real brokers: tansu (a Kafka-compatible
+//! broker) and librdkafka's own mock cluster. Every encoding is read back
+//! with an rdkafka consumer and checked field by field.
+
+use std::{process::Command, time::Duration};
+
+use opentelemetry_proto::tonic::{
+    collector::logs::v1::ExportLogsServiceRequest,
+    common::v1::{AnyValue, KeyValue, any_value::Value as Any},
+    logs::v1::LogRecord,
+};
+use prost::Message as _;
+use rdkafka::{
+    mocking::MockCluster,
+    types::{RDKafkaApiKey, RDKafkaRespErr},
+};
+use serde_json::Value as Json;
+use sysotel_tests::{
+    Stopped, Sysotel, fixture_report, hostname,
+    kafka::{Consumed, Tansu, consume},
+    unique_path,
+};
+
+const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture");
+const WORKLOAD: &str = env!("CARGO_BIN_EXE_workload");
+
+struct Opened {
+    pid: u64,
+    existing: String,
+    missing: String,
+    fd: i64,
+}
+
+/// The fixture opens a unique existing path and a missing one.
+fn run_fixture() -> Opened {
+    let existing = unique_path("kafka-exists");
+    std::fs::write(&existing, b"x").expect("create");
+    let missing = unique_path("kafka-missing");
+    let out = Command::new(FIXTURE)
+        .args(["basic", &existing, &missing, "0"])
+        .output()
+        .expect("run fixture");
+    assert!(out.status.success());
+    let r = fixture_report(&out.stdout);
+    let _ = std::fs::remove_file(&existing);
+    Opened {
+        pid: r["pid"].parse().expect("pid"),
+        fd: r["open_fd"].parse().expect("fd"),
+        existing,
+        missing,
+    }
+}
+
+fn topic(tag: &str) -> String {
+    format!("sysotel-{tag}-{}", std::process::id())
+}
+
+fn assert_accounted(stopped: &Stopped) -> sysotel_tests::OutputTotals {
+    let t = stopped.output_totals("kafka");
+    assert_eq!(
+        t.exported + t.rejected + t.dropped,
+        t.produced,
+        "produced = exported + rejected + dropped:\n{}",
+        stopped.stderr
+    );
+    assert!(
+        t.produced >= stopped.summary_count("events received"),
+        "{}",
+        stopped.stderr
+    );
+    t
+}
+
+fn header(m: &Consumed, key: &str) -> String {
+    String::from_utf8_lossy(m.header(key).unwrap_or_default()).into_owned()
+}
+
+// ---- OTLP encodings ----
+
+fn records(req: &ExportLogsServiceRequest) -> Vec<&LogRecord> {
+    req.resource_logs
+        .iter()
+        .flat_map(|r| &r.scope_logs)
+        .flat_map(|s| &s.log_records)
+        .collect()
+}
+
+fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Any> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|AnyValue { value }| value.as_ref())
+}
+
+fn str_attr(r: &LogRecord, key: &str) -> Option<String> {
+    match attr(&r.attributes, key) {
+        Some(Any::StringValue(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn int_attr(r: &LogRecord, key: &str) -> Option<i64> {
+    match attr(&r.attributes, key) {
+        Some(Any::IntValue(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+/// Traces the fixture with `-o kafka` in an OTLP encoding and checks its
+/// events as decoded from the topic.
+fn check_otlp(encoding: &str, decode: fn(&[u8]) -> ExportLogsServiceRequest, content_type: &str) {
+    let tansu = Tansu::start();
+    let t = topic(encoding);
+    let sysotel = Sysotel::start(&[
+        "-o",
+        "kafka",
+        "--kafka-brokers",
+        &tansu.brokers(),
+        "--kafka-topic",
+        &t,
+        "--kafka-encoding",
+        encoding,
+    ]);
+    let o = run_fixture();
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let totals = assert_accounted(&stopped);
+    assert_eq!(totals.exported, totals.produced, "{}", stopped.stderr);
+
+    let count = |ms: &[Consumed]| -> u64 {
+        ms.iter()
+            .map(|m| records(&decode(&m.payload)).len() as u64)
+            .sum()
+    };
+    let messages = consume(&tansu.brokers(), &t, Duration::from_secs(20), |ms| {
+        count(ms) >= totals.exported
+    });
+    assert_eq!(
+        count(&messages),
+        totals.exported,
+        "every exported record is in the topic, once"
+    );
+    let host = hostname();
+    for m in &messages {
+        assert_eq!(header(m, "content-type"), content_type);
+        assert_eq!(m.key.as_deref(), Some(host.as_bytes()), "keyed by host");
+    }
+    let requests: Vec<ExportLogsServiceRequest> =
+        messages.iter().map(|m| decode(&m.payload)).collect();
+    let resource = requests[0].resource_logs[0]
+        .resource
+        .as_ref()
+        .expect("a resource");
+    assert_eq!(
+        attr(&resource.attributes, "host.name"),
+        Some(&Any::StringValue(host.clone()))
+    );
+    assert_eq!(
+        attr(&resource.attributes, "service.name"),
+        Some(&Any::StringValue("sysotel".into()))
+    );
+    let all: Vec<&LogRecord> = requests.iter().flat_map(records).collect();
+    let open = all
+        .iter()
+        .find(|r| str_attr(r, "file.path").as_deref() == Some(o.existing.as_str()))
+        .expect("the fixture's openat");
+    assert_eq!(open.event_name, "sysotel.syscall.openat");
+    assert_eq!(int_attr(open, "process.pid"), Some(o.pid as i64));
+    assert_eq!(
+        int_attr(open, "process.parent_pid"),
+        Some(std::process::id() as i64)
+    );
+    assert_eq!(int_attr(open, "sysotel.return_value"), Some(o.fd));
+    assert_eq!(str_attr(open, "thread.name").as_deref(), Some("fixture"));
+    assert_eq!(
+        str_attr(open, "sysotel.arg.flags").as_deref(),
+        Some("O_RDONLY")
+    );
+    assert_eq!(str_attr(open, "error.type"), None);
+    assert_eq!(open.severity_number, 9);
+    let failed = all
+        .iter()
+        .find(|r| str_attr(r, "file.path").as_deref() == Some(o.missing.as_str()))
+        .expect("the failed openat");
+    assert_eq!(str_attr(failed, "error.type").as_deref(), Some("ENOENT"));
+    assert_eq!(int_attr(failed, "sysotel.return_value"), Some(-2));
+    let exit = all
+        .iter()
+        .find(|r| {
+            r.event_name == "sysotel.sched.sched_process_exit"
+                && int_attr(r, "process.pid") == Some(o.pid as i64)
+        })
+        .expect("the fixture's exit");
+    assert_eq!(int_attr(exit, "process.exit.code"), Some(0));
+}
+
+#[test]
+fn otlp_proto_batches_decode_as_export_requests() {
+    sysotel_tests::require_root();
+    check_otlp(
+        "otlp_proto",
+        |b| ExportLogsServiceRequest::decode(b).expect("an ExportLogsServiceRequest"),
+        "application/x-protobuf",
+    );
+}
+
+#[test]
+fn otlp_json_batches_decode_as_export_requests() {
+    sysotel_tests::require_root();
+    check_otlp(
+        "otlp_json",
+        |b| serde_json::from_slice(b).expect("an OTLP/JSON ExportLogsServiceRequest"),
+        "application/json",
+    );
+}
+
+// ---- Per-event encodings ----
+
+/// Traces the fixture with a per-event encoding; returns its documents, the
+/// messages and what the fixture did.
+fn per_event(encoding: &str, extra: &[&str]) -> (Vec<Json>, Vec<Consumed>, Opened) {
+    let tansu = Tansu::start();
+    let t = topic(encoding);
+    let brokers = tansu.brokers();
+    let mut args = vec![
+        "-o",
+        "kafka",
+        "--kafka-brokers",
+        &brokers,
+        "--kafka-topic",
+        &t,
+        "--kafka-encoding",
+        encoding,
+    ];
+    args.extend_from_slice(extra);
+    let sysotel = Sysotel::start(&args);
+    let o = run_fixture();
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let totals = assert_accounted(&stopped);
+    assert_eq!(totals.exported, totals.produced, "{}", stopped.stderr);
+    let messages = consume(&brokers, &t, Duration::from_secs(20), |ms| {
+        ms.len() as u64 >= totals.exported
+    });
+    assert_eq!(
+        messages.len() as u64,
+        totals.exported,
+        "one message per event"
+    );
+    let docs = messages
+        .iter()
+        .map(|m| {
+            assert_eq!(header(m, "content-type"), "application/json");
+            serde_json::from_slice(&m.payload).expect("a JSON document")
+        })
+        .collect();
+    (docs, messages, o)
+}
+
+fn is_rfc3339_ns(s: &str) -> bool {
+    // 2026-11-28T21:48:06.123456789Z
+    let b = s.as_bytes();
+    b.len() == 30
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && b[19] == b'.'
+        && b[29] == b'Z'
+        && s.starts_with("20")
+}
+
+#[test]
+fn json_is_one_flat_document_per_event() {
+    sysotel_tests::require_root();
+    let (docs, messages, o) = per_event("json", &[]);
+    let host = hostname();
+    for m in &messages {
+        assert_eq!(m.key.as_deref(), Some(host.as_bytes()), "keyed by host");
+    }
+    let open = docs
+        .iter()
+        .find(|d| d["file.path"] == o.existing.as_str())
+        .expect("the fixture's openat");
+    assert!(
+        is_rfc3339_ns(open["@timestamp"].as_str().unwrap_or("")),
+        "{open}"
+    );
+    assert_eq!(open["event.name"], "sysotel.syscall.openat");
+    assert_eq!(open["sysotel.event.name"], "openat");
+    assert_eq!(open["process.pid"], o.pid);
+    assert_eq!(open["thread.id"], o.pid);
+    assert_eq!(open["process.parent_pid"], std::process::id());
+    assert_eq!(open["thread.name"], "fixture");
+    assert_eq!(open["sysotel.return_value"], o.fd);
+    assert_eq!(open["sysotel.arg.flags"], "O_RDONLY");
+    assert_eq!(open["sysotel.arg.dfd"], -100);
+    assert_eq!(open["severity"], "INFO");
+    assert_eq!(open["host.name"], host.as_str());
+    assert_eq!(open["service.name"], "sysotel");
+    assert!(open.get("error.type").is_none(), "{open}");
+    let body = open["body"].as_str().expect("a body");
+    assert!(
+        body.starts_with("openat(dfd: AT_FDCWD, filename: ")
+            && body.ends_with(&format!(" = {}", o.fd)),
+        "{body}"
+    );
+    let failed = docs
+        .iter()
+        .find(|d| d["file.path"] == o.missing.as_str())
+        .expect("the failed openat");
+    assert_eq!(failed["error.type"], "ENOENT");
+    assert_eq!(failed["sysotel.return_value"], -2);
+    let exec = docs
+        .iter()
+        .find(|d| {
+            d["event.name"] == "sysotel.sched.sched_process_exec"
+                && d["process.parent_pid"] == o.pid
+        })
+        .expect("the fixture child's exec");
+    assert_eq!(exec["process.executable.path"], "/bin/true");
+    assert_eq!(
+        exec["process.command_args"],
+        serde_json::json!(["/bin/true", "arg one", "x"])
+    );
+    assert_eq!(exec["process.args_count"], 3);
+}
+
+#[test]
+fn ecs_documents_need_no_ingest_pipeline() {
+    sysotel_tests::require_root();
+    let (docs, messages, o) = per_event("ecs", &["--kafka-key", "pid"]);
+    for (m, d) in messages.iter().zip(&docs) {
+        let pid = d["process"]["pid"].to_string();
+        assert_eq!(m.key.as_deref(), Some(pid.as_bytes()), "keyed by pid");
+    }
+    let open = docs
+        .iter()
+        .find(|d| d["file"]["path"] == o.existing.as_str())
+        .expect("the fixture's openat");
+    assert!(
+        is_rfc3339_ns(open["@timestamp"].as_str().unwrap_or("")),
+        "{open}"
+    );
+    assert_eq!(open["ecs"]["version"], "8.17.0");
+    assert_eq!(open["event"]["kind"], "event");
+    assert_eq!(open["event"]["category"], serde_json::json!(["file"]));
+    assert_eq!(open["event"]["type"], serde_json::json!(["access"]));
+    assert_eq!(open["event"]["action"], "openat");
+    assert_eq!(open["event"]["outcome"], "success");
+    assert_eq!(open["event"]["dataset"], "sysotel.syscall.openat");
+    assert_eq!(open["process"]["pid"], o.pid);
+    assert_eq!(open["process"]["thread"]["id"], o.pid);
+    assert_eq!(open["process"]["parent"]["pid"], std::process::id());
+    assert_eq!(open["process"]["name"], "fixture");
+    assert_eq!(open["user"]["id"], "0");
+    assert_eq!(open["group"]["id"], "0");
+    assert_eq!(open["host"]["name"], hostname().as_str());
+    assert_eq!(open["host"]["os"]["type"], "linux");
+    assert_eq!(open["agent"]["type"], "sysotel");
+    assert_eq!(open["sysotel"]["return_value"], o.fd);
+    assert_eq!(open["sysotel"]["args"]["flags"], "O_RDONLY");
+    assert!(
+        open["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("openat(")
+    );
+    assert!(open.get("error").is_none());
+    let failed = docs
+        .iter()
+        .find(|d| d["file"]["path"] == o.missing.as_str())
+        .expect("the failed openat");
+    assert_eq!(failed["event"]["outcome"], "failure");
+    assert_eq!(failed["error"]["code"], "ENOENT");
+    let exec = docs
+        .iter()
+        .find(|d| {
+            d["event"]["action"] == "sched_process_exec" && d["process"]["parent"]["pid"] == o.pid
+        })
+        .expect("the fixture child's exec");
+    assert_eq!(exec["event"]["category"], serde_json::json!(["process"]));
+    assert_eq!(exec["event"]["type"], serde_json::json!(["start"]));
+    assert_eq!(exec["process"]["executable"], "/bin/true");
+    assert_eq!(exec["process"]["name"], "true");
+    assert_eq!(
+        exec["process"]["args"],
+        serde_json::json!(["/bin/true", "arg one", "x"])
+    );
+    assert_eq!(exec["process"]["args_count"], 3);
+    let exit = docs
+        .iter()
+        .find(|d| d["event"]["action"] == "sched_process_exit" && d["process"]["pid"] == o.pid)
+        .expect("the fixture's exit");
+    assert_eq!(exit["event"]["type"], serde_json::json!(["end"]));
+    assert_eq!(exit["process"]["exit_code"], 0);
+}
+
+// ---- Delivery ----
+
+/// The broker is down when sysotel starts: sysotel traces anyway, and what
+/// it produced meanwhile is delivered once the broker comes up. (The broker is
+/// librdkafka's mock cluster, in this test's process: a broker started after
+/// sysotel would be traced by it, and its own traffic would feed the topic.)
+#[test]
+fn broker_unreachable_at_start() {
+    sysotel_tests::require_root();
+    let mock = MockCluster::new(1).expect("a mock cluster");
+    let t = topic("late");
+    mock.create_topic(&t, 1, 1).expect("a topic");
+    mock.broker_down(1).expect("broker down");
+    let mut sysotel = Sysotel::start(&[
+        "-o",
+        "kafka",
+        "--kafka-brokers",
+        &mock.bootstrap_servers(),
+        "--kafka-topic",
+        &t,
+        "--kafka-encoding",
+        "json",
+        "-e",
+        "openat",
+    ]);
+    let early = run_fixture();
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(sysotel.alive(), "sysotel must trace without its broker");
+    mock.broker_up(1).expect("broker up");
+    let late = run_fixture();
+    let has = |ms: &[Consumed], path: &str| {
+        ms.iter().any(|m| {
+            serde_json::from_slice::<Json>(&m.payload).is_ok_and(|d| d["file.path"] == path)
+        })
+    };
+    // Delivery starts once librdkafka has connected (its backoff decides when).
+    let messages = consume(
+        &mock.bootstrap_servers(),
+        &t,
+        Duration::from_secs(60),
+        |ms| has(ms, &early.existing) && has(ms, &late.existing),
+    );
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert!(
+        has(&messages, &early.existing) && has(&messages, &late.existing),
+        "events from before and after the broker came up are delivered:\n{}",
+        stopped.stderr
+    );
+    let totals = assert_accounted(&stopped);
+    assert_eq!(totals.exported, totals.produced, "{}", stopped.stderr);
+}
+
+/// The mock cluster's only broker goes down mid-run and comes back, with
+/// sysotel's default (idempotent) producer: what was produced meanwhile is
+/// delivered once it is back, and everything is accounted for.
+#[test]
+fn broker_down_and_up_with_the_default_producer() {
+    sysotel_tests::require_root();
+    let mock = MockCluster::new(1).expect("a mock cluster");
+    let t = topic("down-up");
+    mock.create_topic(&t, 1, 1).expect("a topic");
+    let mut sysotel = Sysotel::start(&[
+        "-o",
+        "kafka",
+        "--kafka-brokers",
+        &mock.bootstrap_servers(),
+        "--kafka-topic",
+        &t,
+        "--kafka-encoding",
+        "json",
+        "-e",
+        "openat",
+        "--shutdown-timeout",
+        "10s",
+    ]);
+    let before = run_fixture();
+    std::thread::sleep(Duration::from_millis(500));
+    mock.broker_down(1).expect("broker down");
+    let during = run_fixture();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        sysotel.alive(),
+        "sysotel must keep tracing without its broker"
+    );
+    mock.broker_up(1).expect("broker up");
+    let after = run_fixture();
+    let has = |ms: &[Consumed], path: &str| {
+        ms.iter().any(|m| {
+            serde_json::from_slice::<Json>(&m.payload).is_ok_and(|d| d["file.path"] == path)
+        })
+    };
+    // Delivery resumes once librdkafka has reconnected (its backoff decides when).
+    let messages = consume(
+        &mock.bootstrap_servers(),
+        &t,
+        Duration::from_secs(60),
+        |ms| has(ms, &after.existing) && has(ms, &during.existing),
+    );
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let totals = assert_accounted(&stopped);
+    assert!(totals.exported > 0, "{}", stopped.stderr);
+    let paths: Vec<String> = messages
+        .iter()
+        .filter_map(|m| serde_json::from_slice::<Json>(&m.payload).ok())
+        .filter_map(|d| d["file.path"].as_str().map(str::to_string))
+        .collect();
+    for o in [&before, &during, &after] {
+        assert_eq!(
+            paths.iter().filter(|p| **p == o.existing).count(),
+            1,
+            "{} delivered exactly once:\n{}",
+            o.existing,
+            stopped.stderr
+        );
+    }
+}
+
+#[test]
+fn batches_stay_under_the_message_limit() {
+    sysotel_tests::require_root();
+    let tansu = Tansu::start();
+    let t = topic("split");
+    let path = unique_path("kafka-split");
+    std::fs::write(&path, b"x").expect("create");
+    let sysotel = Sysotel::start(&[
+        "-o",
+        "kafka",
+        "--kafka-brokers",
+        &tansu.brokers(),
+        "--kafka-topic",
+        &t,
+        "--kafka-property",
+        "message.max.bytes=20000",
+        "-e",
+        "openat",
+    ]);
+    let out = Command::new(WORKLOAD)
+        .args(["open", "2000", &path])
+        .output()
+        .expect("workload");
+    assert!(out.status.success());
+    let stopped = sysotel.stop();
+    let _ = std::fs::remove_file(&path);
+    let totals = assert_accounted(&stopped);
+    assert_eq!(totals.exported, totals.produced, "{}", stopped.stderr);
+    let count = |ms: &[Consumed]| -> u64 {
+        ms.iter()
+            .map(|m| {
+                records(&ExportLogsServiceRequest::decode(m.payload.as_slice()).expect("valid"))
+                    .len() as u64
+            })
+            .sum()
+    };
+    let messages = consume(&tansu.brokers(), &t, Duration::from_secs(20), |ms| {
+        count(ms) >= totals.exported
+    });
+    assert_eq!(count(&messages), totals.exported);
+    assert!(totals.exported >= 2000, "{}", stopped.stderr);
+    assert!(messages.len() >= 10, "{} messages", messages.len());
+    for m in &messages {
+        assert!(
+            m.payload.len() <= 20000,
+            "a {} byte message",
+            m.payload.len()
+        );
+    }
+}
+
+/// librdkafka's mock cluster refuses the first produce requests as too large:
+/// sysotel splits the batches and every record still arrives, once.
+#[test]
+fn refused_batches_are_split_not_lost() {
+    sysotel_tests::require_root();
+    let mock = MockCluster::new(1).expect("a mock cluster");
+    let t = topic("refused");
+    mock.create_topic(&t, 1, 1).expect("a topic");
+    mock.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE; 2],
+    );
+    let sysotel = Sysotel::start(&[
+        "-o",
+        "kafka",
+        "--kafka-brokers",
+        &mock.bootstrap_servers(),
+        "--kafka-topic",
+        &t,
+        "--kafka-batch-age",
+        "2s",
+        "-e",
+        "openat",
+        "--kafka-property",
+        "enable.idempotence=false",
+    ]);
+    let o = run_fixture();
+    let stopped = sysotel.stop();
+    let totals = assert_accounted(&stopped);
+    assert_eq!(totals.exported, totals.produced, "{}", stopped.stderr);
+    let count = |ms: &[Consumed]| -> u64 {
+        ms.iter()
+            .map(|m| {
+                records(&ExportLogsServiceRequest::decode(m.payload.as_slice()).expect("valid"))
+                    .len() as u64
+            })
+            .sum()
+    };
+    let messages = consume(
+        &mock.bootstrap_servers(),
+        &t,
+        Duration::from_secs(20),
+        |ms| count(ms) >= totals.exported,
+    );
+    assert_eq!(count(&messages), totals.exported, "{}", stopped.stderr);
+    assert!(messages.len() >= 2, "the refused batch went out split");
+    let paths: Vec<String> = messages
+        .iter()
+        .flat_map(|m| {
+            let req = ExportLogsServiceRequest::decode(m.payload.as_slice()).expect("valid");
+            records(&req)
+                .into_iter()
+                .filter_map(|r| str_attr(r, "file.path"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(paths.contains(&o.existing) && paths.contains(&o.missing));
+}
+
+/// Delivery that fails for good is counted by error, never lost silently.
+#[test]
+fn failed_deliveries_are_counted_by_error() {
+    sysotel_tests::require_root();
+    let mock = MockCluster::new(1).expect("a mock cluster");
+    let t = topic("denied");
+    mock.create_topic(&t, 1, 1).expect("a topic");
+    mock.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 50],
+    );
+    let sysotel = Sysotel::start(&[
+        "-o",
+        "kafka",
+        "--kafka-brokers",
+        &mock.bootstrap_servers(),
+        "--kafka-topic",
+        &t,
+        "--kafka-encoding",
+        "json",
+        "-e",
+        "openat",
+        "--kafka-property",
+        "enable.idempotence=false",
+    ]);
+    run_fixture();
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let totals = assert_accounted(&stopped);
+    assert!(totals.dropped > 0, "{}", stopped.stderr);
+    assert!(
+        stopped
+            .stderr
+            .contains("failed by error: TopicAuthorizationFailed="),
+        "{}",
+        stopped.stderr
+    );
+}
+
+// ---- Bad settings ----
+
+fn usage_error(args: &[&str]) -> String {
+    let out = Command::new(sysotel_tests::sysotel_bin())
+        .args(args)
+        .output()
+        .expect("run sysotel");
+    assert_eq!(out.status.code(), Some(2), "{args:?} must be a usage error");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_kafka_settings_exit_2_naming_the_setting() {
+    let e = usage_error(&["-o", "kafka", "--kafka-encoding", "avro"]);
+    assert!(
+        e.contains("--kafka-encoding: unknown encoding `avro` (expected one of otlp_proto, otlp_json, json, ecs)"),
+        "{e}"
+    );
+    let e = usage_error(&["-o", "kafka", "--kafka-property", "no.such.thing=1"]);
+    assert!(
+        e.contains(
+            "--kafka-property no.such.thing=1: No such configuration property: \"no.such.thing\""
+        ),
+        "{e}"
+    );
+    let e = usage_error(&["-o", "kafka", "--kafka-property", "acks=sometimes"]);
+    assert!(e.contains("--kafka-property acks=sometimes: "), "{e}");
+    let e = usage_error(&["-o", "kafka", "--kafka-brokers", ""]);
+    assert!(
+        e.contains("--kafka-brokers: the broker list is empty"),
+        "{e}"
+    );
+    let e = usage_error(&["-o", "kafka", "--kafka-key", "pid"]);
+    assert!(e.contains("--kafka-key: `pid` keys each event"), "{e}");
+}
