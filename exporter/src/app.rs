@@ -40,6 +40,7 @@ pub struct Summary {
 pub struct SinkTotals {
     pub produced: u64,
     pub exported: u64,
+    pub exported_bytes: u64,
     pub dropped_full: u64,
     pub dropped_error: u64,
     pub dropped_shutdown: u64,
@@ -106,6 +107,9 @@ impl Summary {
                 t.dropped_shutdown,
                 t.retries
             );
+            if t.exported_bytes > 0 {
+                eprintln!("    exported bytes: {}", t.exported_bytes);
+            }
             if !t.errors.is_empty() {
                 let errors: Vec<String> =
                     t.errors.iter().map(|(e, n)| format!("{e}={n}")).collect();
@@ -336,6 +340,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
                 SinkTotals {
                     produced: SinkStats::get(&s.stats.produced),
                     exported: SinkStats::get(&s.stats.exported),
+                    exported_bytes: SinkStats::get(&s.stats.exported_bytes),
                     dropped_full: SinkStats::get(&s.stats.dropped_full),
                     dropped_error: SinkStats::get(&s.stats.dropped_error),
                     dropped_shutdown: SinkStats::get(&s.stats.dropped_shutdown),

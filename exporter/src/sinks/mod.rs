@@ -43,6 +43,8 @@ pub struct SinkStats {
     pub produced: AtomicU64,
     /// Records the sink finished writing or shipping.
     pub exported: AtomicU64,
+    /// Bytes of the messages delivered (outputs that count them: Kafka).
+    pub exported_bytes: AtomicU64,
     /// Records dropped because the queue was full.
     pub dropped_full: AtomicU64,
     /// Records dropped because the sink failed (closed stdout, write error).

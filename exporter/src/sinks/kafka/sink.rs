@@ -104,7 +104,10 @@ impl ProducerContext for Context {
 
     fn delivery(&self, result: &DeliveryResult<'_>, records: usize) {
         match result {
-            Ok(_) => self.finish(&self.stats.exported, records),
+            Ok(msg) => {
+                SinkStats::add(&self.stats.exported_bytes, msg.payload_len());
+                self.finish(&self.stats.exported, records)
+            }
             Err((e, msg)) => match e.rdkafka_error_code() {
                 Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight) => {
                     self.finish(&self.stats.dropped_shutdown, records)
