@@ -11,6 +11,7 @@ use crate::{
     clock::BootClock,
     loader::{self, KernelCounts, LoadOptions, ProgramCost},
     loss::{self, LossMonitor, Report},
+    metrics,
     otel::{Resource, wire::Encoder},
     reader::{Reader, ReaderStats, Stop},
     select::Selection,
@@ -150,7 +151,17 @@ impl Plan {
         } else {
             None
         };
-        let resource = if otlp.is_some() || kafka.is_some() {
+        if let Some(url) = &cli.metrics_otlp_endpoint
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(format!(
+                "--metrics-otlp-endpoint: `{url}` is not an http:// or https:// URL"
+            ));
+        }
+        if cli.metrics_interval.is_some_and(|d| d.is_zero()) {
+            return Err("--metrics-interval: must be more than zero".into());
+        }
+        let resource = if otlp.is_some() || kafka.is_some() || cli.metrics_otlp_endpoint.is_some() {
             Some(
                 Resource::detect(
                     env("OTEL_RESOURCE_ATTRIBUTES").as_deref(),
@@ -170,6 +181,9 @@ impl Plan {
         })
     }
 }
+
+/// How often the metrics snapshot is refreshed when metrics are on.
+const METRICS_REFRESH: Duration = Duration::from_secs(1);
 
 /// How long an output that flushes by itself (Kafka) may take at shutdown:
 /// most of the shutdown timeout, so it can count what it purges before the
@@ -247,6 +261,14 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
     // One boot-to-wall-clock offset for every output and report.
     let clock = BootClock::new();
     let mut sinks = start_sinks(&plan, clock)?;
+    let listener = match cli.metrics_listen {
+        Some(addr) => Some(
+            metrics::prometheus::bind(addr)
+                .await
+                .with_context(|| format!("--metrics-listen {addr}: cannot listen"))?,
+        ),
+        None => None,
+    };
 
     eprintln!(
         "sysotel: ready: {} programs attached, {} events selected, scope {}, outputs {}",
@@ -269,12 +291,38 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
             _ = sigterm.recv() => {}
         }
     };
-    // Loss reports and the optional stats line run on one periodic check.
+    // Loss reports, the optional stats line and the metrics snapshot run on
+    // one periodic check.
     let mut monitor = LossMonitor::new(clock, sinks.len());
-    let every = match cli.stats_interval {
+    let mut every = match cli.stats_interval {
         Some(s) => s.min(cli.loss_interval),
         None => cli.loss_interval,
     };
+    let metrics_on = cli.metrics_listen.is_some() || cli.metrics_otlp_endpoint.is_some();
+    if metrics_on {
+        every = every.min(METRICS_REFRESH);
+    }
+    let shared: metrics::Shared = Default::default();
+    let attached = loader::PROGRAMS.len();
+    metrics::store(
+        &shared,
+        metrics::Snapshot::take(
+            &ReaderStats::default(),
+            &KernelCounts::default(),
+            &sinks,
+            attached,
+            &metrics::Snapshot::default(),
+        ),
+    );
+    let _server = listener.map(|l| tokio::spawn(metrics::prometheus::serve(l, shared.clone())));
+    let otlp_metrics = match (&cli.metrics_otlp_endpoint, plan.resource.as_ref()) {
+        (Some(url), Some(resource)) => Some(
+            metrics::otlp::start(url, cli.metrics_interval, resource, shared.clone())
+                .map_err(|e| anyhow::anyhow!(e))?,
+        ),
+        _ => None,
+    };
+    let mut last_metrics = Instant::now();
     let (mut last_loss, mut last_stats) = (Instant::now(), Instant::now());
     let mut periodic = |sinks: &[SinkHandle], stats: &ReaderStats| -> Vec<Report> {
         let mut reports = Vec::new();
@@ -282,6 +330,19 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
             last_loss = Instant::now();
             match tracer.lost() {
                 Ok(k) => reports = monitor.check(&k, sinks),
+                Err(e) => eprintln!("sysotel: reading the kernel loss counters failed: {e}"),
+            }
+        }
+        if metrics_on && last_metrics.elapsed() + every / 4 >= METRICS_REFRESH {
+            last_metrics = Instant::now();
+            match tracer.lost() {
+                Ok(k) => {
+                    let previous = metrics::read(&shared);
+                    metrics::store(
+                        &shared,
+                        metrics::Snapshot::take(stats, &k, sinks, attached, &previous),
+                    );
+                }
                 Err(e) => eprintln!("sysotel: reading the kernel loss counters failed: {e}"),
             }
         }
@@ -351,9 +412,19 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
             )
         })
         .collect();
+    let reader = reader.into_stats();
+    // The last snapshot holds the final counters: the summary's numbers.
+    let previous = metrics::read(&shared);
+    metrics::store(
+        &shared,
+        metrics::Snapshot::take(&reader, &kernel, &sinks, attached, &previous),
+    );
+    if let Some(m) = otlp_metrics {
+        m.shutdown();
+    }
     Ok(Summary {
         elapsed: started.elapsed(),
-        reader: reader.into_stats(),
+        reader,
         kernel,
         costs,
         sinks: totals,

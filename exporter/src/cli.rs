@@ -54,6 +54,21 @@ pub struct Cli {
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// Serve Prometheus metrics on http://ADDR/metrics and health on
+    /// http://ADDR/healthz (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
+    /// Export sysotel's own metrics with the OpenTelemetry SDK over OTLP/HTTP
+    /// protobuf to this URL (e.g. http://collector:4318/v1/metrics).
+    #[arg(long, value_name = "URL")]
+    pub metrics_otlp_endpoint: Option<String>,
+
+    /// How often metrics are exported over OTLP (default:
+    /// OTEL_METRIC_EXPORT_INTERVAL in ms, else 60s).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub metrics_interval: Option<Duration>,
+
     #[command(flatten)]
     pub otlp: OtlpArgs,
 

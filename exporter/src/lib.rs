@@ -13,6 +13,7 @@ pub mod event;
 pub mod format;
 pub mod loader;
 pub mod loss;
+pub mod metrics;
 pub mod offsets;
 pub mod otel;
 pub mod reader;

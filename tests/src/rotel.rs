@@ -71,6 +71,16 @@ impl Rotel {
     }
 
     pub fn start_on(grpc_port: u16, http_port: u16) -> Rotel {
+        Rotel::start_printing(grpc_port, http_port, "logs")
+    }
+
+    /// Starts rotel on fresh ports printing what it receives of `kind`
+    /// (`logs` or `metrics`).
+    pub fn start_for(kind: &str) -> Rotel {
+        Rotel::start_printing(free_port(), free_port(), kind)
+    }
+
+    fn start_printing(grpc_port: u16, http_port: u16, kind: &str) -> Rotel {
         let out_path = crate::unique_path("rotel");
         let out = std::fs::File::create(&out_path).expect("rotel output file");
         let err = out.try_clone().expect("dup");
@@ -84,7 +94,7 @@ impl Rotel {
                 "--exporter",
                 "blackhole",
                 "--debug-log",
-                "logs",
+                kind,
                 "--debug-log-verbosity",
                 "detailed",
             ])
@@ -129,6 +139,11 @@ impl Rotel {
     /// Every record received so far.
     pub fn records(&self) -> Vec<Record> {
         parse(&self.output())
+    }
+
+    /// Every metric data point received so far, in order.
+    pub fn metric_points(&self) -> Vec<Point> {
+        parse_metrics(&self.output())
     }
 
     /// Stops rotel (SIGKILL: the outage tests want it gone at once).
@@ -334,4 +349,47 @@ impl Drop for TlsProxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One metric data point as rotel printed it.
+#[derive(Clone, Debug, Default)]
+pub struct Point {
+    pub metric: String,
+    pub attributes: HashMap<String, String>,
+    pub value: String,
+}
+
+/// rotel's detailed metrics dump -> data points (`Metric #`, `-> Name:`,
+/// `NumberDataPoints #`, `Data point attributes:`, `Value:`).
+pub fn parse_metrics(out: &str) -> Vec<Point> {
+    let mut points = Vec::new();
+    let mut metric = String::new();
+    let mut cur: Option<Point> = None;
+    let mut in_point_attrs = false;
+    for line in out.lines() {
+        if line.starts_with("Metric #") || line.starts_with("ResourceMetrics #") {
+            points.extend(cur.take());
+            in_point_attrs = false;
+        } else if let Some(name) = line.trim_start().strip_prefix("-> Name: ") {
+            metric = name.to_string();
+        } else if line.starts_with("NumberDataPoints #") {
+            points.extend(cur.take());
+            cur = Some(Point {
+                metric: metric.clone(),
+                ..Default::default()
+            });
+            in_point_attrs = false;
+        } else if line.starts_with("Data point attributes:") {
+            in_point_attrs = true;
+        } else if let Some(p) = cur.as_mut() {
+            if let Some(v) = line.strip_prefix("Value: ") {
+                p.value = v.trim().to_string();
+                in_point_attrs = false;
+            } else if in_point_attrs && let Some((k, v)) = kv(line) {
+                p.attributes.insert(k, v);
+            }
+        }
+    }
+    points.extend(cur);
+    points
 }

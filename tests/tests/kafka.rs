@@ -22,6 +22,15 @@ use sysotel_tests::{
 };
 
 const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture");
+
+/// One broker test at a time: a mock cluster lives in this test process, and
+/// its broker did not come back from `broker_down` while another test's
+/// tansu and consumer ran beside it.
+static BROKERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    BROKERS.lock().unwrap_or_else(|p| p.into_inner())
+}
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_workload");
 
 struct Opened {
@@ -49,6 +58,27 @@ fn run_fixture() -> Opened {
         existing,
         missing,
     }
+}
+
+/// The fixture's `kinds` mode, which sends itself SIGUSR1: with `-e kill`
+/// little else on the machine is traced. Returns its pid.
+fn run_kill_fixture() -> u64 {
+    let file = unique_path("kafka-kinds");
+    let out = Command::new(FIXTURE)
+        .args(["kinds", &file])
+        .output()
+        .expect("run fixture");
+    let _ = std::fs::remove_file(&file);
+    fixture_report(&out.stdout)["pid"].parse().expect("pid")
+}
+
+/// How many `kill` documents of process `pid` the messages hold.
+fn kills_of(messages: &[Consumed], pid: u64) -> usize {
+    messages
+        .iter()
+        .filter_map(|m| serde_json::from_slice::<Json>(&m.payload).ok())
+        .filter(|d| d["sysotel.event.name"] == "kill" && d["process.pid"] == pid)
+        .count()
 }
 
 fn topic(tag: &str) -> String {
@@ -198,6 +228,7 @@ fn check_otlp(encoding: &str, decode: fn(&[u8]) -> ExportLogsServiceRequest, con
 #[test]
 fn otlp_proto_batches_decode_as_export_requests() {
     sysotel_tests::require_root();
+    let _brokers = one_at_a_time();
     check_otlp(
         "otlp_proto",
         |b| ExportLogsServiceRequest::decode(b).expect("an ExportLogsServiceRequest"),
@@ -208,6 +239,7 @@ fn otlp_proto_batches_decode_as_export_requests() {
 #[test]
 fn otlp_json_batches_decode_as_export_requests() {
     sysotel_tests::require_root();
+    let _brokers = one_at_a_time();
     check_otlp(
         "otlp_json",
         |b| serde_json::from_slice(b).expect("an OTLP/JSON ExportLogsServiceRequest"),
@@ -272,6 +304,7 @@ fn is_rfc3339_ns(s: &str) -> bool {
 #[test]
 fn json_is_one_flat_document_per_event() {
     sysotel_tests::require_root();
+    let _brokers = one_at_a_time();
     let (docs, messages, o) = per_event("json", &[]);
     let host = hostname();
     for m in &messages {
@@ -328,6 +361,7 @@ fn json_is_one_flat_document_per_event() {
 #[test]
 fn ecs_documents_need_no_ingest_pipeline() {
     sysotel_tests::require_root();
+    let _brokers = one_at_a_time();
     let (docs, messages, o) = per_event("ecs", &["--kafka-key", "pid"]);
     for (m, d) in messages.iter().zip(&docs) {
         let pid = d["process"]["pid"].to_string();
@@ -404,6 +438,7 @@ fn ecs_documents_need_no_ingest_pipeline() {
 #[test]
 fn broker_unreachable_at_start() {
     sysotel_tests::require_root();
+    let _brokers = one_at_a_time();
     let mock = MockCluster::new(1).expect("a mock cluster");
     let t = topic("late");
     mock.create_topic(&t, 1, 1).expect("a topic");
@@ -418,34 +453,33 @@ fn broker_unreachable_at_start() {
         "--kafka-encoding",
         "json",
         "-e",
-        "openat",
+        "kill",
+        "--shutdown-timeout",
+        "30s",
     ]);
-    let early = run_fixture();
+    let early = run_kill_fixture();
     std::thread::sleep(Duration::from_secs(1));
     assert!(sysotel.alive(), "sysotel must trace without its broker");
     mock.broker_up(1).expect("broker up");
-    let late = run_fixture();
-    let has = |ms: &[Consumed], path: &str| {
-        ms.iter().any(|m| {
-            serde_json::from_slice::<Json>(&m.payload).is_ok_and(|d| d["file.path"] == path)
-        })
-    };
-    // Delivery starts once librdkafka has connected (its backoff decides when).
+    let late = run_kill_fixture();
+    // Shutdown waits for every delivery report (librdkafka connects with
+    // its own backoff), so the summary says what the broker acknowledged.
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let totals = assert_accounted(&stopped);
+    assert_eq!(totals.exported, totals.produced, "{}", stopped.stderr);
     let messages = consume(
         &mock.bootstrap_servers(),
         &t,
         Duration::from_secs(60),
-        |ms| has(ms, &early.existing) && has(ms, &late.existing),
+        |ms| ms.len() as u64 >= totals.exported,
     );
-    let stopped = sysotel.stop();
-    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert_eq!(messages.len() as u64, totals.exported);
     assert!(
-        has(&messages, &early.existing) && has(&messages, &late.existing),
-        "events from before and after the broker came up are delivered:\n{}",
+        kills_of(&messages, early) == 1 && kills_of(&messages, late) == 1,
+        "events from before and after the broker came up are delivered once:\n{}",
         stopped.stderr
     );
-    let totals = assert_accounted(&stopped);
-    assert_eq!(totals.exported, totals.produced, "{}", stopped.stderr);
 }
 
 /// The mock cluster's only broker goes down mid-run and comes back, with
@@ -454,6 +488,7 @@ fn broker_unreachable_at_start() {
 #[test]
 fn broker_down_and_up_with_the_default_producer() {
     sysotel_tests::require_root();
+    let _brokers = one_at_a_time();
     let mock = MockCluster::new(1).expect("a mock cluster");
     let t = topic("down-up");
     mock.create_topic(&t, 1, 1).expect("a topic");
@@ -467,48 +502,39 @@ fn broker_down_and_up_with_the_default_producer() {
         "--kafka-encoding",
         "json",
         "-e",
-        "openat",
+        "kill",
         "--shutdown-timeout",
-        "10s",
+        "30s",
     ]);
-    let before = run_fixture();
+    let before = run_kill_fixture();
     std::thread::sleep(Duration::from_millis(500));
     mock.broker_down(1).expect("broker down");
-    let during = run_fixture();
+    let during = run_kill_fixture();
     std::thread::sleep(Duration::from_secs(2));
     assert!(
         sysotel.alive(),
         "sysotel must keep tracing without its broker"
     );
     mock.broker_up(1).expect("broker up");
-    let after = run_fixture();
-    let has = |ms: &[Consumed], path: &str| {
-        ms.iter().any(|m| {
-            serde_json::from_slice::<Json>(&m.payload).is_ok_and(|d| d["file.path"] == path)
-        })
-    };
-    // Delivery resumes once librdkafka has reconnected (its backoff decides when).
-    let messages = consume(
-        &mock.bootstrap_servers(),
-        &t,
-        Duration::from_secs(60),
-        |ms| has(ms, &after.existing) && has(ms, &during.existing),
-    );
+    let after = run_kill_fixture();
+    // Shutdown waits for every delivery report (librdkafka reconnects with
+    // its own backoff), so the summary says what the broker acknowledged.
     let stopped = sysotel.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
     let totals = assert_accounted(&stopped);
-    assert!(totals.exported > 0, "{}", stopped.stderr);
-    let paths: Vec<String> = messages
-        .iter()
-        .filter_map(|m| serde_json::from_slice::<Json>(&m.payload).ok())
-        .filter_map(|d| d["file.path"].as_str().map(str::to_string))
-        .collect();
-    for o in [&before, &during, &after] {
+    assert_eq!(totals.exported, totals.produced, "{}", stopped.stderr);
+    let messages = consume(
+        &mock.bootstrap_servers(),
+        &t,
+        Duration::from_secs(120),
+        |ms| ms.len() as u64 >= totals.exported,
+    );
+    assert_eq!(messages.len() as u64, totals.exported);
+    for pid in [before, during, after] {
         assert_eq!(
-            paths.iter().filter(|p| **p == o.existing).count(),
+            kills_of(&messages, pid),
             1,
-            "{} delivered exactly once:\n{}",
-            o.existing,
+            "the kill of {pid} delivered exactly once:\n{}",
             stopped.stderr
         );
     }
@@ -517,6 +543,7 @@ fn broker_down_and_up_with_the_default_producer() {
 #[test]
 fn batches_stay_under_the_message_limit() {
     sysotel_tests::require_root();
+    let _brokers = one_at_a_time();
     let tansu = Tansu::start();
     let t = topic("split");
     let path = unique_path("kafka-split");
@@ -570,6 +597,7 @@ fn batches_stay_under_the_message_limit() {
 #[test]
 fn refused_batches_are_split_not_lost() {
     sysotel_tests::require_root();
+    let _brokers = one_at_a_time();
     let mock = MockCluster::new(1).expect("a mock cluster");
     let t = topic("refused");
     mock.create_topic(&t, 1, 1).expect("a topic");
@@ -587,11 +615,13 @@ fn refused_batches_are_split_not_lost() {
         "--kafka-batch-age",
         "2s",
         "-e",
-        "openat",
+        "kill",
         "--kafka-property",
         "enable.idempotence=false",
     ]);
-    let o = run_fixture();
+    // Four kills in one batch: refused twice, it still splits down to
+    // messages the broker takes.
+    let pids: Vec<u64> = (0..4).map(|_| run_kill_fixture()).collect();
     let stopped = sysotel.stop();
     let totals = assert_accounted(&stopped);
     assert_eq!(totals.exported, totals.produced, "{}", stopped.stderr);
@@ -611,23 +641,31 @@ fn refused_batches_are_split_not_lost() {
     );
     assert_eq!(count(&messages), totals.exported, "{}", stopped.stderr);
     assert!(messages.len() >= 2, "the refused batch went out split");
-    let paths: Vec<String> = messages
+    let kills: Vec<i64> = messages
         .iter()
         .flat_map(|m| {
             let req = ExportLogsServiceRequest::decode(m.payload.as_slice()).expect("valid");
             records(&req)
                 .into_iter()
-                .filter_map(|r| str_attr(r, "file.path"))
+                .filter(|r| str_attr(r, "sysotel.event.name").as_deref() == Some("kill"))
+                .filter_map(|r| int_attr(r, "process.pid"))
                 .collect::<Vec<_>>()
         })
         .collect();
-    assert!(paths.contains(&o.existing) && paths.contains(&o.missing));
+    for pid in pids {
+        assert_eq!(
+            kills.iter().filter(|p| **p == pid as i64).count(),
+            1,
+            "the kill of {pid} delivered exactly once"
+        );
+    }
 }
 
 /// Delivery that fails for good is counted by error, never lost silently.
 #[test]
 fn failed_deliveries_are_counted_by_error() {
     sysotel_tests::require_root();
+    let _brokers = one_at_a_time();
     let mock = MockCluster::new(1).expect("a mock cluster");
     let t = topic("denied");
     mock.create_topic(&t, 1, 1).expect("a topic");
@@ -645,11 +683,11 @@ fn failed_deliveries_are_counted_by_error() {
         "--kafka-encoding",
         "json",
         "-e",
-        "openat",
+        "kill",
         "--kafka-property",
         "enable.idempotence=false",
     ]);
-    run_fixture();
+    run_kill_fixture();
     let stopped = sysotel.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
     let totals = assert_accounted(&stopped);
