@@ -224,6 +224,18 @@ impl Sysotel {
     }
 }
 
+impl Drop for Sysotel {
+    /// A test that fails before `stop` must not leave sysotel tracing the
+    /// machine for the tests after it.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_file(&self.stdout_path);
+    }
+}
+
 /// Every line of `--output json`, parsed; a line that is not JSON fails the test.
 pub fn json_events(stdout: &str) -> Vec<serde_json::Value> {
     stdout
