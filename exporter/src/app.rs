@@ -304,13 +304,22 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
     }
     let shared: metrics::Shared = Default::default();
     let attached = loader::PROGRAMS.len();
+    let ring_size = u64::from(cli.ring_buffer_size);
+    let snapshot = |stats: &ReaderStats,
+                    k: &KernelCounts,
+                    sinks: &[SinkHandle],
+                    previous: &metrics::Snapshot| {
+        metrics::Snapshot {
+            ring_size_bytes: ring_size,
+            ..metrics::Snapshot::take(stats, k, sinks, attached, previous)
+        }
+    };
     metrics::store(
         &shared,
-        metrics::Snapshot::take(
+        snapshot(
             &ReaderStats::default(),
             &KernelCounts::default(),
             &sinks,
-            attached,
             &metrics::Snapshot::default(),
         ),
     );
@@ -338,10 +347,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
             match tracer.lost() {
                 Ok(k) => {
                     let previous = metrics::read(&shared);
-                    metrics::store(
-                        &shared,
-                        metrics::Snapshot::take(stats, &k, sinks, attached, &previous),
-                    );
+                    metrics::store(&shared, snapshot(stats, &k, sinks, &previous));
                 }
                 Err(e) => eprintln!("sysotel: reading the kernel loss counters failed: {e}"),
             }
@@ -415,10 +421,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
     let reader = reader.into_stats();
     // The last snapshot holds the final counters: the summary's numbers.
     let previous = metrics::read(&shared);
-    metrics::store(
-        &shared,
-        metrics::Snapshot::take(&reader, &kernel, &sinks, attached, &previous),
-    );
+    metrics::store(&shared, snapshot(&reader, &kernel, &sinks, &previous));
     if let Some(m) = otlp_metrics {
         m.shutdown();
     }

@@ -36,6 +36,8 @@ pub struct ReaderStats {
     pub decode_errors: u64,
     /// Decoded events by event id.
     pub by_event: Vec<u64>,
+    /// Bytes in the ring buffer not read yet, as of the last periodic check.
+    pub ring_used: Option<u64>,
 }
 
 impl Default for ReaderStats {
@@ -44,6 +46,7 @@ impl Default for ReaderStats {
             received: 0,
             decode_errors: 0,
             by_event: vec![0; EVENT_ID_LIMIT as usize],
+            ring_used: None,
         }
     }
 }
@@ -70,6 +73,58 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 pub struct Reader {
     ring: AsyncFd<RingBuf<MapData>>,
     state: State,
+    fill: Option<RingFill>,
+}
+
+/// A read-only view of the ring buffer's consumer and producer positions
+/// (the first two pages of the map), to see how full it is.
+struct RingFill {
+    base: *mut libc::c_void,
+    len: usize,
+    page: usize,
+}
+
+impl RingFill {
+    fn new(fd: std::os::fd::RawFd) -> Option<RingFill> {
+        // SAFETY: sysconf has no memory effects.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
+        let len = 2 * page;
+        // SAFETY: a shared read-only mapping of the ring map's position pages;
+        // the kernel allows mapping them read-only, and the map outlives it
+        // (the Reader owns both).
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        (base != libc::MAP_FAILED).then_some(RingFill { base, len, page })
+    }
+
+    /// Bytes written by the kernel and not yet consumed.
+    fn used(&self) -> u64 {
+        // SAFETY: both positions are naturally aligned u64s at the start of
+        // the two mapped pages, updated atomically by the kernel and the reader.
+        unsafe {
+            let consumer = &*(self.base as *const std::sync::atomic::AtomicU64);
+            let producer =
+                &*((self.base as *const u8).add(self.page) as *const std::sync::atomic::AtomicU64);
+            let p = producer.load(std::sync::atomic::Ordering::Acquire);
+            let c = consumer.load(std::sync::atomic::Ordering::Acquire);
+            p.saturating_sub(c)
+        }
+    }
+}
+
+impl Drop for RingFill {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly what `new` mapped.
+        unsafe { libc::munmap(self.base, self.len) };
+    }
 }
 
 /// What draining updates, apart from the ring itself.
@@ -93,9 +148,11 @@ impl Reader {
     /// `selection`: events written by the kernel only to complete others
     /// (exec records for execve) are not passed on unless selected.
     pub fn new(ring: RingBuf<MapData>, selection: Selection) -> std::io::Result<Reader> {
+        let fill = RingFill::new(std::os::fd::AsRawFd::as_raw_fd(&ring));
         // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, for
         // as long as the AsyncFd that owns the RingBuf exists.
         Ok(Reader {
+            fill,
             ring: unsafe { AsyncFd::register(ring)? },
             state: State {
                 stats: ReaderStats::default(),
@@ -104,6 +161,12 @@ impl Reader {
                 selection,
             },
         })
+    }
+
+    /// Bytes in the ring buffer not read yet (None if its positions could
+    /// not be mapped).
+    pub fn ring_used(&self) -> Option<u64> {
+        self.fill.as_ref().map(RingFill::used)
     }
 
     /// Reads until `stop` completes or every sink has failed. Every `every`,
@@ -126,6 +189,7 @@ impl Reader {
                 biased;
                 _ = &mut stop => return Ok(Stop::Requested),
                 _ = slow.tick() => {
+                    self.state.stats.ring_used = self.fill.as_ref().map(RingFill::used);
                     let reports = periodic(sinks, &self.state.stats);
                     loss::deliver(reports, sinks).await;
                 }

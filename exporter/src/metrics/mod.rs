@@ -73,6 +73,9 @@ pub struct Snapshot {
     pub decode_errors: u64,
     pub outputs: Vec<OutputSnapshot>,
     pub programs_attached: usize,
+    /// Bytes in the kernel ring buffer not read yet, and its size.
+    pub ring_used_bytes: u64,
+    pub ring_size_bytes: u64,
     pub cpu_seconds: f64,
     pub rss_bytes: u64,
     /// Programs attached and every output delivering or still retrying.
@@ -155,6 +158,8 @@ impl Snapshot {
             decode_errors: stats.decode_errors,
             outputs,
             programs_attached,
+            ring_used_bytes: stats.ring_used.unwrap_or(0),
+            ring_size_bytes: 0,
             cpu_seconds,
             rss_bytes,
             healthy: unhealthy_reason.is_none(),

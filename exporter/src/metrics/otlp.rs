@@ -157,6 +157,20 @@ fn register(provider: &SdkMeterProvider, shared: Shared) {
         .build();
     let s = shared.clone();
     meter
+        .u64_observable_gauge("sysotel.ring_buffer.used")
+        .with_unit("By")
+        .with_description("Bytes in the kernel ring buffer not read yet")
+        .with_callback(move |o| o.observe(read(&s).ring_used_bytes, &[]))
+        .build();
+    let s = shared.clone();
+    meter
+        .u64_observable_gauge("sysotel.ring_buffer.size")
+        .with_unit("By")
+        .with_description("Size of the kernel ring buffer")
+        .with_callback(move |o| o.observe(read(&s).ring_size_bytes, &[]))
+        .build();
+    let s = shared.clone();
+    meter
         .u64_observable_gauge("sysotel.programs.attached")
         .with_description("eBPF programs attached")
         .with_callback(move |o| o.observe(read(&s).programs_attached as u64, &[]))

@@ -66,6 +66,20 @@ pub fn render(s: &Snapshot) -> String {
     }
     family(
         &mut out,
+        "sysotel_ring_buffer_used_bytes",
+        "gauge",
+        "Bytes in the kernel ring buffer not read yet.",
+    );
+    let _ = writeln!(out, "sysotel_ring_buffer_used_bytes {}", s.ring_used_bytes);
+    family(
+        &mut out,
+        "sysotel_ring_buffer_size_bytes",
+        "gauge",
+        "Size of the kernel ring buffer.",
+    );
+    let _ = writeln!(out, "sysotel_ring_buffer_size_bytes {}", s.ring_size_bytes);
+    family(
+        &mut out,
         "sysotel_decode_errors_total",
         "counter",
         "Records that failed to decode.",
@@ -235,6 +249,8 @@ mod tests {
                 ..Default::default()
             }],
             programs_attached: 5,
+            ring_used_bytes: 0,
+            ring_size_bytes: 4096,
             cpu_seconds: 0.5,
             rss_bytes: 1024,
             healthy: true,
@@ -249,6 +265,7 @@ mod tests {
             "sysotel_output_exported_total{output=\"otlp\"} 4",
             "sysotel_output_dropped_total{output=\"otlp\",reason=\"queue_full\"} 1",
             "process_resident_memory_bytes 1024",
+            "sysotel_ring_buffer_size_bytes 4096",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
         }
