@@ -209,6 +209,24 @@ fn healthz_reports_an_output_that_cannot_deliver() {
         .is_some_and(|v| v > 0.0),
         "{text}"
     );
+    // The dropped batch counts in the latency summary: it took about the
+    // retry budget.
+    assert!(
+        sample(
+            &all,
+            "sysotel_output_batch_latency_seconds_count{output=\"otlp\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &all,
+            "sysotel_output_batch_latency_seconds_sum{output=\"otlp\"}"
+        )
+        .is_some_and(|s| s > 0.5),
+        "{text}"
+    );
     let stopped = sysotel.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }

@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// One output's counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct OutputSnapshot {
     pub name: String,
     pub produced: u64,
@@ -27,6 +27,9 @@ pub struct OutputSnapshot {
     pub dropped_shutdown: u64,
     pub retries: u64,
     pub queued: u64,
+    /// Batches (messages, requests) finished, and their summed latency.
+    pub batches: u64,
+    pub batch_latency_seconds: f64,
     pub failed: bool,
     /// Deliveries have failed for good since the last one that succeeded.
     pub failing: bool,
@@ -46,6 +49,8 @@ impl OutputSnapshot {
             retries: SinkStats::get(&st.retries),
             // Briefly below zero while a batch is counted in and out.
             queued: SinkStats::get(&st.queued).min(i64::MAX as u64),
+            batches: SinkStats::get(&st.batches),
+            batch_latency_seconds: SinkStats::get(&st.batch_latency_ns) as f64 / 1e9,
             failed: s.failed(),
             failing: false,
         }

@@ -147,6 +147,27 @@ fn register(provider: &SdkMeterProvider, shared: Shared) {
         .build();
     let s = shared.clone();
     meter
+        .u64_observable_counter("sysotel.output.batches")
+        .with_description("Batches (requests, messages) a batching output finished")
+        .with_callback(move |o| {
+            for out in read(&s).outputs.into_iter().filter(|o| o.batches > 0) {
+                o.observe(out.batches, &[output_kv(&out.name)]);
+            }
+        })
+        .build();
+    let s = shared.clone();
+    meter
+        .f64_observable_counter("sysotel.output.batch.latency")
+        .with_unit("s")
+        .with_description("Summed batch latency (otlp: first record to response; kafka: hand-off to delivery report)")
+        .with_callback(move |o| {
+            for out in read(&s).outputs.into_iter().filter(|o| o.batches > 0) {
+                o.observe(out.batch_latency_seconds, &[output_kv(&out.name)]);
+            }
+        })
+        .build();
+    let s = shared.clone();
+    meter
         .u64_observable_gauge("sysotel.output.queued")
         .with_description("Records handed to the output and not yet finished")
         .with_callback(move |o| {

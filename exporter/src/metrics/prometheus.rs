@@ -126,6 +126,25 @@ pub fn render(s: &Snapshot) -> String {
     }
     family(
         &mut out,
+        "sysotel_output_batch_latency_seconds",
+        "summary",
+        "Batches finished by a batching output (otlp: first record to response; kafka: hand-off to delivery report).",
+    );
+    for o in s.outputs.iter().filter(|o| o.batches > 0) {
+        let name = escape(&o.name);
+        let _ = writeln!(
+            out,
+            "sysotel_output_batch_latency_seconds_sum{{output=\"{name}\"}} {}",
+            o.batch_latency_seconds
+        );
+        let _ = writeln!(
+            out,
+            "sysotel_output_batch_latency_seconds_count{{output=\"{name}\"}} {}",
+            o.batches
+        );
+    }
+    family(
+        &mut out,
         "sysotel_output_dropped_total",
         "counter",
         "Records dropped by an output, by reason.",

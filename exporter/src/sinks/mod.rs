@@ -58,6 +58,11 @@ pub struct SinkStats {
     pub rejected: AtomicU64,
     /// Requests retried.
     pub retries: AtomicU64,
+    /// Batches finished (delivered, refused or dropped) by a batching output,
+    /// and the sum of their latencies in ns: from the batch's first record
+    /// reaching the output until its delivery report.
+    pub batches: AtomicU64,
+    pub batch_latency_ns: AtomicU64,
     /// The sink can no longer write (its output is gone).
     pub failed: AtomicBool,
     /// Records that failed delivery, by error.
@@ -71,6 +76,13 @@ impl SinkStats {
 
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// Counts one finished batch that took `latency`.
+    pub fn batch_done(&self, latency: Duration) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.batch_latency_ns
+            .fetch_add(latency.as_nanos() as u64, Ordering::Relaxed);
     }
 
     /// Counts `n` records that failed with `error` (the caller also counts

@@ -98,11 +98,22 @@ impl ClientContext for Context {
     }
 }
 
-impl ProducerContext for Context {
-    /// The number of records in the message.
-    type DeliveryOpaque = usize;
+/// What each message carries to its delivery report.
+pub struct Sent {
+    records: usize,
+    /// When it was handed to librdkafka.
+    since: Instant,
+}
 
-    fn delivery(&self, result: &DeliveryResult<'_>, records: usize) {
+impl ProducerContext for Context {
+    type DeliveryOpaque = Box<Sent>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, sent: Box<Sent>) {
+        let records = sent.records;
+        let resent = matches!(result, Err((e, _)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge) && self.batched && records > 1);
+        if !resent {
+            self.stats.batch_done(sent.since.elapsed());
+        }
         match result {
             Ok(msg) => {
                 SinkStats::add(&self.stats.exported_bytes, msg.payload_len());
@@ -153,7 +164,11 @@ impl Shipper {
         records: usize,
         timestamp_ms: Option<i64>,
     ) {
-        let mut record = BaseRecord::with_opaque_to(&self.cfg.topic, records)
+        let sent = Box::new(Sent {
+            records,
+            since: Instant::now(),
+        });
+        let mut record = BaseRecord::with_opaque_to(&self.cfg.topic, sent)
             .payload(payload)
             .headers(self.headers.clone());
         if let Some(k) = key {

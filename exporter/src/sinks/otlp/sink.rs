@@ -54,6 +54,8 @@ impl Batch {
 struct Ready {
     request: Bytes,
     count: usize,
+    /// When the batch's first record reached the sink.
+    since: Instant,
 }
 
 /// Builds the prost request for one batch (one resource, one scope): what
@@ -87,6 +89,7 @@ impl Logged {
 
 struct Outcome {
     records: usize,
+    since: Instant,
     exported: usize,
     rejected: usize,
     failed: usize,
@@ -142,13 +145,15 @@ async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut open = true;
 
-    let close = |current: &mut Batch, ready: &mut VecDeque<Ready>, encoder: &Encoder| {
-        let batch = std::mem::replace(current, Batch::new());
-        ready.push_back(Ready {
-            request: Bytes::from(encoder.request(&batch.records)),
-            count: batch.count,
-        });
-    };
+    let close =
+        |current: &mut Batch, ready: &mut VecDeque<Ready>, encoder: &Encoder, since: Instant| {
+            let batch = std::mem::replace(current, Batch::new());
+            ready.push_back(Ready {
+                since,
+                request: Bytes::from(encoder.request(&batch.records)),
+                count: batch.count,
+            });
+        };
 
     while open || !ready.is_empty() || current.count > 0 || !in_flight.is_empty() {
         tokio::select! {
@@ -168,7 +173,7 @@ async fn run(
                         queued_records += 1;
                         queued_bytes += size;
                         if current.count >= cfg.batch_records || current.records.len() >= cfg.batch_bytes {
-                            close(&mut current, &mut ready, &encoder);
+                            close(&mut current, &mut ready, &encoder, current_since);
                         }
                     }
                     if dropped > 0 {
@@ -184,13 +189,14 @@ async fn run(
                     SinkStats::add(&stats.exported, o.exported);
                     SinkStats::add(&stats.rejected, o.rejected);
                     SinkStats::add(&stats.dropped_error, o.failed);
+                    stats.batch_done(o.since.elapsed());
                     input.processed(o.records);
                 }
             }
             _ = tick.tick() => {}
         }
         if current.count > 0 && (current_since.elapsed() >= cfg.batch_age || !open) {
-            close(&mut current, &mut ready, &encoder);
+            close(&mut current, &mut ready, &encoder, current_since);
         }
         while in_flight.len() < cfg.max_in_flight {
             let Some(batch) = ready.pop_front() else {
@@ -218,6 +224,7 @@ async fn export(
     batch: Ready,
 ) -> Outcome {
     let records = batch.count;
+    let since = batch.since;
     let started = Instant::now();
     let mut delay = cfg.retry_initial;
     let mut seed = (records as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
@@ -235,6 +242,7 @@ async fn export(
                 }
                 return Outcome {
                     records,
+                    since,
                     exported: records - rejected,
                     rejected,
                     failed: 0,
@@ -244,6 +252,7 @@ async fn export(
                 logged.once(&cfg.endpoint, &e, "permanent failure, batch dropped");
                 return Outcome {
                     records,
+                    since,
                     exported: 0,
                     rejected: records,
                     failed: 0,
@@ -260,6 +269,7 @@ async fn export(
                     logged.once(&cfg.endpoint, &e, "retry budget spent, batch dropped");
                     return Outcome {
                         records,
+                        since,
                         exported: 0,
                         rejected: 0,
                         failed: records,
