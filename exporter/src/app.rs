@@ -471,5 +471,14 @@ pub fn list(out: &mut impl std::io::Write) -> std::io::Result<()> {
         }
         writeln!(out, "  {:<24} {}", e.name, catalog::signature(e.id))?;
     }
+    // sysotel's own records, which every output receives.
+    writeln!(out, "{}:", catalog::Category::Internal.name())?;
+    let fields: Vec<&str> = catalog::internal::LOSS.iter().map(|f| f.name).collect();
+    writeln!(
+        out,
+        "  {:<24} ({})",
+        catalog::LOSS_EVENT_NAME,
+        fields.join(", ")
+    )?;
     out.flush()
 }
