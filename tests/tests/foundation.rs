@@ -327,6 +327,8 @@ fn list_names_every_category() {
         "sched:",
         "openat",
         "sched_process_exec",
+        "internal:",
+        "sysotel.loss",
         "getppid",
     ] {
         assert!(text.contains(needle), "`sysotel list` lacks {needle}");
