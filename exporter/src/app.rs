@@ -16,7 +16,7 @@ use crate::{
     reader::{Reader, ReaderStats, Stop},
     select::Selection,
     sinks::{
-        SinkHandle, SinkStats,
+        SinkCounts, SinkHandle,
         console::{self, ConsoleConfig, ConsoleFormat},
         kafka::{self, KafkaConfig},
         otlp::{self, OtlpConfig, transport::Transport},
@@ -39,14 +39,7 @@ pub struct Summary {
 }
 
 pub struct SinkTotals {
-    pub produced: u64,
-    pub exported: u64,
-    pub exported_bytes: u64,
-    pub dropped_full: u64,
-    pub dropped_error: u64,
-    pub dropped_shutdown: u64,
-    pub rejected: u64,
-    pub retries: u64,
+    pub counts: SinkCounts,
     /// Records that failed delivery, by error.
     pub errors: std::collections::BTreeMap<String, u64>,
 }
@@ -97,19 +90,20 @@ impl Summary {
             );
         }
         for (name, t) in &self.sinks {
+            let c = &t.counts;
             eprintln!(
                 "  output {name}: produced {}, exported {}, rejected {}, dropped {} (queue full {}, failed {}, shutdown timeout {}), retries {}",
-                t.produced,
-                t.exported,
-                t.rejected,
-                t.dropped_full + t.dropped_error + t.dropped_shutdown,
-                t.dropped_full,
-                t.dropped_error,
-                t.dropped_shutdown,
-                t.retries
+                c.produced,
+                c.exported,
+                c.rejected,
+                c.dropped(),
+                c.dropped_full,
+                c.dropped_error,
+                c.dropped_shutdown,
+                c.retries
             );
-            if t.exported_bytes > 0 {
-                eprintln!("    exported bytes: {}", t.exported_bytes);
+            if c.exported_bytes > 0 {
+                eprintln!("    exported bytes: {}", c.exported_bytes);
             }
             if !t.errors.is_empty() {
                 let errors: Vec<String> =
@@ -305,24 +299,12 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
     let shared: metrics::Shared = Default::default();
     let attached = loader::PROGRAMS.len();
     let ring_size = u64::from(cli.ring_buffer_size);
-    let snapshot = |stats: &ReaderStats,
-                    k: &KernelCounts,
-                    sinks: &[SinkHandle],
-                    previous: &metrics::Snapshot| {
-        metrics::Snapshot {
-            ring_size_bytes: ring_size,
-            ..metrics::Snapshot::take(stats, k, sinks, attached, previous)
-        }
+    let snapshot = |stats: &ReaderStats, k: &KernelCounts, sinks: &[SinkHandle]| {
+        metrics::update(&shared, |previous| {
+            metrics::Snapshot::take(stats, k, sinks, attached, ring_size, previous)
+        })
     };
-    metrics::store(
-        &shared,
-        snapshot(
-            &ReaderStats::default(),
-            &KernelCounts::default(),
-            &sinks,
-            &metrics::Snapshot::default(),
-        ),
-    );
+    snapshot(&ReaderStats::default(), &KernelCounts::default(), &sinks);
     let _server = listener.map(|l| tokio::spawn(metrics::prometheus::serve(l, shared.clone())));
     let otlp_metrics = match (&cli.metrics_otlp_endpoint, plan.resource.as_ref()) {
         (Some(url), Some(resource)) => Some(
@@ -331,23 +313,24 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
         ),
         _ => None,
     };
-    let mut last_metrics = Instant::now();
-    let (mut last_loss, mut last_stats) = (Instant::now(), Instant::now());
+    let (mut last_loss, mut last_stats, mut last_metrics) =
+        (Instant::now(), Instant::now(), Instant::now());
     let mut periodic = |sinks: &[SinkHandle], stats: &ReaderStats| -> Vec<Report> {
         let mut reports = Vec::new();
-        if last_loss.elapsed() + every / 4 >= cli.loss_interval {
-            last_loss = Instant::now();
-            match tracer.lost() {
-                Ok(k) => reports = monitor.check(&k, sinks),
-                Err(e) => eprintln!("sysotel: reading the kernel loss counters failed: {e}"),
-            }
-        }
-        if metrics_on && last_metrics.elapsed() + every / 4 >= METRICS_REFRESH {
-            last_metrics = Instant::now();
+        let loss_due = last_loss.elapsed() + every / 4 >= cli.loss_interval;
+        let metrics_due = metrics_on && last_metrics.elapsed() + every / 4 >= METRICS_REFRESH;
+        // The kernel's loss counters, read once for whichever is due.
+        if loss_due || metrics_due {
             match tracer.lost() {
                 Ok(k) => {
-                    let previous = metrics::read(&shared);
-                    metrics::store(&shared, snapshot(stats, &k, sinks, &previous));
+                    if loss_due {
+                        last_loss = Instant::now();
+                        reports = monitor.check(&k, sinks);
+                    }
+                    if metrics_due {
+                        last_metrics = Instant::now();
+                        snapshot(stats, &k, sinks);
+                    }
                 }
                 Err(e) => eprintln!("sysotel: reading the kernel loss counters failed: {e}"),
             }
@@ -405,14 +388,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
             (
                 s.name.clone(),
                 SinkTotals {
-                    produced: SinkStats::get(&s.stats.produced),
-                    exported: SinkStats::get(&s.stats.exported),
-                    exported_bytes: SinkStats::get(&s.stats.exported_bytes),
-                    dropped_full: SinkStats::get(&s.stats.dropped_full),
-                    dropped_error: SinkStats::get(&s.stats.dropped_error),
-                    dropped_shutdown: SinkStats::get(&s.stats.dropped_shutdown),
-                    rejected: SinkStats::get(&s.stats.rejected),
-                    retries: SinkStats::get(&s.stats.retries),
+                    counts: s.stats.counts(),
                     errors: s.stats.errors(),
                 },
             )
@@ -420,8 +396,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
         .collect();
     let reader = reader.into_stats();
     // The last snapshot holds the final counters: the summary's numbers.
-    let previous = metrics::read(&shared);
-    metrics::store(&shared, snapshot(&reader, &kernel, &sinks, &previous));
+    snapshot(&reader, &kernel, &sinks);
     if let Some(m) = otlp_metrics {
         m.shutdown();
     }
@@ -439,16 +414,14 @@ fn stats_line(started: Instant, stats: &ReaderStats, sinks: &[SinkHandle]) {
     let outputs: Vec<String> = sinks
         .iter()
         .map(|s| {
-            let dropped = SinkStats::get(&s.stats.dropped_full)
-                + SinkStats::get(&s.stats.dropped_error)
-                + SinkStats::get(&s.stats.dropped_shutdown);
+            let c = s.stats.counts();
             format!(
                 "{} exported {} dropped {} rejected {} queued {}",
                 s.name,
-                SinkStats::get(&s.stats.exported),
-                dropped,
-                SinkStats::get(&s.stats.rejected),
-                SinkStats::get(&s.stats.queued)
+                c.exported,
+                c.dropped(),
+                c.rejected,
+                c.queued
             )
         })
         .collect();

@@ -34,6 +34,11 @@ impl BootClock {
         (boot_ns as i128 + self.offset_ns).clamp(0, u64::MAX as i128) as u64
     }
 
+    /// Boot-time nanoseconds now (the kernel's clock for records).
+    pub fn now_boot_ns() -> u64 {
+        now(libc::CLOCK_BOOTTIME).clamp(0, u64::MAX as i128) as u64
+    }
+
     /// Unix nanoseconds now (the observed time of a record).
     pub fn now_unix_ns() -> u64 {
         now(libc::CLOCK_REALTIME).clamp(0, u64::MAX as i128) as u64

@@ -13,7 +13,7 @@ use crate::{
     clock::BootClock,
     event::{Arg, Context, Event, Value},
     loader::KernelCounts,
-    sinks::{SinkHandle, SinkStats},
+    sinks::{SinkCounts, SinkHandle},
 };
 
 /// A report and the outputs it goes to (indexes into the sink list).
@@ -22,47 +22,19 @@ pub struct Report {
     pub targets: Vec<usize>,
 }
 
-/// One output's drop counters at the last check.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-struct Drops {
-    queue_full: u64,
-    failed: u64,
-    shutdown: u64,
-    rejected: u64,
-}
-
-impl Drops {
-    fn of(s: &SinkHandle) -> Drops {
-        Drops {
-            queue_full: SinkStats::get(&s.stats.dropped_full),
-            failed: SinkStats::get(&s.stats.dropped_error),
-            shutdown: SinkStats::get(&s.stats.dropped_shutdown),
-            rejected: SinkStats::get(&s.stats.rejected),
-        }
-    }
-
-    fn total(&self) -> u64 {
-        self.queue_full + self.failed + self.shutdown + self.rejected
-    }
+/// What an output lost: dropped (any reason) or rejected.
+fn output_lost(c: &SinkCounts) -> u64 {
+    c.dropped() + c.rejected
 }
 
 pub struct LossMonitor {
     clock: BootClock,
     /// Kernel losses by event id at the last check.
     kernel: Vec<u64>,
-    sinks: Vec<Drops>,
+    /// Each output's counters at the last check.
+    sinks: Vec<SinkCounts>,
     since_unix_ns: u64,
     me: Context,
-}
-
-fn now_boot_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid out-pointer; CLOCK_BOOTTIME exists on every supported kernel.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 impl LossMonitor {
@@ -71,7 +43,7 @@ impl LossMonitor {
         LossMonitor {
             clock,
             kernel: vec![0; exporter_common::events::EVENT_ID_LIMIT as usize],
-            sinks: vec![Drops::default(); sinks],
+            sinks: vec![SinkCounts::default(); sinks],
             since_unix_ns: BootClock::now_unix_ns(),
             me: Context {
                 pid,
@@ -136,7 +108,7 @@ impl LossMonitor {
     /// something, addressed to the outputs that are healthy (not failed, and
     /// dropping nothing themselves this interval).
     pub fn check(&mut self, kernel: &KernelCounts, sinks: &[SinkHandle]) -> Vec<Report> {
-        let now_boot = now_boot_ns();
+        let now_boot = BootClock::now_boot_ns();
         let now = self.clock.unix_ns(now_boot);
         let mut events = Vec::new();
 
@@ -166,16 +138,19 @@ impl LossMonitor {
 
         let mut unhealthy = vec![false; sinks.len()];
         for (i, s) in sinks.iter().enumerate() {
-            let now_d = Drops::of(s);
+            let now_c = s.stats.counts();
             let before = self.sinks.get(i).copied().unwrap_or_default();
-            let d = now_d.total().saturating_sub(before.total());
+            let d = output_lost(&now_c).saturating_sub(output_lost(&before));
             unhealthy[i] = s.failed() || !s.is_open() || d > 0;
             if d > 0 {
                 let by = [
-                    ("queue_full", now_d.queue_full - before.queue_full),
-                    ("failed", now_d.failed - before.failed),
-                    ("shutdown_timeout", now_d.shutdown - before.shutdown),
-                    ("rejected", now_d.rejected - before.rejected),
+                    ("queue_full", now_c.dropped_full - before.dropped_full),
+                    ("failed", now_c.dropped_error - before.dropped_error),
+                    (
+                        "shutdown_timeout",
+                        now_c.dropped_shutdown - before.dropped_shutdown,
+                    ),
+                    ("rejected", now_c.rejected - before.rejected),
                 ]
                 .iter()
                 .filter(|(_, n)| *n > 0)
@@ -183,11 +158,17 @@ impl LossMonitor {
                 .collect();
                 events.push((
                     Some(i),
-                    self.report(now_boot, format!("output:{}", s.name), d, now_d.total(), by),
+                    self.report(
+                        now_boot,
+                        format!("output:{}", s.name),
+                        d,
+                        output_lost(&now_c),
+                        by,
+                    ),
                 ));
             }
             if let Some(slot) = self.sinks.get_mut(i) {
-                *slot = now_d;
+                *slot = now_c;
             }
         }
         self.since_unix_ns = now;

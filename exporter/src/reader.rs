@@ -163,12 +163,6 @@ impl Reader {
         })
     }
 
-    /// Bytes in the ring buffer not read yet (None if its positions could
-    /// not be mapped).
-    pub fn ring_used(&self) -> Option<u64> {
-        self.fill.as_ref().map(RingFill::used)
-    }
-
     /// Reads until `stop` completes or every sink has failed. Every `every`,
     /// `periodic` runs and the reports it returns go to their outputs.
     pub async fn run(

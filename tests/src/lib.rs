@@ -41,6 +41,60 @@ pub fn require_root() {
     );
 }
 
+/// What the fixture's `basic` mode did.
+pub struct Opened {
+    pub pid: u64,
+    /// A unique path that existed (removed again afterwards) and was opened.
+    pub existing: String,
+    /// A unique path that did not exist (its open failed with ENOENT).
+    pub missing: String,
+    /// The fd the open of `existing` returned.
+    pub fd: i64,
+    /// Unix ns just before the fixture started.
+    pub at_ns: u64,
+}
+
+/// Runs the fixture program (`fixture`: its path) in `basic` mode on a unique
+/// existing path and a missing one, exit code 0.
+pub fn run_basic_fixture(fixture: &str, tag: &str) -> Opened {
+    let existing = unique_path(&format!("{tag}-exists"));
+    std::fs::write(&existing, b"x").expect("create");
+    let missing = unique_path(&format!("{tag}-missing"));
+    let at_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let out = Command::new(fixture)
+        .args(["basic", &existing, &missing, "0"])
+        .output()
+        .expect("run fixture");
+    assert!(out.status.success());
+    let r = fixture_report(&out.stdout);
+    let _ = std::fs::remove_file(&existing);
+    Opened {
+        pid: r["pid"].parse().expect("pid"),
+        fd: r["open_fd"].parse().expect("fd"),
+        existing,
+        missing,
+        at_ns,
+    }
+}
+
+/// A file inside an installed Python package (scripts/peers.sh installs
+/// them): `code` prints its path; `what` names it in the failure.
+pub fn python_path(code: &str, what: &str) -> String {
+    let out = Command::new("python3")
+        .args(["-c", code])
+        .output()
+        .expect("python3");
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        out.status.success() && std::path::Path::new(&p).exists(),
+        "{what} is not installed: run scripts/peers.sh"
+    );
+    p
+}
+
 /// A path under /tmp no other run uses.
 pub fn unique_path(tag: &str) -> String {
     let nanos = std::time::SystemTime::now()

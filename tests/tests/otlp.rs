@@ -1,54 +1,19 @@
 //! OTLP export end to end, against rotel (a real OpenTelemetry collector):
 //! every protocol, the mapping's exact values, collector outages, bad settings.
 
-use std::{
-    process::Command,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{process::Command, time::Duration};
 
 use sysotel_tests::{
-    Stopped, Sysotel, fixture_report, hostname,
+    Opened, Stopped, Sysotel, hostname,
     rotel::{Record, Rotel, free_port},
-    unique_path,
+    run_basic_fixture,
 };
 
 const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture");
 
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
-struct Opened {
-    pid: u64,
-    existing: String,
-    missing: String,
-    fd: String,
-    at_ns: u64,
-}
-
 /// The fixture opens a unique existing path and a missing one.
 fn run_fixture() -> Opened {
-    let existing = unique_path("otlp-exists");
-    std::fs::write(&existing, b"x").expect("create");
-    let missing = unique_path("otlp-missing");
-    let at_ns = now_ns();
-    let out = Command::new(FIXTURE)
-        .args(["basic", &existing, &missing, "0"])
-        .output()
-        .expect("run fixture");
-    assert!(out.status.success());
-    let r = fixture_report(&out.stdout);
-    let _ = std::fs::remove_file(&existing);
-    Opened {
-        pid: r["pid"].parse().expect("pid"),
-        fd: r["open_fd"].clone(),
-        existing,
-        missing,
-        at_ns,
-    }
+    run_basic_fixture(FIXTURE, "otlp")
 }
 
 /// Waits until rotel has a record matching `pred` (batches leave on a timer).

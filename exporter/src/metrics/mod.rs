@@ -6,30 +6,20 @@
 pub mod otlp;
 pub mod prometheus;
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use crate::{
     catalog,
     loader::KernelCounts,
     reader::ReaderStats,
-    sinks::{SinkHandle, SinkStats},
+    sinks::{SinkCounts, SinkHandle},
 };
 
-/// One output's counters.
+/// One output's counters and health.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OutputSnapshot {
     pub name: String,
-    pub produced: u64,
-    pub exported: u64,
-    pub rejected: u64,
-    pub dropped_full: u64,
-    pub dropped_error: u64,
-    pub dropped_shutdown: u64,
-    pub retries: u64,
-    pub queued: u64,
-    /// Batches (messages, requests) finished, and their summed latency.
-    pub batches: u64,
-    pub batch_latency_seconds: f64,
+    pub counts: SinkCounts,
     pub failed: bool,
     /// Deliveries have failed for good since the last one that succeeded.
     pub failing: bool,
@@ -37,20 +27,9 @@ pub struct OutputSnapshot {
 
 impl OutputSnapshot {
     pub fn of(s: &SinkHandle) -> OutputSnapshot {
-        let st = &s.stats;
         OutputSnapshot {
             name: s.name.clone(),
-            produced: SinkStats::get(&st.produced),
-            exported: SinkStats::get(&st.exported),
-            rejected: SinkStats::get(&st.rejected),
-            dropped_full: SinkStats::get(&st.dropped_full),
-            dropped_error: SinkStats::get(&st.dropped_error),
-            dropped_shutdown: SinkStats::get(&st.dropped_shutdown),
-            retries: SinkStats::get(&st.retries),
-            // Briefly below zero while a batch is counted in and out.
-            queued: SinkStats::get(&st.queued).min(i64::MAX as u64),
-            batches: SinkStats::get(&st.batches),
-            batch_latency_seconds: SinkStats::get(&st.batch_latency_ns) as f64 / 1e9,
+            counts: s.stats.counts(),
             failed: s.failed(),
             failing: false,
         }
@@ -61,8 +40,8 @@ impl OutputSnapshot {
 /// until one succeeds again.
 fn failing(now: &OutputSnapshot, before: Option<&OutputSnapshot>) -> bool {
     match before {
-        Some(b) if now.exported > b.exported => false,
-        Some(b) if now.dropped_error > b.dropped_error => true,
+        Some(b) if now.counts.exported > b.counts.exported => false,
+        Some(b) if now.counts.dropped_error > b.counts.dropped_error => true,
         Some(b) => b.failing,
         None => false,
     }
@@ -83,9 +62,8 @@ pub struct Snapshot {
     pub ring_size_bytes: u64,
     pub cpu_seconds: f64,
     pub rss_bytes: u64,
-    /// Programs attached and every output delivering or still retrying.
-    pub healthy: bool,
-    /// Why not, when not.
+    /// Why sysotel is not healthy (programs attached and every output
+    /// delivering or still retrying), when it is not.
     pub unhealthy_reason: Option<String>,
 }
 
@@ -130,6 +108,7 @@ impl Snapshot {
         kernel: &KernelCounts,
         sinks: &[SinkHandle],
         programs_attached: usize,
+        ring_size_bytes: u64,
         previous: &Snapshot,
     ) -> Snapshot {
         let received = stats
@@ -164,28 +143,29 @@ impl Snapshot {
             outputs,
             programs_attached,
             ring_used_bytes: stats.ring_used.unwrap_or(0),
-            ring_size_bytes: 0,
+            ring_size_bytes,
             cpu_seconds,
             rss_bytes,
-            healthy: unhealthy_reason.is_none(),
             unhealthy_reason,
         }
     }
 
-    pub fn received_total(&self) -> u64 {
-        self.received.iter().map(|(_, n)| n).sum()
+    pub fn healthy(&self) -> bool {
+        self.unhealthy_reason.is_none()
     }
 }
 
 /// The snapshot shared by the endpoints; written by the reader's periodic check.
 pub type Shared = Arc<RwLock<Snapshot>>;
 
-pub fn read(shared: &Shared) -> Snapshot {
-    shared.read().unwrap_or_else(|p| p.into_inner()).clone()
+pub fn read(shared: &Shared) -> RwLockReadGuard<'_, Snapshot> {
+    shared.read().unwrap_or_else(|p| p.into_inner())
 }
 
-pub fn store(shared: &Shared, s: Snapshot) {
-    *shared.write().unwrap_or_else(|p| p.into_inner()) = s;
+/// Replaces the snapshot with `next(previous)`.
+pub fn update(shared: &Shared, next: impl FnOnce(&Snapshot) -> Snapshot) {
+    let mut s = shared.write().unwrap_or_else(|p| p.into_inner());
+    *s = next(&s);
 }
 
 #[cfg(test)]
@@ -195,8 +175,11 @@ mod tests {
     fn out(exported: u64, dropped_error: u64, failing: bool) -> OutputSnapshot {
         OutputSnapshot {
             name: "otlp".into(),
-            exported,
-            dropped_error,
+            counts: SinkCounts {
+                exported,
+                dropped_error,
+                ..Default::default()
+            },
             failing,
             ..Default::default()
         }

@@ -12,6 +12,7 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 
 use super::{Shared, read};
 use crate::otel::Resource;
+use crate::sinks::SinkCounts;
 
 /// The running metrics pipeline; `shutdown` exports once more and stops it.
 pub struct OtlpMetrics {
@@ -71,8 +72,8 @@ fn register(provider: &SdkMeterProvider, shared: Shared) {
         .u64_observable_counter("sysotel.events.received")
         .with_description("Events read from the kernel and passed to the outputs, by event")
         .with_callback(move |o| {
-            for (name, n) in read(&s).received {
-                o.observe(n, &[KeyValue::new("sysotel.event.name", name)]);
+            for (name, n) in &read(&s).received {
+                o.observe(*n, &[KeyValue::new("sysotel.event.name", *name)]);
             }
         })
         .build();
@@ -81,8 +82,8 @@ fn register(provider: &SdkMeterProvider, shared: Shared) {
         .u64_observable_counter("sysotel.events.lost")
         .with_description("Records lost in the kernel because the ring buffer was full, by event")
         .with_callback(move |o| {
-            for (name, n) in read(&s).lost {
-                o.observe(n, &[KeyValue::new("sysotel.event.name", name)]);
+            for (name, n) in &read(&s).lost {
+                o.observe(*n, &[KeyValue::new("sysotel.event.name", *name)]);
             }
         })
         .build();
@@ -92,7 +93,7 @@ fn register(provider: &SdkMeterProvider, shared: Shared) {
         .with_description("Records that failed to decode")
         .with_callback(move |o| o.observe(read(&s).decode_errors, &[]))
         .build();
-    type Get = fn(&super::OutputSnapshot) -> u64;
+    type Get = fn(&SinkCounts) -> u64;
     let counters: [(&'static str, &'static str, Get); 4] = [
         (
             "sysotel.output.produced",
@@ -117,8 +118,8 @@ fn register(provider: &SdkMeterProvider, shared: Shared) {
             .u64_observable_counter(name)
             .with_description(description)
             .with_callback(move |o| {
-                for out in read(&s).outputs {
-                    o.observe(get(&out), &[output_kv(&out.name)]);
+                for out in &read(&s).outputs {
+                    o.observe(get(&out.counts), &[output_kv(&out.name)]);
                 }
             })
             .build();
@@ -128,12 +129,8 @@ fn register(provider: &SdkMeterProvider, shared: Shared) {
         .u64_observable_counter("sysotel.output.dropped")
         .with_description("Records dropped by an output, by reason")
         .with_callback(move |o| {
-            for out in read(&s).outputs {
-                for (reason, n) in [
-                    ("queue_full", out.dropped_full),
-                    ("failed", out.dropped_error),
-                    ("shutdown", out.dropped_shutdown),
-                ] {
+            for out in &read(&s).outputs {
+                for (reason, n) in out.counts.dropped_by_reason() {
                     o.observe(
                         n,
                         &[
@@ -150,8 +147,8 @@ fn register(provider: &SdkMeterProvider, shared: Shared) {
         .u64_observable_counter("sysotel.output.batches")
         .with_description("Batches (requests, messages) a batching output finished")
         .with_callback(move |o| {
-            for out in read(&s).outputs.into_iter().filter(|o| o.batches > 0) {
-                o.observe(out.batches, &[output_kv(&out.name)]);
+            for out in read(&s).outputs.iter().filter(|o| o.counts.batches > 0) {
+                o.observe(out.counts.batches, &[output_kv(&out.name)]);
             }
         })
         .build();
@@ -161,8 +158,11 @@ fn register(provider: &SdkMeterProvider, shared: Shared) {
         .with_unit("s")
         .with_description("Summed batch latency (otlp: first record to response; kafka: hand-off to delivery report)")
         .with_callback(move |o| {
-            for out in read(&s).outputs.into_iter().filter(|o| o.batches > 0) {
-                o.observe(out.batch_latency_seconds, &[output_kv(&out.name)]);
+            for out in read(&s).outputs.iter().filter(|o| o.counts.batches > 0) {
+                o.observe(
+                    out.counts.batch_latency_ns as f64 / 1e9,
+                    &[output_kv(&out.name)],
+                );
             }
         })
         .build();
@@ -171,8 +171,8 @@ fn register(provider: &SdkMeterProvider, shared: Shared) {
         .u64_observable_gauge("sysotel.output.queued")
         .with_description("Records handed to the output and not yet finished")
         .with_callback(move |o| {
-            for out in read(&s).outputs {
-                o.observe(out.queued, &[output_kv(&out.name)]);
+            for out in &read(&s).outputs {
+                o.observe(out.counts.queued, &[output_kv(&out.name)]);
             }
         })
         .build();

@@ -30,7 +30,7 @@ pub fn render(s: &Snapshot) -> String {
         "gauge",
         "1 while sysotel is healthy (see /healthz).",
     );
-    let _ = writeln!(out, "sysotel_up {}", u8::from(s.healthy));
+    let _ = writeln!(out, "sysotel_up {}", u8::from(s.healthy()));
     family(
         &mut out,
         "sysotel_programs_attached",
@@ -85,7 +85,7 @@ pub fn render(s: &Snapshot) -> String {
         "Records that failed to decode.",
     );
     let _ = writeln!(out, "sysotel_decode_errors_total {}", s.decode_errors);
-    type Get = fn(&super::OutputSnapshot) -> u64;
+    type Get = fn(&crate::sinks::SinkCounts) -> u64;
     let per_output: [(&str, &str, &str, Get); 5] = [
         (
             "sysotel_output_produced_total",
@@ -121,7 +121,12 @@ pub fn render(s: &Snapshot) -> String {
     for (name, kind, help, get) in per_output {
         family(&mut out, name, kind, help);
         for o in &s.outputs {
-            let _ = writeln!(out, "{name}{{output=\"{}\"}} {}", escape(&o.name), get(o));
+            let _ = writeln!(
+                out,
+                "{name}{{output=\"{}\"}} {}",
+                escape(&o.name),
+                get(&o.counts)
+            );
         }
     }
     family(
@@ -130,17 +135,17 @@ pub fn render(s: &Snapshot) -> String {
         "summary",
         "Batches finished by a batching output (otlp: first record to response; kafka: hand-off to delivery report).",
     );
-    for o in s.outputs.iter().filter(|o| o.batches > 0) {
+    for o in s.outputs.iter().filter(|o| o.counts.batches > 0) {
         let name = escape(&o.name);
         let _ = writeln!(
             out,
             "sysotel_output_batch_latency_seconds_sum{{output=\"{name}\"}} {}",
-            o.batch_latency_seconds
+            o.counts.batch_latency_ns as f64 / 1e9
         );
         let _ = writeln!(
             out,
             "sysotel_output_batch_latency_seconds_count{{output=\"{name}\"}} {}",
-            o.batches
+            o.counts.batches
         );
     }
     family(
@@ -150,11 +155,7 @@ pub fn render(s: &Snapshot) -> String {
         "Records dropped by an output, by reason.",
     );
     for o in &s.outputs {
-        for (reason, n) in [
-            ("queue_full", o.dropped_full),
-            ("failed", o.dropped_error),
-            ("shutdown", o.dropped_shutdown),
-        ] {
+        for (reason, n) in o.counts.dropped_by_reason() {
             let _ = writeln!(
                 out,
                 "sysotel_output_dropped_total{{output=\"{}\",reason=\"{reason}\"}} {n}",
@@ -212,31 +213,34 @@ async fn answer(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let mut parts = request.lines().next().unwrap_or("").split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = path.split('?').next().unwrap_or("");
-    let snapshot = read(shared);
-    let (status, content_type, body) = match (method, path) {
-        ("GET" | "HEAD", "/metrics") => (
-            "200 OK",
-            "text/plain; version=0.0.4; charset=utf-8",
-            render(&snapshot),
-        ),
-        ("GET" | "HEAD", "/healthz") => match &snapshot.unhealthy_reason {
-            None => ("200 OK", "text/plain; charset=utf-8", "ok\n".to_string()),
-            Some(why) => (
-                "503 Service Unavailable",
-                "text/plain; charset=utf-8",
-                format!("unhealthy: {why}\n"),
+    // The answer is built, and the snapshot's lock released, before any await.
+    let (status, content_type, body) = {
+        let snapshot = read(shared);
+        match (method, path) {
+            ("GET" | "HEAD", "/metrics") => (
+                "200 OK",
+                "text/plain; version=0.0.4; charset=utf-8",
+                render(&snapshot),
             ),
-        },
-        ("GET" | "HEAD", _) => (
-            "404 Not Found",
-            "text/plain; charset=utf-8",
-            "not found: try /metrics or /healthz\n".to_string(),
-        ),
-        _ => (
-            "405 Method Not Allowed",
-            "text/plain; charset=utf-8",
-            "only GET\n".to_string(),
-        ),
+            ("GET" | "HEAD", "/healthz") => match &snapshot.unhealthy_reason {
+                None => ("200 OK", "text/plain; charset=utf-8", "ok\n".to_string()),
+                Some(why) => (
+                    "503 Service Unavailable",
+                    "text/plain; charset=utf-8",
+                    format!("unhealthy: {why}\n"),
+                ),
+            },
+            ("GET" | "HEAD", _) => (
+                "404 Not Found",
+                "text/plain; charset=utf-8",
+                "not found: try /metrics or /healthz\n".to_string(),
+            ),
+            _ => (
+                "405 Method Not Allowed",
+                "text/plain; charset=utf-8",
+                "only GET\n".to_string(),
+            ),
+        }
     };
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -262,9 +266,12 @@ mod tests {
             decode_errors: 1,
             outputs: vec![OutputSnapshot {
                 name: "otlp".into(),
-                produced: 5,
-                exported: 4,
-                dropped_full: 1,
+                counts: crate::sinks::SinkCounts {
+                    produced: 5,
+                    exported: 4,
+                    dropped_full: 1,
+                    ..Default::default()
+                },
                 ..Default::default()
             }],
             programs_attached: 5,
@@ -272,7 +279,6 @@ mod tests {
             ring_size_bytes: 4096,
             cpu_seconds: 0.5,
             rss_bytes: 1024,
-            healthy: true,
             unhealthy_reason: None,
         };
         let text = render(&s);

@@ -46,7 +46,8 @@ impl Key<'_> {
     }
 }
 
-fn key(name: &str) -> Key<'_> {
+/// A key with no prefix.
+pub fn key(name: &str) -> Key<'_> {
     Key { prefix: "", name }
 }
 

@@ -98,6 +98,91 @@ impl SinkStats {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+
+    /// `n` records are done, counted in `counter` (one of these counters):
+    /// no longer queued.
+    pub fn finished(&self, counter: &AtomicU64, n: usize) {
+        Self::add(counter, n);
+        self.queued.fetch_sub(n as u64, Ordering::Relaxed);
+    }
+
+    /// Every counter at one moment: what the summary, the stats line, the
+    /// loss reports and the metrics read.
+    pub fn counts(&self) -> SinkCounts {
+        SinkCounts {
+            produced: Self::get(&self.produced),
+            exported: Self::get(&self.exported),
+            exported_bytes: Self::get(&self.exported_bytes),
+            rejected: Self::get(&self.rejected),
+            dropped_full: Self::get(&self.dropped_full),
+            dropped_error: Self::get(&self.dropped_error),
+            dropped_shutdown: Self::get(&self.dropped_shutdown),
+            retries: Self::get(&self.retries),
+            // Briefly below zero while a batch is counted in and out.
+            queued: Self::get(&self.queued).min(i64::MAX as u64),
+            batches: Self::get(&self.batches),
+            batch_latency_ns: Self::get(&self.batch_latency_ns),
+        }
+    }
+}
+
+/// [`SinkStats`] read at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SinkCounts {
+    pub produced: u64,
+    pub exported: u64,
+    pub exported_bytes: u64,
+    pub rejected: u64,
+    pub dropped_full: u64,
+    pub dropped_error: u64,
+    pub dropped_shutdown: u64,
+    pub retries: u64,
+    pub queued: u64,
+    pub batches: u64,
+    pub batch_latency_ns: u64,
+}
+
+impl SinkCounts {
+    /// Records dropped, for any reason.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_full + self.dropped_error + self.dropped_shutdown
+    }
+
+    /// Records dropped, by reason: `queue_full`, `failed`, `shutdown`.
+    pub fn dropped_by_reason(&self) -> [(&'static str, u64); 3] {
+        [
+            ("queue_full", self.dropped_full),
+            ("failed", self.dropped_error),
+            ("shutdown", self.dropped_shutdown),
+        ]
+    }
+}
+
+/// Runs `task` on a thread of its own with a single-threaded runtime, so that
+/// a sink's encoding and network waits never stall the reader or another
+/// sink. If the runtime cannot start, the sink is marked failed and finished.
+pub fn spawn_on_runtime<F, Fut>(name: &str, input: SinkInput, task: F) -> std::io::Result<()>
+where
+    F: FnOnce(SinkInput) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let label = name.to_string();
+    std::thread::Builder::new()
+        .name(format!("sink-{name}"))
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(task(input)),
+                Err(e) => {
+                    eprintln!("sysotel: {label} output cannot start its runtime: {e}");
+                    input.stats.failed.store(true, Ordering::Relaxed);
+                    input.finish();
+                }
+            }
+        })?;
+    Ok(())
 }
 
 /// The pipeline's end of one sink.

@@ -116,7 +116,6 @@ pub struct KafkaFlags {
 /// Resolved, validated Kafka settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KafkaConfig {
-    pub brokers: String,
     pub topic: String,
     pub encoding: Encoding,
     pub key: MessageKey,
@@ -288,7 +287,6 @@ impl KafkaConfig {
             return Err(KafkaConfigError::Zero("batch-age"));
         }
         Ok(KafkaConfig {
-            brokers: list.join(","),
             topic,
             encoding,
             key,
@@ -345,16 +343,16 @@ mod tests {
     #[test]
     fn defaults() {
         let c = KafkaConfig::resolve(&flags()).expect("defaults are valid");
-        assert_eq!(c.brokers, "localhost:9092");
-        assert_eq!(c.topic, "otlp_logs");
-        assert_eq!(c.encoding, Encoding::OtlpProto);
-        assert_eq!(c.key, MessageKey::Host);
         let get = |k: &str| {
             c.properties
                 .iter()
                 .find(|(p, _)| p == k)
                 .map(|(_, v)| v.as_str())
         };
+        assert_eq!(get("bootstrap.servers"), Some("localhost:9092"));
+        assert_eq!(c.topic, "otlp_logs");
+        assert_eq!(c.encoding, Encoding::OtlpProto);
+        assert_eq!(c.key, MessageKey::Host);
         assert_eq!(get("enable.idempotence"), Some("true"));
         assert_eq!(get("acks"), Some("all"));
         assert_eq!(get("compression.type"), Some("zstd"));

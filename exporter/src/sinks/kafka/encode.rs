@@ -11,7 +11,7 @@ use crate::{
     event::Event,
     otel::{
         Resource, attributes as attr,
-        record::{Attrs, Key, attributes, body_into, event_name, severity},
+        record::{Attrs, Key, attributes, body_into, event_name, key, severity},
     },
 };
 
@@ -39,8 +39,10 @@ impl Attrs for FlatAttrs<'_> {
         push_str(self.0, v);
     }
     fn int(&mut self, k: Key, v: i64) {
+        use std::io::Write as _;
         push_key(self.0, k);
-        self.0.extend_from_slice(itoa(v).as_bytes());
+        // Writing to a Vec cannot fail.
+        let _ = write!(self.0, "{v}");
     }
     fn boolean(&mut self, k: Key, v: bool) {
         push_key(self.0, k);
@@ -58,10 +60,6 @@ impl Attrs for FlatAttrs<'_> {
         }
         self.0.push(b']');
     }
-}
-
-fn itoa(v: i64) -> String {
-    v.to_string()
 }
 
 /// Collects attributes by full key, for the ECS document.
@@ -159,7 +157,9 @@ pub struct DocEncoder {
     clock: BootClock,
     /// `,"service.name":"sysotel",...`: the resource as flat members.
     resource_members: Vec<u8>,
-    resource: Resource,
+    /// The ECS `host` and `agent` objects: the resource, fixed for the run.
+    ecs_host: Json,
+    ecs_agent: Json,
     classes: Vec<Option<Classes>>,
     body: String,
     ts: String,
@@ -169,13 +169,7 @@ impl DocEncoder {
     pub fn new(clock: BootClock, resource: &Resource) -> DocEncoder {
         let mut resource_members = Vec::new();
         for (k, v) in &resource.attributes {
-            push_key(
-                &mut resource_members,
-                Key {
-                    prefix: "",
-                    name: k,
-                },
-            );
+            push_key(&mut resource_members, key(k));
             push_str(&mut resource_members, v);
         }
         let mut classes = vec![None; exporter_common::events::EVENT_ID_LIMIT as usize];
@@ -184,57 +178,70 @@ impl DocEncoder {
                 *slot = Some(classify(e.name, e.category));
             }
         }
+        let res = |k: &str| resource.get(k).map(Json::from);
+        let mut host = Map::new();
+        if let Some(v) = res(attr::HOST_NAME) {
+            host.insert("name".into(), v.clone());
+            host.insert("hostname".into(), v);
+        }
+        if let Some(v) = res(attr::HOST_ID) {
+            host.insert("id".into(), v);
+        }
+        if let Some(v) = res(attr::HOST_ARCH) {
+            host.insert("architecture".into(), v);
+        }
+        let mut os = Map::new();
+        if let Some(v) = res(attr::OS_TYPE) {
+            os.insert("type".into(), v);
+        }
+        if let Some(v) = res(attr::OS_VERSION) {
+            os.insert("kernel".into(), v);
+        }
+        if !os.is_empty() {
+            host.insert("os".into(), Json::Object(os));
+        }
+        let mut agent = json!({
+            "type": "sysotel",
+            "name": resource.get(attr::SERVICE_NAME).unwrap_or("sysotel"),
+            "version": env!("CARGO_PKG_VERSION"),
+        });
+        if let Some(id) = res(attr::SERVICE_INSTANCE_ID) {
+            agent["id"] = id;
+        }
         DocEncoder {
             clock,
             resource_members,
-            resource: resource.clone(),
+            ecs_host: Json::Object(host),
+            ecs_agent: agent,
             classes,
             body: String::with_capacity(256),
             ts: String::with_capacity(32),
         }
     }
 
-    fn timestamp(&mut self, e: &Event) -> &str {
+    /// The event's time, RFC 3339, into `self.ts`.
+    fn timestamp(&mut self, e: &Event) {
         self.ts.clear();
         rfc3339_ns(self.clock.unix_ns(e.ctx.ts_boot_ns), &mut self.ts);
-        &self.ts
     }
 
     /// One flat JSON object: `@timestamp`, `event.name`, `severity`, `body`,
     /// every attribute of the OTLP mapping, then the resource attributes.
     pub fn json(&mut self, e: &Event, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"@timestamp\":");
-        let ts = self.timestamp(e).to_string();
-        push_str(out, &ts);
-        push_key(
-            out,
-            Key {
-                prefix: "",
-                name: "event.name",
-            },
-        );
+        self.timestamp(e);
+        push_str(out, &self.ts);
+        push_key(out, key("event.name"));
         let name = event_name(e);
         out.push(b'"');
         out.extend_from_slice(name.prefix.as_bytes());
         out.extend_from_slice(name.name.as_bytes());
         out.push(b'"');
-        push_key(
-            out,
-            Key {
-                prefix: "",
-                name: "severity",
-            },
-        );
+        push_key(out, key("severity"));
         push_str(out, severity(e).1);
         self.body.clear();
         body_into(&mut self.body, e);
-        push_key(
-            out,
-            Key {
-                prefix: "",
-                name: "body",
-            },
-        );
+        push_key(out, key("body"));
         push_str(out, &self.body);
         attributes(e, &mut FlatAttrs(out));
         out.extend_from_slice(&self.resource_members);
@@ -263,7 +270,7 @@ impl DocEncoder {
             }
             _ => "unknown",
         };
-        let ts = self.timestamp(e).to_string();
+        self.timestamp(e);
         self.body.clear();
         body_into(&mut self.body, e);
         let name = event_name(e);
@@ -292,29 +299,6 @@ impl DocEncoder {
             p.insert("exit_code".into(), v.clone());
         }
 
-        let mut host = Map::new();
-        let res = |k: &str| self.resource.get(k).map(Json::from);
-        if let Some(v) = res(attr::HOST_NAME) {
-            host.insert("name".into(), v.clone());
-            host.insert("hostname".into(), v);
-        }
-        if let Some(v) = res(attr::HOST_ID) {
-            host.insert("id".into(), v);
-        }
-        if let Some(v) = res(attr::HOST_ARCH) {
-            host.insert("architecture".into(), v);
-        }
-        let mut os = Map::new();
-        if let Some(v) = res(attr::OS_TYPE) {
-            os.insert("type".into(), v);
-        }
-        if let Some(v) = res(attr::OS_VERSION) {
-            os.insert("kernel".into(), v);
-        }
-        if !os.is_empty() {
-            host.insert("os".into(), Json::Object(os));
-        }
-
         let mut args = Map::new();
         for (k, v) in &a.0 {
             if let Some(name) = k.strip_prefix(attr::ARG_PREFIX) {
@@ -335,7 +319,7 @@ impl DocEncoder {
         }
 
         let mut doc = json!({
-            "@timestamp": ts,
+            "@timestamp": self.ts,
             "message": self.body,
             "ecs": {"version": ECS_VERSION},
             "event": {
@@ -351,20 +335,13 @@ impl DocEncoder {
             "process": process,
             "user": {"id": c.uid.to_string()},
             "group": {"id": c.gid.to_string()},
-            "host": host,
-            "agent": {
-                "type": "sysotel",
-                "name": self.resource.get(attr::SERVICE_NAME).unwrap_or("sysotel"),
-                "version": env!("CARGO_PKG_VERSION"),
-            },
+            "host": self.ecs_host.clone(),
+            "agent": self.ecs_agent.clone(),
             "sysotel": sysotel,
         });
         let d = doc.as_object_mut().expect("an object");
         if let Some(id) = &c.container_id {
             d.insert("container".into(), json!({"id": id.as_ref()}));
-        }
-        if let Some(id) = self.resource.get(attr::SERVICE_INSTANCE_ID) {
-            d["agent"]["id"] = Json::from(id);
         }
         if let Some(v) = a.get(attr::FILE_PATH) {
             d.insert("file".into(), json!({"path": v}));

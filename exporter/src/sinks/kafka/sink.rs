@@ -11,7 +11,7 @@
 
 use std::{
     collections::HashSet,
-    sync::{Arc, Mutex, atomic::Ordering, mpsc as std_mpsc},
+    sync::{Arc, Mutex, mpsc as std_mpsc},
     time::{Duration, Instant},
 };
 
@@ -33,7 +33,7 @@ use crate::{
     clock::BootClock,
     event::Event,
     otel::{Resource, attributes as attr, json, wire::Encoder},
-    sinks::{FullPolicy, SinkHandle, SinkInput, SinkStats, queue},
+    sinks::{FullPolicy, SinkHandle, SinkInput, SinkStats, queue, spawn_on_runtime},
 };
 
 /// Batch slots of the channel in front of the sink; the bound that matters
@@ -64,21 +64,13 @@ impl Context {
         }
     }
 
-    /// `records` are done: counted in `counter`, no longer queued.
-    fn finish(&self, counter: &std::sync::atomic::AtomicU64, records: usize) {
-        SinkStats::add(counter, records);
-        self.stats
-            .queued
-            .fetch_sub(records as u64, Ordering::Relaxed);
-    }
-
     fn failed(&self, error: &KafkaError, records: usize) {
         let code = error
             .rdkafka_error_code()
             .map_or_else(|| error.to_string(), |c| format!("{c:?}"));
         self.stats.count_error(&code, records);
         self.log_once(&code, &format!("delivery failed: {error}"));
-        self.finish(&self.stats.dropped_error, records);
+        self.stats.finished(&self.stats.dropped_error, records);
     }
 }
 
@@ -109,34 +101,37 @@ impl ProducerContext for Context {
     type DeliveryOpaque = Box<Sent>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, sent: Box<Sent>) {
-        let records = sent.records;
-        let resent = matches!(result, Err((e, _)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge) && self.batched && records > 1);
-        if !resent {
-            self.stats.batch_done(sent.since.elapsed());
+        let (stats, records) = (&self.stats, sent.records);
+        if let Err((e, msg)) = result
+            && e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge)
+            && self.batched
+            && records > 1
+        {
+            // Not finished: the sink splits it and sends the halves.
+            let payload = msg.payload().unwrap_or_default().to_vec();
+            let sent = self
+                .too_large
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .send(TooLarge { payload, records });
+            if sent.is_err() {
+                self.failed(e, records);
+            }
+            return;
         }
+        stats.batch_done(sent.since.elapsed());
         match result {
             Ok(msg) => {
-                SinkStats::add(&self.stats.exported_bytes, msg.payload_len());
-                self.finish(&self.stats.exported, records)
+                SinkStats::add(&stats.exported_bytes, msg.payload_len());
+                stats.finished(&stats.exported, records)
             }
-            Err((e, msg)) => match e.rdkafka_error_code() {
+            Err((e, _)) => match e.rdkafka_error_code() {
                 Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight) => {
-                    self.finish(&self.stats.dropped_shutdown, records)
-                }
-                Some(RDKafkaErrorCode::MessageSizeTooLarge) if self.batched && records > 1 => {
-                    let payload = msg.payload().unwrap_or_default().to_vec();
-                    let sent = self
-                        .too_large
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .send(TooLarge { payload, records });
-                    if sent.is_err() {
-                        self.failed(e, records);
-                    }
+                    stats.finished(&stats.dropped_shutdown, records)
                 }
                 Some(RDKafkaErrorCode::MessageSizeTooLarge) => {
                     self.log_once("too-large", &format!("the broker refused a record: {e}"));
-                    self.finish(&self.stats.rejected, records);
+                    stats.finished(&stats.rejected, records);
                 }
                 _ => self.failed(e, records),
             },
@@ -148,7 +143,6 @@ impl ProducerContext for Context {
 struct Shipper {
     cfg: KafkaConfig,
     producer: ThreadedProducer<Context>,
-    stats: Arc<SinkStats>,
     headers: OwnedHeaders,
     host: String,
     /// Bytes of encoded records above which an OTLP batch closes.
@@ -156,14 +150,17 @@ struct Shipper {
 }
 
 impl Shipper {
-    /// Produces one message of `records` records.
+    /// Produces one message of `records` records. Returns true when
+    /// librdkafka refused it as too large and it holds several records: the
+    /// caller splits it.
+    #[must_use]
     fn produce(
         &self,
         payload: &[u8],
         key: Option<&str>,
         records: usize,
         timestamp_ms: Option<i64>,
-    ) {
+    ) -> bool {
         let sent = Box::new(Sent {
             records,
             since: Instant::now(),
@@ -177,20 +174,21 @@ impl Shipper {
         if let Some(ts) = timestamp_ms {
             record = record.timestamp(ts);
         }
-        if let Err((e, _)) = self.producer.send(record) {
-            let ctx = self.producer.context();
-            match e.rdkafka_error_code() {
-                Some(RDKafkaErrorCode::QueueFull) => ctx.finish(&self.stats.dropped_full, records),
-                Some(RDKafkaErrorCode::MessageSizeTooLarge) if records > 1 => {
-                    self.split_and_produce(payload, records)
-                }
-                Some(RDKafkaErrorCode::MessageSizeTooLarge) => {
-                    ctx.log_once("too-large", &format!("a record is too large to send: {e}"));
-                    ctx.finish(&self.stats.rejected, records);
-                }
-                _ => ctx.failed(&e, records),
+        let Err((e, _)) = self.producer.send(record) else {
+            return false;
+        };
+        let ctx = self.producer.context();
+        let stats = &ctx.stats;
+        match e.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::QueueFull) => stats.finished(&stats.dropped_full, records),
+            Some(RDKafkaErrorCode::MessageSizeTooLarge) if records > 1 => return true,
+            Some(RDKafkaErrorCode::MessageSizeTooLarge) => {
+                ctx.log_once("too-large", &format!("a record is too large to send: {e}"));
+                stats.finished(&stats.rejected, records);
             }
+            _ => ctx.failed(&e, records),
         }
+        false
     }
 
     /// Splits a message of an OTLP batch encoding in two and produces both halves.
@@ -228,7 +226,7 @@ impl Shipper {
             "unsplittable",
             "a message too large to send could not be split",
         );
-        ctx.finish(&self.stats.rejected, records);
+        ctx.stats.finished(&ctx.stats.rejected, records);
     }
 
     /// Produces an OTLP request (protobuf) in the configured encoding.
@@ -237,19 +235,21 @@ impl Shipper {
             MessageKey::None => None,
             _ => Some(self.host.as_str()),
         };
-        match self.cfg.encoding {
+        let too_large = match self.cfg.encoding {
             Encoding::OtlpJson => match json::otlp_json(&request) {
-                Ok(body) if body.len() > self.cfg.max_message_bytes && records > 1 => {
-                    self.split_request(&request, records)
-                }
+                Ok(body) if body.len() > self.cfg.max_message_bytes && records > 1 => true,
                 Ok(body) => self.produce(&body, key, records, None),
                 Err(e) => {
                     let ctx = self.producer.context();
                     ctx.log_once("encoding", &format!("OTLP/JSON encoding failed: {e}"));
-                    ctx.finish(&self.stats.dropped_error, records);
+                    ctx.stats.finished(&ctx.stats.dropped_error, records);
+                    false
                 }
             },
             _ => self.produce(&request, key, records, None),
+        };
+        if too_large {
+            self.split_request(&request, records);
         }
     }
 }
@@ -294,37 +294,22 @@ pub fn spawn(
         }),
         cfg,
         producer,
-        stats: input.stats.clone(),
         host,
         batch_bytes,
     };
     let wire = Encoder::new(clock, resource);
     let docs = DocEncoder::new(clock, resource);
-    std::thread::Builder::new()
-        .name("sink-kafka".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("sysotel: kafka output cannot start its runtime: {e}");
-                    input.stats.failed.store(true, Ordering::Relaxed);
-                    input.finish();
-                    return;
-                }
-            };
-            rt.block_on(run(
-                shipper,
-                wire,
-                docs,
-                input,
-                too_large_rx,
-                clock,
-                shutdown_budget,
-            ));
-        })?;
+    spawn_on_runtime("kafka", input, move |input| {
+        run(
+            shipper,
+            wire,
+            docs,
+            input,
+            too_large_rx,
+            clock,
+            shutdown_budget,
+        )
+    })?;
     Ok(handle)
 }
 
@@ -357,7 +342,7 @@ async fn run(
     clock: BootClock,
     shutdown_budget: Duration,
 ) {
-    let cfg = shipper.cfg.clone();
+    let cfg = &shipper.cfg;
     let mut records = Vec::new();
     let mut count = 0usize;
     let mut since = Instant::now();
@@ -405,7 +390,8 @@ async fn run(
                             }
                             let key = event_key(cfg.key, e, &shipper.host, &mut pid);
                             let ts_ms = (clock.unix_ns(e.ctx.ts_boot_ns) / 1_000_000) as i64;
-                            shipper.produce(&doc, key, 1, Some(ts_ms));
+                            // One record: never split.
+                            let _ = shipper.produce(&doc, key, 1, Some(ts_ms));
                         }
                     }
                 }
@@ -443,11 +429,9 @@ async fn run(
         let _ = shipper.producer.flush(Duration::from_secs(1));
     }
     // Split halves that arrived during the purge were never produced.
+    let stats = &shipper.producer.context().stats;
     while let Ok(m) = too_large.try_recv() {
-        shipper
-            .producer
-            .context()
-            .finish(&shipper.stats.dropped_shutdown, m.records);
+        stats.finished(&stats.dropped_shutdown, m.records);
     }
     input.finish();
 }

@@ -28,7 +28,7 @@ use super::{
 };
 use crate::{
     otel::{Resource, wire::Encoder},
-    sinks::{FullPolicy, SinkHandle, SinkInput, SinkStats, queue},
+    sinks::{FullPolicy, SinkHandle, SinkInput, SinkStats, queue, spawn_on_runtime},
 };
 
 /// Batch slots of the channel in front of the sink. The bound that matters
@@ -107,23 +107,9 @@ pub fn spawn(
         FullPolicy::DropNewest { max_records },
         CHANNEL_BATCHES,
     );
-    std::thread::Builder::new()
-        .name("sink-otlp".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("sysotel: otlp output cannot start its runtime: {e}");
-                    input.stats.failed.store(true, Ordering::Relaxed);
-                    input.finish();
-                    return;
-                }
-            };
-            rt.block_on(run(cfg, Arc::new(transport), encoder, input));
-        })?;
+    spawn_on_runtime("otlp", input, move |input| {
+        run(cfg, Arc::new(transport), encoder, input)
+    })?;
     Ok(handle)
 }
 
