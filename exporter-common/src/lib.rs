@@ -9,6 +9,7 @@ pub mod config;
 pub mod events;
 pub mod offsets;
 pub mod records;
+pub mod scope;
 pub mod syscalls;
 
 pub use events::EventId;

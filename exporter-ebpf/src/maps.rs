@@ -9,7 +9,8 @@ use aya_ebpf::{
 use exporter_common::{
     config::{KernelError, SYSCALL_CONF_LEN},
     events::EVENT_ID_LIMIT,
-    records::{ExecBuf, SyscallBuf},
+    records::{COMM_LEN, ExecBuf, SyscallBuf},
+    scope::{SCOPE_MAP_ENTRIES, ScopeConf, ScopeId},
 };
 
 /// Records to user space.
@@ -28,8 +29,9 @@ pub static SUBMITTED: PerCpuArray<u64> = PerCpuArray::with_max_entries(EVENT_ID_
 #[map]
 pub static SYSCALL_CONF: Array<u32> = Array::with_max_entries(SYSCALL_CONF_LEN, 0);
 
-/// Thread-group ids in scope when the scope is not `all`: every process created
-/// after start-up, added at fork, removed when its last thread exits.
+/// Thread-group ids marked at fork (`TRACED_NEW`: created after start-up;
+/// `TRACED_FOLLOWED`: a descendant of a traced process), removed when the
+/// last thread exits.
 #[map]
 pub static TRACED: HashMap<u32, u8> = HashMap::with_max_entries(65536, 0);
 
@@ -50,3 +52,16 @@ pub static EXEC_SCRATCH: PerCpuArray<ExecBuf> = PerCpuArray::with_max_entries(1,
 /// Per-CPU count per `KernelError`.
 #[map]
 pub static ERRORS: PerCpuArray<u64> = PerCpuArray::with_max_entries(KernelError::COUNT, 0);
+
+/// The scope (one entry), written by user space before the programs attach.
+#[map]
+pub static SCOPE_CONF: Array<ScopeConf> = Array::with_max_entries(1, 0);
+
+/// Exact pid / ppid / namespace terms of the scope.
+#[map]
+pub static SCOPE_IDS: HashMap<ScopeId, u8> = HashMap::with_max_entries(SCOPE_MAP_ENTRIES, 0);
+
+/// Exact `comm=` terms of the scope.
+#[map]
+pub static SCOPE_COMM: HashMap<[u8; COMM_LEN], u8> =
+    HashMap::with_max_entries(SCOPE_MAP_ENTRIES, 0);

@@ -1,10 +1,34 @@
-//! Which processes are traced, decided before anything is reserved.
+//! Which processes are traced, decided on the current task before anything
+//! is reserved (see `exporter_common::scope` for the rules).
 
-use exporter_common::config::KernelError;
+use aya_ebpf::helpers::{
+    bpf_get_current_uid_gid,
+    generated::{
+        bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm,
+        bpf_probe_read_kernel as raw_read_kernel,
+    },
+};
+use exporter_common::{
+    config::KernelError,
+    records::COMM_LEN,
+    scope::{
+        MAX_CGROUPS, MAX_COMM_PREFIXES, MAX_RANGES, MAX_UTS, RangeSet, SCOPE_CONTAINER,
+        SCOPE_FOLLOW, SCOPE_HOST, SCOPE_NEW, SCOPE_NOT_NEW, ScopeConf, ScopeId, ScopeKey,
+        TERM_EXCLUDE, TERM_INCLUDE, TRACED_FOLLOWED, TRACED_NEW, UTS_MATCH_LEN,
+    },
+};
 
-use crate::{emit::count_error, globals, maps::TRACED};
+use crate::{
+    emit::count_error,
+    globals::{self, off},
+    kernel::{current_task, read, read_ptr},
+    maps::{SCOPE_COMM, SCOPE_CONF, SCOPE_IDS, TRACED},
+};
 
-/// True when thread group `tgid` is traced.
+/// `MAX_PID_NS_LEVEL` (include/linux/pid_namespace.h).
+const MAX_PID_NS_LEVEL: u32 = 32;
+
+/// True when the current task, of thread group `tgid`, is traced.
 #[inline(always)]
 pub fn in_scope(tgid: u32) -> bool {
     if tgid == globals::self_tgid() {
@@ -13,18 +37,264 @@ pub fn in_scope(tgid: u32) -> bool {
     if globals::scope_all() {
         return true;
     }
-    unsafe { TRACED.get(tgid).is_some() }
+    let Some(conf) = SCOPE_CONF.get(0) else {
+        return false;
+    };
+    let traced = if conf.flags & (SCOPE_FOLLOW | SCOPE_NEW | SCOPE_NOT_NEW) != 0 {
+        unsafe { TRACED.get(tgid).copied().unwrap_or(0) }
+    } else {
+        0
+    };
+    if traced & TRACED_FOLLOWED != 0 {
+        return true;
+    }
+    matches(conf, tgid, traced)
 }
 
-/// A new process was created: in the default scope every process created after
-/// start-up is traced, so it joins unless its parent is sysotel itself.
+/// Every key of the scope, evaluated on the current task.
+#[inline(always)]
+fn matches(conf: &ScopeConf, tgid: u32, traced: u8) -> bool {
+    let keys = conf.keys;
+    let has = |k: ScopeKey| keys & k.bit() != 0;
+    // Cheapest first: each key that fails ends the evaluation.
+    if has(ScopeKey::Pid) {
+        let new = traced & TRACED_NEW != 0;
+        let inc = new && conf.flags & SCOPE_NEW != 0;
+        let exc = new && conf.flags & SCOPE_NOT_NEW != 0;
+        if !decide(conf, ScopeKey::Pid, tgid as u64, inc, exc) {
+            return false;
+        }
+    }
+    if has(ScopeKey::Uid) || has(ScopeKey::Gid) {
+        let uid_gid = bpf_get_current_uid_gid();
+        if has(ScopeKey::Uid) && !in_ranges(&conf.uid, uid_gid as u32) {
+            return false;
+        }
+        if has(ScopeKey::Gid) && !in_ranges(&conf.gid, (uid_gid >> 32) as u32) {
+            return false;
+        }
+    }
+    if has(ScopeKey::Comm) && !comm_matches(conf) {
+        return false;
+    }
+    if has(ScopeKey::Cgroup) && !cgroup_matches(conf) {
+        return false;
+    }
+    let task = current_task();
+    if has(ScopeKey::Ppid) {
+        let parent = unsafe { read_ptr(task, off!(task_real_parent)) };
+        let ppid = unsafe { read::<u32>(parent, off!(task_tgid)) }.unwrap_or(0);
+        if !decide(conf, ScopeKey::Ppid, ppid as u64, false, false) {
+            return false;
+        }
+    }
+    if has(ScopeKey::Pidns) || has(ScopeKey::Container) {
+        let ns = pid_ns(task);
+        if has(ScopeKey::Pidns) && !decide(conf, ScopeKey::Pidns, ns as u64, false, false) {
+            return false;
+        }
+        if has(ScopeKey::Container) {
+            let host = ns == conf.host_pidns;
+            if (conf.flags & SCOPE_CONTAINER != 0 && host)
+                || (conf.flags & SCOPE_HOST != 0 && !host)
+            {
+                return false;
+            }
+        }
+    }
+    if has(ScopeKey::Mntns) || has(ScopeKey::Uts) {
+        let nsproxy = unsafe { read_ptr(task, off!(task_nsproxy)) };
+        if has(ScopeKey::Mntns) {
+            let mnt = unsafe { read_ptr(nsproxy, off!(nsproxy_mnt_ns)) };
+            let ns = unsafe { read::<u32>(mnt, off!(mnt_ns_inum)) }.unwrap_or(0);
+            if !decide(conf, ScopeKey::Mntns, ns as u64, false, false) {
+                return false;
+            }
+        }
+        if has(ScopeKey::Uts) {
+            let uts = unsafe { read_ptr(nsproxy, off!(nsproxy_uts_ns)) };
+            if !uts_matches(conf, uts) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// One key's verdict from its exact terms in `SCOPE_IDS` plus the terms the
+/// caller already evaluated (`inc`, `exc`).
+#[inline(always)]
+fn decide(conf: &ScopeConf, key: ScopeKey, value: u64, inc: bool, exc: bool) -> bool {
+    let mut inc = inc;
+    let mut exc = exc;
+    if conf.in_maps & key.bit() != 0 {
+        let id = ScopeId {
+            key: key as u32,
+            _pad: 0,
+            value,
+        };
+        let v = unsafe { SCOPE_IDS.get(id).copied().unwrap_or(0) };
+        inc |= v & TERM_INCLUDE != 0;
+        exc |= v & TERM_EXCLUDE != 0;
+    }
+    verdict(conf, key, inc, exc)
+}
+
+#[inline(always)]
+fn verdict(conf: &ScopeConf, key: ScopeKey, inc: bool, exc: bool) -> bool {
+    !exc && (inc || conf.includes & key.bit() == 0)
+}
+
+#[inline(always)]
+fn in_ranges(set: &RangeSet, v: u32) -> bool {
+    let mut inc = false;
+    let mut has_inc = false;
+    for i in 0..MAX_RANGES {
+        if i as u32 >= set.count {
+            break;
+        }
+        let r = &set.ranges[i];
+        let hit = r.lo <= v && v <= r.hi;
+        if r.exclude != 0 {
+            if hit {
+                return false;
+            }
+        } else {
+            has_inc = true;
+            inc |= hit;
+        }
+    }
+    inc || !has_inc
+}
+
+#[inline(always)]
+fn comm_matches(conf: &ScopeConf) -> bool {
+    let mut comm = [0u8; COMM_LEN];
+    unsafe { bpf_get_current_comm(comm.as_mut_ptr() as *mut _, COMM_LEN as u32) };
+    let mut inc = false;
+    let mut exc = false;
+    if conf.in_maps & ScopeKey::Comm.bit() != 0 {
+        let v = unsafe { SCOPE_COMM.get(comm).copied().unwrap_or(0) };
+        inc |= v & TERM_INCLUDE != 0;
+        exc |= v & TERM_EXCLUDE != 0;
+    }
+    for i in 0..MAX_COMM_PREFIXES {
+        if i as u32 >= conf.comm_prefix_count {
+            break;
+        }
+        let p = &conf.comm_prefixes[i];
+        let hit = prefix_eq(&comm, &p.bytes, p.len);
+        if p.exclude != 0 {
+            exc |= hit;
+        } else {
+            inc |= hit;
+        }
+    }
+    verdict(conf, ScopeKey::Comm, inc, exc)
+}
+
+/// The first `len` bytes of `a` and `b` are equal.
+#[inline(always)]
+fn prefix_eq(a: &[u8], b: &[u8], len: u32) -> bool {
+    a.iter()
+        .zip(b.iter())
+        .take(len as usize)
+        .all(|(x, y)| x == y)
+}
+
+#[inline(always)]
+fn cgroup_matches(conf: &ScopeConf) -> bool {
+    let mut inc = false;
+    let mut exc = false;
+    for i in 0..MAX_CGROUPS {
+        if i as u32 >= conf.cgroup_count {
+            break;
+        }
+        let t = &conf.cgroups[i];
+        let hit = unsafe { bpf_get_current_ancestor_cgroup_id(t.level as i32) } == t.id;
+        if t.exclude != 0 {
+            exc |= hit;
+        } else {
+            inc |= hit;
+        }
+    }
+    verdict(conf, ScopeKey::Cgroup, inc, exc)
+}
+
+/// The pid namespace the thread group lives in (its leader's active one).
+#[inline(always)]
+fn pid_ns(task: *const u8) -> u32 {
+    unsafe {
+        let leader = read_ptr(task, off!(task_group_leader));
+        let pid = read_ptr(leader, off!(task_thread_pid));
+        let level = read::<u32>(pid, off!(pid_level)).unwrap_or(0);
+        if level > MAX_PID_NS_LEVEL || pid.is_null() {
+            return 0;
+        }
+        let upid = pid.add(off!(pid_numbers) + level as usize * off!(upid_size));
+        let ns = read_ptr(upid, off!(upid_ns));
+        read::<u32>(ns, off!(pid_ns_inum)).unwrap_or(0)
+    }
+}
+
+#[inline(always)]
+fn uts_matches(conf: &ScopeConf, uts: *const u8) -> bool {
+    let mut name = [0u8; UTS_MATCH_LEN + 1];
+    if uts.is_null()
+        || unsafe {
+            raw_read_kernel(
+                name.as_mut_ptr() as *mut _,
+                UTS_MATCH_LEN as u32,
+                uts.add(off!(uts_ns_nodename)) as *const _,
+            )
+        } < 0
+    {
+        name[0] = 0;
+    }
+    let mut inc = false;
+    let mut exc = false;
+    for i in 0..MAX_UTS {
+        if i as u32 >= conf.uts_count {
+            break;
+        }
+        let t = &conf.uts[i];
+        let mut hit = prefix_eq(&name, &t.bytes, t.len);
+        // An exact term also needs the name to end where the term does.
+        if hit && t.prefix == 0 {
+            hit = name.get(t.len as usize).copied().unwrap_or(0) == 0;
+        }
+        if t.exclude != 0 {
+            exc |= hit;
+        } else {
+            inc |= hit;
+        }
+    }
+    verdict(conf, ScopeKey::Uts, inc, exc)
+}
+
+/// A new process was created (runs in the parent): it is marked new when the
+/// scope uses `pid=new`, and followed when the scope follows and the parent
+/// is traced. Nothing sysotel itself starts is traced.
 #[inline(always)]
 pub fn on_new_process(parent_tgid: u32, child_tgid: u32) {
     if parent_tgid == globals::self_tgid() || globals::scope_all() {
         return;
     }
+    let Some(conf) = SCOPE_CONF.get(0) else {
+        return;
+    };
+    let mut bits = 0u8;
+    if conf.flags & (SCOPE_NEW | SCOPE_NOT_NEW) != 0 {
+        bits |= TRACED_NEW;
+    }
+    if conf.flags & SCOPE_FOLLOW != 0 && in_scope(parent_tgid) {
+        bits |= TRACED_FOLLOWED;
+    }
+    if bits == 0 {
+        return;
+    }
     // A full map leaves the process untraced: counted, and reported by user space.
-    if TRACED.insert(child_tgid, 1, 0).is_err() {
+    if TRACED.insert(child_tgid, bits, 0).is_err() {
         count_error(KernelError::TracedFull);
     }
 }

@@ -7,13 +7,15 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::{
     catalog,
-    cli::{Cli, Output, Scope},
+    cli::{Cli, Output},
     clock::BootClock,
+    filter::Filters,
     loader::{self, KernelCounts, LoadOptions, ProgramCost},
     loss::{self, LossMonitor, Report},
     metrics,
     otel::{Resource, wire::Encoder},
-    reader::{Reader, ReaderStats, Stop},
+    reader::{Reader, ReaderStats, Stop, UserFilter},
+    scope::{LiveHost, Scope},
     select::Selection,
     sinks::{
         SinkCounts, SinkHandle,
@@ -64,6 +66,10 @@ impl Summary {
             eprintln!("    {name}: {n}");
         }
         eprintln!("  decode errors: {}", self.reader.decode_errors);
+        eprintln!(
+            "  events filtered out: {} (exe scope terms and --filter, in user space)",
+            self.reader.filtered
+        );
         for (e, n) in &k.errors {
             eprintln!("  kernel: {}: {n}", e.describe());
         }
@@ -119,6 +125,8 @@ impl Summary {
 pub struct Plan {
     pub cli: Cli,
     pub selection: Selection,
+    pub scope: Scope,
+    pub filters: Filters,
     pub otlp: Option<OtlpConfig>,
     pub kafka: Option<KafkaConfig>,
     /// The OTLP resource (only detected, and only validated, for `-o otlp`
@@ -129,6 +137,8 @@ pub struct Plan {
 impl Plan {
     pub fn new(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, String> {
         let selection = Selection::parse(&cli.events).map_err(|e| e.to_string())?;
+        let scope = Scope::parse(&cli.scope, &LiveHost).map_err(|e| e.at_flag())?;
+        let filters = Filters::parse(&cli.filters).map_err(|e| e.to_string())?;
         if cli.loss_interval.is_zero() {
             return Err("--loss-interval: must be more than zero".into());
         }
@@ -169,11 +179,52 @@ impl Plan {
         Ok(Plan {
             cli,
             selection,
+            scope,
+            filters,
             otlp,
             kafka,
             resource,
         })
     }
+}
+
+/// What the plan resolved to, for `sysotel config check`: the scope, the
+/// filters and each output's settings after every source was applied.
+pub fn describe_plan(plan: &Plan) -> String {
+    let list = |v: &[String]| {
+        v.iter()
+            .map(|t| format!("{t:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = String::from("\n# resolved\n");
+    out.push_str(&format!("# scope = [{}]\n", list(&plan.scope.describe())));
+    out.push_str(&format!("# filters = [{}]\n", list(plan.filters.written())));
+    out.push_str(&format!("# events selected: {}\n", plan.selection.len()));
+    if let Some(o) = &plan.otlp {
+        out.push_str(&format!(
+            "# otlp: {} {}, gzip {}, timeout {:?}\n",
+            o.protocol.name(),
+            o.endpoint,
+            o.gzip,
+            o.timeout
+        ));
+    }
+    if let Some(k) = &plan.kafka {
+        let brokers = k
+            .properties
+            .iter()
+            .rev()
+            .find(|(p, _)| p == "bootstrap.servers")
+            .map_or("", |(_, v)| v.as_str());
+        out.push_str(&format!(
+            "# kafka: brokers {brokers}, topic {}, encoding {}, key {}\n",
+            k.topic,
+            k.encoding.name(),
+            k.key.name()
+        ));
+    }
+    out
 }
 
 /// How often the metrics snapshot is refreshed when metrics are on.
@@ -245,13 +296,18 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
     let selection = plan.selection.clone();
     let mut tracer = loader::load(LoadOptions {
         selection: selection.clone(),
-        scope_all: cli.scope == Scope::All,
+        scope: plan.scope.kernel.clone(),
+        lifecycle_records: !plan.scope.exe.is_empty(),
         bpf_stats: cli.bpf_stats,
         ring_bytes: cli.ring_buffer_size,
         wakeup_bytes: wakeup_bytes(cli.ring_buffer_size),
     })?;
-    let mut reader =
-        Reader::new(tracer.take_ring()?, selection.clone()).context("watching the ring buffer")?;
+    let mut reader = Reader::new(
+        tracer.take_ring()?,
+        selection.clone(),
+        UserFilter::new(&plan.scope, &plan.filters),
+    )
+    .context("watching the ring buffer")?;
     // One boot-to-wall-clock offset for every output and report.
     let clock = BootClock::new();
     let mut sinks = start_sinks(&plan, clock)?;
@@ -268,10 +324,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
         "sysotel: ready: {} programs attached, {} events selected, scope {}, outputs {}",
         loader::PROGRAMS.len(),
         selection.len(),
-        match cli.scope {
-            Scope::New => "new",
-            Scope::All => "all",
-        },
+        plan.scope.describe().join(" "),
         sinks
             .iter()
             .map(|s| s.name.as_str())

@@ -17,7 +17,7 @@ pub struct Cli {
     pub command: Option<Command>,
 
     /// Where events go; repeat for several outputs at once.
-    #[arg(short = 'o', long = "output", value_enum, default_values_t = [Output::Table])]
+    #[arg(short = 'o', long = "output", value_enum, default_values_t = [Output::Table], value_delimiter = ',')]
     pub outputs: Vec<Output>,
 
     /// Events to trace: names (openat), globs (open*), sets (fs, net, proc,
@@ -26,10 +26,32 @@ pub struct Cli {
     #[arg(short = 'e', long = "events", value_name = "SPEC")]
     pub events: Vec<String>,
 
-    /// Which processes to trace: `new` (processes created after start-up and
-    /// their descendants; also written `pid=new`) or `all`. sysotel never traces itself.
-    #[arg(long, default_value = "new", value_parser = parse_scope)]
-    pub scope: Scope,
+    /// Configuration file (TOML; see config/sysotel.toml). Flags and
+    /// environment variables override what it sets.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// Which processes to trace; repeatable. Terms of different keys must all
+    /// match, `=` terms of one key are alternatives, `!=` (or `!key`) excludes:
+    /// pid=N|new, ppid=N, uid=N (also != < > <= >=), gid=N, comm=NAME|PREFIX*,
+    /// exe=PATH|GLOB, mntns=INODE, pidns=INODE, uts=HOST|PREFIX*, container,
+    /// !container, cgroup=PATH, follow (also trace descendants), all. Values
+    /// may be comma-separated (uid=0,1000); `;` separates terms. Default:
+    /// pid=new (processes created after start-up). Everything but exe is
+    /// decided in the kernel. sysotel never traces itself.
+    #[arg(long, value_name = "TERM", value_delimiter = ';')]
+    pub scope: Vec<String>,
+
+    /// Keep only matching events (user space); repeatable. [EVENT.]FIELD OP
+    /// VALUE, where EVENT is an event or set name, FIELD an argument name,
+    /// `addr` (the event's socket address) or `retval`, and OP =, !=, <, >,
+    /// <=, >=. Strings take globs (openat.pathname=/etc/*), addresses a CIDR
+    /// or ADDR[:PORT] (connect.addr=10.0.0.0/8), retval a number or -ERRNO
+    /// (openat.retval=-ENOENT). Filters on one field are alternatives,
+    /// different fields must all match; an event the filter does not name
+    /// passes it. `;` separates filters.
+    #[arg(long = "filter", value_name = "FILTER", value_delimiter = ';')]
+    pub filters: Vec<String>,
 
     /// Size of the kernel ring buffer: a power of two of at least 4K (suffixes K, M, G).
     #[arg(long, default_value = "32M", value_parser = parse_ring_size)]
@@ -212,6 +234,21 @@ impl OtlpArgs {
 pub enum Command {
     /// List every event sysotel can emit, by category.
     List,
+    /// Work with the configuration file.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate the configuration (file, environment and flags) without
+    /// loading anything, and print the effective configuration.
+    Check {
+        /// The file to check (default: --config, or SYSOTEL_CONFIG).
+        file: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -224,22 +261,6 @@ pub enum Output {
     Otlp,
     /// Messages to a Kafka topic (see the Kafka options).
     Kafka,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    New,
-    All,
-}
-
-fn parse_scope(s: &str) -> Result<Scope, String> {
-    match s {
-        "new" | "pid=new" => Ok(Scope::New),
-        "all" => Ok(Scope::All),
-        _ => Err(format!(
-            "unknown scope `{s}`; expected `new` (or `pid=new`) or `all`"
-        )),
-    }
 }
 
 /// `4096`, `64K`, `32M`, `1G`.
@@ -306,13 +327,23 @@ mod tests {
     fn defaults_and_bad_flags() {
         let cli = Cli::try_parse_from(["sysotel"]).expect("no arguments is valid");
         assert_eq!(cli.outputs, vec![Output::Table]);
-        assert_eq!(cli.scope, Scope::New);
-        let cli = Cli::try_parse_from(["sysotel", "-o", "json", "-o", "table", "--scope", "all"])
-            .expect("valid");
+        assert!(cli.scope.is_empty());
+        let cli = Cli::try_parse_from([
+            "sysotel",
+            "-o",
+            "json",
+            "-o",
+            "table",
+            "--scope",
+            "all",
+            "--scope",
+            "uid=1;comm=x",
+        ])
+        .expect("valid");
         assert_eq!(cli.outputs, vec![Output::Json, Output::Table]);
-        assert_eq!(cli.scope, Scope::All);
-        let err = Cli::try_parse_from(["sysotel", "--scope", "everything"]).expect_err("bad scope");
+        assert_eq!(cli.scope, vec!["all", "uid=1", "comm=x"]);
+        let err = Cli::try_parse_from(["sysotel", "-o", "nowhere"]).expect_err("bad output");
         assert_eq!(err.exit_code(), 2);
-        assert!(err.to_string().contains("--scope"), "{err}");
+        assert!(err.to_string().contains("--output"), "{err}");
     }
 }

@@ -2,7 +2,7 @@
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, MapData, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
     programs::{RawTracePoint, raw_trace_point::RawTracePointLinkId},
 };
 use exporter_common::{
@@ -13,12 +13,14 @@ use exporter_common::{
         MAP_SYSCALL_CONF, SYSCALL_CONF_LEN,
     },
     events::{EVENT_ID_LIMIT, SCHED_ID_BASE, SchedEvent},
+    scope::{MAP_SCOPE_COMM, MAP_SCOPE_CONF, MAP_SCOPE_IDS, SCOPE_ALL},
     syscalls::SYSCALLS,
 };
 use thiserror::Error;
 
 use crate::{
     offsets::{self, OffsetsError},
+    scope::KernelScope,
     select::Selection,
 };
 
@@ -67,7 +69,11 @@ pub enum LoadError {
 pub struct LoadOptions {
     /// The events the kernel writes.
     pub selection: Selection,
-    pub scope_all: bool,
+    /// Which processes the kernel traces.
+    pub scope: KernelScope,
+    /// Write every fork, exec and exit record whether selected or not (user
+    /// space follows executables with them).
+    pub lifecycle_records: bool,
     /// Have the kernel time every program run (BPF_ENABLE_STATS; costs two
     /// clock reads per run while on).
     pub bpf_stats: bool,
@@ -142,11 +148,12 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
     raise_memlock();
 
     let self_tgid = std::process::id();
-    let scope_all = u32::from(opts.scope_all);
+    let scope_all = u32::from(opts.scope.conf.flags & SCOPE_ALL != 0);
     let sched_selected = SchedEvent::ALL
         .iter()
         .filter(|e| {
-            opts.selection.contains(e.id())
+            opts.lifecycle_records
+                || opts.selection.contains(e.id())
                 || (**e == SchedEvent::ProcessExec && opts.selection.needs_exec_records())
         })
         .fold(0u32, |m, e| m | 1 << (e.id() - SCHED_ID_BASE));
@@ -176,6 +183,8 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
                 })?;
         }
     }
+
+    write_scope(&mut ebpf, &opts.scope)?;
 
     let stats_fd = if opts.bpf_stats {
         Some(
@@ -214,6 +223,31 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
         tracer.links.push((name, link));
     }
     Ok(tracer)
+}
+
+/// The scope's conf and exact terms, before any program is attached.
+fn write_scope(ebpf: &mut Ebpf, scope: &KernelScope) -> Result<(), LoadError> {
+    fn map<'a>(
+        ebpf: &'a mut Ebpf,
+        name: &'static str,
+    ) -> Result<&'a mut aya::maps::Map, LoadError> {
+        ebpf.map_mut(name).ok_or(LoadError::Missing(name))
+    }
+    let err = |map: &'static str| move |source| LoadError::Map { map, source };
+    let mut conf: Array<_, exporter_common::scope::ScopeConf> =
+        Array::try_from(map(ebpf, MAP_SCOPE_CONF)?).map_err(err(MAP_SCOPE_CONF))?;
+    conf.set(0, scope.conf, 0).map_err(err(MAP_SCOPE_CONF))?;
+    let mut ids: HashMap<_, exporter_common::scope::ScopeId, u8> =
+        HashMap::try_from(map(ebpf, MAP_SCOPE_IDS)?).map_err(err(MAP_SCOPE_IDS))?;
+    for (k, v) in scope.id_entries() {
+        ids.insert(k, v, 0).map_err(err(MAP_SCOPE_IDS))?;
+    }
+    let mut comms: HashMap<_, [u8; exporter_common::records::COMM_LEN], u8> =
+        HashMap::try_from(map(ebpf, MAP_SCOPE_COMM)?).map_err(err(MAP_SCOPE_COMM))?;
+    for (k, v) in &scope.comms {
+        comms.insert(k, v, 0).map_err(err(MAP_SCOPE_COMM))?;
+    }
+    Ok(())
 }
 
 /// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones ignore it.

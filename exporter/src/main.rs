@@ -2,15 +2,31 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use sysotel::{
     app,
-    cli::{Cli, Command},
+    cli::Command,
+    config::{self, ConfigError, Loaded},
 };
 
+/// A usage error (exit 2) with sysotel's usage line.
+fn usage_error(message: String) -> ! {
+    config::command()
+        .error(clap::error::ErrorKind::InvalidValue, message)
+        .exit();
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Some(Command::List) = cli.command {
+    let env = |k: &str| std::env::var(k).ok();
+    // Flags, environment and the configuration file, merged; every setting is
+    // checked before anything is loaded, and a bad one is a usage error
+    // (exit 2) naming the flag or its place in the file.
+    let loaded = match Loaded::load(std::env::args_os().collect(), &env) {
+        Ok(l) => l,
+        Err(ConfigError::Usage(e)) => e.exit(),
+        Err(ConfigError::Invalid(m)) => usage_error(m),
+    };
+    let check = matches!(loaded.cli.command, Some(Command::Config { .. }));
+    if let Some(Command::List) = loaded.cli.command {
         return match app::list(&mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -20,17 +36,22 @@ fn main() -> ExitCode {
             }
         };
     }
-    // Every setting is checked before anything is loaded: a bad one is a usage
-    // error (exit 2) naming the setting.
-    let plan = match app::Plan::new(cli, &|k| std::env::var(k).ok()) {
+    let rendered = check.then(|| loaded.render());
+    let file = loaded.file.clone();
+    let from_file = loaded.from_file.clone();
+    let plan = match app::Plan::new(loaded.cli, &env) {
         Ok(plan) => plan,
-        Err(e) => {
-            use clap::CommandFactory;
-            Cli::command()
-                .error(clap::error::ErrorKind::InvalidValue, e)
-                .exit();
-        }
+        Err(e) => usage_error(config::locate(&from_file, &e)),
     };
+    if let Some(rendered) = rendered {
+        match &file {
+            Some(f) => println!("# {}: valid", f.display()),
+            None => println!("# no configuration file: flags, environment and defaults are valid"),
+        }
+        print!("{rendered}");
+        println!("{}", app::describe_plan(&plan));
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

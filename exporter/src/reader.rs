@@ -16,7 +16,9 @@ use crate::{
     decode,
     enrich::{Containers, ExecJoin},
     event::Event,
+    filter::Filters,
     loss::{self, Report},
+    scope::{ExeCache, Scope, cgroup2_root},
     select::Selection,
     sinks::SinkHandle,
 };
@@ -34,8 +36,11 @@ pub struct ReaderStats {
     pub received: u64,
     /// Records that failed to decode (each one is also printed, up to a few).
     pub decode_errors: u64,
-    /// Decoded events by event id.
+    /// Decoded events by event id (those passed on to the outputs).
     pub by_event: Vec<u64>,
+    /// Events left out in user space: outside an `exe` scope term, or not
+    /// matching `--filter`.
+    pub filtered: u64,
     /// Bytes in the ring buffer not read yet, as of the last periodic check.
     pub ring_used: Option<u64>,
 }
@@ -46,6 +51,7 @@ impl Default for ReaderStats {
             received: 0,
             decode_errors: 0,
             by_event: vec![0; EVENT_ID_LIMIT as usize],
+            filtered: 0,
             ring_used: None,
         }
     }
@@ -67,8 +73,72 @@ impl ReaderStats {
     }
 }
 
-/// Where the cgroup v2 hierarchy is mounted (container ids come from its paths).
-const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// What user space decides after the kernel: the scope's `exe` terms and the
+/// event filters.
+pub struct UserFilter {
+    scope: Option<Scope>,
+    exes: ExeCache,
+    filters: Filters,
+}
+
+impl UserFilter {
+    pub fn new(scope: &Scope, filters: &Filters) -> UserFilter {
+        UserFilter {
+            scope: (!scope.exe.is_empty()).then(|| scope.clone()),
+            exes: if scope.exe.is_empty() {
+                ExeCache::default()
+            } else {
+                ExeCache::seeded()
+            },
+            filters: filters.clone(),
+        }
+    }
+
+    /// Nothing to decide: every event passes.
+    fn is_empty(&self) -> bool {
+        self.scope.is_none() && self.filters.is_empty()
+    }
+
+    /// Keeps the executable cache true: sees every record, selected or not
+    /// (with `exe` terms the kernel writes every process life-cycle record).
+    fn observe(&mut self, e: &Event) {
+        use crate::event::Value;
+        use exporter_common::events::SchedEvent;
+        if self.scope.is_none() {
+            return;
+        }
+        if e.id == SchedEvent::ProcessExec.id() {
+            let filename = match e.arg("filename") {
+                Some(Value::Str { value, .. }) => Some(value.as_str()),
+                _ => None,
+            };
+            self.exes.executed(e.ctx.pid, filename);
+        } else if e.id == SchedEvent::ProcessFork.id()
+            && let Some(Value::Int(child)) = e.arg("child_pid")
+        {
+            self.exes.forked(e.ctx.pid, *child as u32);
+        }
+    }
+
+    /// After the event was decided: an exit forgets the process.
+    fn after(&mut self, e: &Event) {
+        if self.scope.is_some()
+            && e.id == exporter_common::events::SchedEvent::ProcessExit.id()
+            && e.ctx.tid == e.ctx.pid
+        {
+            self.exes.forget(e.ctx.pid);
+        }
+    }
+
+    fn keep(&mut self, e: &Event) -> bool {
+        if let Some(scope) = &self.scope
+            && !scope.exe_matches(self.exes.exe(e.ctx.pid))
+        {
+            return false;
+        }
+        self.filters.keep(e)
+    }
+}
 
 pub struct Reader {
     ring: AsyncFd<RingBuf<MapData>>,
@@ -133,6 +203,7 @@ struct State {
     join: ExecJoin,
     containers: Containers,
     selection: Selection,
+    user: UserFilter,
 }
 
 /// Why the reader stopped.
@@ -147,7 +218,11 @@ pub enum Stop {
 impl Reader {
     /// `selection`: events written by the kernel only to complete others
     /// (exec records for execve) are not passed on unless selected.
-    pub fn new(ring: RingBuf<MapData>, selection: Selection) -> std::io::Result<Reader> {
+    pub fn new(
+        ring: RingBuf<MapData>,
+        selection: Selection,
+        user: UserFilter,
+    ) -> std::io::Result<Reader> {
         let fill = RingFill::new(std::os::fd::AsRawFd::as_raw_fd(&ring));
         // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, for
         // as long as the AsyncFd that owns the RingBuf exists.
@@ -157,8 +232,9 @@ impl Reader {
             state: State {
                 stats: ReaderStats::default(),
                 join: ExecJoin::default(),
-                containers: Containers::new(CGROUP_ROOT),
+                containers: Containers::new(cgroup2_root()),
                 selection,
+                user,
             },
         })
     }
@@ -230,9 +306,20 @@ async fn drain(ring: &mut RingBuf<MapData>, state: &mut State, sinks: &[SinkHand
             match decode::decode(&item) {
                 Ok(mut e) => {
                     state.join.apply(&mut e);
-                    // Exec records the kernel wrote only to complete execve events.
+                    state.user.observe(&e);
+                    // Records the kernel wrote only to complete execve events
+                    // or to follow executables.
                     if !state.selection.contains(e.id) {
+                        state.user.after(&e);
                         continue;
+                    }
+                    if !state.user.is_empty() {
+                        let keep = state.user.keep(&e);
+                        state.user.after(&e);
+                        if !keep {
+                            stats.filtered += 1;
+                            continue;
+                        }
                     }
                     // Ids are below EVENT_ID_LIMIT by construction of the decoder.
                     if let Some(c) = stats.by_event.get_mut(e.id as usize) {

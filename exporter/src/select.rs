@@ -29,7 +29,8 @@ pub enum SelectError {
     Nothing(String),
 }
 
-fn suggest(closest: &[String]) -> String {
+/// `; did you mean a, b?` for the nearest names, or nothing.
+pub fn suggest(closest: &[String]) -> String {
     if closest.is_empty() {
         String::new()
     } else {
@@ -55,6 +56,10 @@ impl Default for Selection {
 impl Selection {
     pub fn contains(&self, id: EventId) -> bool {
         self.ids.contains(&id)
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = EventId> + '_ {
+        self.ids.iter().copied()
     }
 
     pub fn len(&self) -> usize {
@@ -189,14 +194,23 @@ fn distance(a: &str, b: &str) -> usize {
 
 /// Up to three known names nearest to `name`.
 pub fn closest(name: &str) -> Vec<String> {
-    let mut all: Vec<(usize, &str)> = catalog::all()
-        .map(|e| e.name)
-        .chain(SETS.iter().map(|(n, _, _)| *n))
-        .chain([DEFAULT_SET])
+    nearest(
+        name,
+        catalog::all()
+            .map(|e| e.name)
+            .chain(SETS.iter().map(|(n, _, _)| *n))
+            .chain([DEFAULT_SET]),
+    )
+}
+
+/// Up to three of `candidates` nearest to `name` (edit distance, or a prefix).
+pub fn nearest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut all: Vec<(usize, &str)> = candidates
         .map(|n| (distance(name, n), n))
         .filter(|(d, n)| *d <= 2.max(name.len() / 3) || n.starts_with(name))
         .collect();
     all.sort();
+    all.dedup();
     all.into_iter()
         .take(3)
         .map(|(_, n)| n.to_string())

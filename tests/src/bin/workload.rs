@@ -5,11 +5,19 @@
 //!   workload getppid N     N getppid syscalls
 //!   workload open N PATH   N open/read/close of PATH
 //!   workload forkexec N    N fork + exec of /bin/true, each waited for
+//!   workload child N       runs `workload getppid N` as a child, waits for it
+//!
+//! Options before the mode set the process up first (the scope tests):
+//!   --wait           read a line from stdin before anything else
+//!   --comm NAME      set the thread's command name (prctl PR_SET_NAME)
+//!   --gid N, --uid N switch to this group / user (setresgid, setresuid)
+//!   --hostname NAME  enter a new UTS namespace with this hostname
 
 use std::{ffi::CString, time::Instant};
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    setup(&mut args);
     let n: u64 = args
         .get(2)
         .and_then(|v| v.parse().ok())
@@ -39,6 +47,13 @@ fn main() {
                 }
             }
         }
+        "child" => {
+            let status = std::process::Command::new(std::env::current_exe().expect("own path"))
+                .args(["getppid", &n.to_string()])
+                .status()
+                .expect("spawn the child workload");
+            assert!(status.success());
+        }
         "forkexec" => {
             for _ in 0..n {
                 let status = std::process::Command::new("/bin/true")
@@ -52,7 +67,69 @@ fn main() {
     println!("elapsed_ns={}", start.elapsed().as_nanos());
 }
 
+/// Applies the leading options and removes them from `args`.
+fn setup(args: &mut Vec<String>) {
+    let fail = |what: &str| -> ! {
+        eprintln!("workload: {what}: {}", std::io::Error::last_os_error());
+        std::process::exit(1);
+    };
+    while args.get(1).is_some_and(|a| a.starts_with("--")) {
+        let opt = args.remove(1);
+        let mut value = || {
+            if args.len() < 2 {
+                usage();
+            }
+            args.remove(1)
+        };
+        match opt.as_str() {
+            "--wait" => {
+                let mut line = String::new();
+                let _ = std::io::stdin().read_line(&mut line);
+            }
+            "--comm" => {
+                let name = CString::new(value()).expect("comm");
+                // SAFETY: a valid C string; the kernel copies at most 15 bytes.
+                if unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) } != 0 {
+                    fail("prctl(PR_SET_NAME)");
+                }
+            }
+            "--gid" => {
+                let gid: u32 = value().parse().unwrap_or_else(|_| usage());
+                // SAFETY: plain syscalls on our own credentials.
+                if unsafe {
+                    libc::setgroups(0, std::ptr::null()) != 0 || libc::setresgid(gid, gid, gid) != 0
+                } {
+                    fail("setresgid");
+                }
+            }
+            "--uid" => {
+                let uid: u32 = value().parse().unwrap_or_else(|_| usage());
+                // SAFETY: a plain syscall on our own credentials.
+                if unsafe { libc::setresuid(uid, uid, uid) } != 0 {
+                    fail("setresuid");
+                }
+            }
+            "--hostname" => {
+                let name = value();
+                // SAFETY: a new UTS namespace for this process only, then its name.
+                unsafe {
+                    if libc::unshare(libc::CLONE_NEWUTS) != 0 {
+                        fail("unshare(CLONE_NEWUTS)");
+                    }
+                    if libc::sethostname(name.as_ptr() as *const _, name.len()) != 0 {
+                        fail("sethostname");
+                    }
+                }
+            }
+            _ => usage(),
+        }
+    }
+}
+
 fn usage() -> ! {
-    eprintln!("usage: workload getppid N | open N PATH | forkexec N");
+    eprintln!(
+        "usage: workload [--wait] [--comm NAME] [--gid N] [--uid N] [--hostname NAME] \\
+         getppid N | open N PATH | forkexec N | child N"
+    );
     std::process::exit(2);
 }

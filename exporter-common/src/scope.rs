@@ -1,0 +1,178 @@
+//! The in-kernel scope: which processes are traced, as the eBPF programs
+//! evaluate it on the current task before anything is reserved.
+//!
+//! Each key in [`ScopeConf::keys`] must match (different keys AND). A key
+//! matches when none of its `!=` terms does and, if it has `=` terms, one of
+//! them does (the same key repeated is OR). Exact values of the id keys (pid,
+//! ppid, mntns, pidns) sit in the `SCOPE_IDS` hash map, exact comms in
+//! `SCOPE_COMM`; ranges, prefixes and cgroups sit in the conf itself.
+
+use crate::records::COMM_LEN;
+
+/// Map: the one [`ScopeConf`] (an array of one entry).
+pub const MAP_SCOPE_CONF: &str = "SCOPE_CONF";
+/// Map: [`ScopeId`] -> [`TERM_INCLUDE`] / [`TERM_EXCLUDE`] bits.
+pub const MAP_SCOPE_IDS: &str = "SCOPE_IDS";
+/// Map: a comm, NUL-padded to [`COMM_LEN`] -> [`TERM_INCLUDE`] / [`TERM_EXCLUDE`] bits.
+pub const MAP_SCOPE_COMM: &str = "SCOPE_COMM";
+/// Entries `SCOPE_IDS` and `SCOPE_COMM` hold.
+pub const SCOPE_MAP_ENTRIES: u32 = 4096;
+
+/// The value of a `SCOPE_IDS` / `SCOPE_COMM` entry.
+pub const TERM_INCLUDE: u8 = 1;
+pub const TERM_EXCLUDE: u8 = 2;
+
+/// Terms of one range key (uid, gid).
+pub const MAX_RANGES: usize = 8;
+/// Prefix terms of `comm=`.
+pub const MAX_COMM_PREFIXES: usize = 4;
+/// Terms of `uts=`.
+pub const MAX_UTS: usize = 4;
+/// Hostname bytes compared (`__NEW_UTS_LEN`).
+pub const UTS_MATCH_LEN: usize = 64;
+/// Terms of `cgroup=`.
+pub const MAX_CGROUPS: usize = 4;
+
+/// The keys the kernel decides; bit `1 << key` in [`ScopeConf::keys`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScopeKey {
+    Pid = 0,
+    Ppid = 1,
+    Uid = 2,
+    Gid = 3,
+    Comm = 4,
+    Mntns = 5,
+    Pidns = 6,
+    Uts = 7,
+    Container = 8,
+    Cgroup = 9,
+}
+
+impl ScopeKey {
+    pub const fn bit(self) -> u32 {
+        1 << self as u32
+    }
+}
+
+/// [`ScopeConf::flags`]: every process is traced (no key is evaluated).
+pub const SCOPE_ALL: u32 = 1;
+/// Descendants of a traced process are traced too.
+pub const SCOPE_FOLLOW: u32 = 2;
+/// `pid=new`: processes created after start-up match `pid`.
+pub const SCOPE_NEW: u32 = 4;
+/// `pid!=new`: processes created after start-up do not match `pid`.
+pub const SCOPE_NOT_NEW: u32 = 8;
+/// `container`: processes outside the host's pid namespace match.
+pub const SCOPE_CONTAINER: u32 = 16;
+/// `!container`: processes in the host's pid namespace match.
+pub const SCOPE_HOST: u32 = 32;
+
+/// `TRACED` value bits: created after start-up / descendant of a traced process.
+pub const TRACED_NEW: u8 = 1;
+pub const TRACED_FOLLOWED: u8 = 2;
+
+/// A key of the `SCOPE_IDS` map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ScopeId {
+    /// A [`ScopeKey`].
+    pub key: u32,
+    pub _pad: u32,
+    pub value: u64,
+}
+
+/// `lo..=hi`; `exclude` 1 for a `!=` / negated term.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Range {
+    pub lo: u32,
+    pub hi: u32,
+    pub exclude: u32,
+    pub _pad: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RangeSet {
+    pub ranges: [Range; MAX_RANGES],
+    pub count: u32,
+    pub _pad: u32,
+}
+
+/// A comm prefix: the first `len` bytes must be equal.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommPrefix {
+    pub bytes: [u8; COMM_LEN],
+    pub len: u32,
+    pub exclude: u32,
+}
+
+/// A hostname: equal, or (`prefix` 1) its first `len` bytes equal.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UtsTerm {
+    pub bytes: [u8; UTS_MATCH_LEN],
+    pub len: u32,
+    pub prefix: u32,
+    pub exclude: u32,
+    pub _pad: u32,
+}
+
+impl Default for UtsTerm {
+    fn default() -> Self {
+        UtsTerm {
+            bytes: [0; UTS_MATCH_LEN],
+            len: 0,
+            prefix: 0,
+            exclude: 0,
+            _pad: 0,
+        }
+    }
+}
+
+/// A cgroup v2 directory and everything below it: the task's ancestor at
+/// `level` (the root is level 0) has cgroup id `id`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CgroupTerm {
+    pub id: u64,
+    pub level: u32,
+    pub exclude: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScopeConf {
+    /// `SCOPE_*` flags.
+    pub flags: u32,
+    /// [`ScopeKey`] bits: the keys to evaluate.
+    pub keys: u32,
+    /// [`ScopeKey`] bits: the keys that have `=` terms (one must match).
+    pub includes: u32,
+    /// [`ScopeKey`] bits: the keys with entries in `SCOPE_IDS` / `SCOPE_COMM`.
+    pub in_maps: u32,
+    /// The host's pid namespace inode (`container`).
+    pub host_pidns: u32,
+    pub comm_prefix_count: u32,
+    pub uts_count: u32,
+    pub cgroup_count: u32,
+    pub uid: RangeSet,
+    pub gid: RangeSet,
+    pub comm_prefixes: [CommPrefix; MAX_COMM_PREFIXES],
+    pub uts: [UtsTerm; MAX_UTS],
+    pub cgroups: [CgroupTerm; MAX_CGROUPS],
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    unsafe impl aya::Pod for super::ScopeId {}
+    unsafe impl aya::Pod for super::ScopeConf {}
+}
+
+const _: () = assert!(core::mem::size_of::<ScopeId>() == 16);
+const _: () = assert!(core::mem::size_of::<RangeSet>() == 136);
+const _: () = assert!(core::mem::size_of::<CommPrefix>() == 24);
+const _: () = assert!(core::mem::size_of::<UtsTerm>() == 80);
+const _: () = assert!(core::mem::size_of::<ScopeConf>() == 784);
