@@ -198,7 +198,6 @@ pub fn describe_plan(plan: &Plan) -> String {
             .join(", ")
     };
     let mut out = String::from("\n# resolved\n");
-    out.push_str(&format!("# scope = [{}]\n", list(&plan.scope.describe())));
     out.push_str(&format!("# filters = [{}]\n", list(plan.filters.written())));
     out.push_str(&format!("# events selected: {}\n", plan.selection.len()));
     if let Some(o) = &plan.otlp {

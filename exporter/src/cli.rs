@@ -125,14 +125,22 @@ pub struct KafkaArgs {
     pub properties: Vec<String>,
     /// An OTLP batch closes at this many records (default 2048), or below the
     /// message size limit (message.max.bytes)...
-    #[arg(long = "kafka-batch-records", value_name = "N")]
+    #[arg(
+        id = "kafka-batch-records",
+        long = "kafka-batch-records",
+        value_name = "N"
+    )]
     pub batch_records: Option<usize>,
     /// ...or when its oldest record is this old (default 200ms).
-    #[arg(long = "kafka-batch-age", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(id = "kafka-batch-age", long = "kafka-batch-age", value_parser = parse_duration, value_name = "DURATION")]
     pub batch_age: Option<Duration>,
     /// Records handed to the output and not yet delivered above which new
     /// ones are dropped and counted (default 100000).
-    #[arg(long = "kafka-queue-records", value_name = "N")]
+    #[arg(
+        id = "kafka-queue-records",
+        long = "kafka-queue-records",
+        value_name = "N"
+    )]
     pub queue_records: Option<usize>,
 }
 
@@ -185,16 +193,24 @@ pub struct OtlpArgs {
     #[arg(long = "otlp-insecure")]
     pub insecure: bool,
     /// A batch closes at this many records (default 2048)...
-    #[arg(long = "otlp-batch-records", value_name = "N")]
+    #[arg(
+        id = "otlp-batch-records",
+        long = "otlp-batch-records",
+        value_name = "N"
+    )]
     pub batch_records: Option<usize>,
     /// ...or this many encoded bytes (default 1M)...
     #[arg(long = "otlp-batch-bytes", value_name = "SIZE")]
     pub batch_bytes: Option<String>,
     /// ...or when its oldest record is this old (default 200ms).
-    #[arg(long = "otlp-batch-age", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(id = "otlp-batch-age", long = "otlp-batch-age", value_parser = parse_duration, value_name = "DURATION")]
     pub batch_age: Option<Duration>,
     /// Records waiting to be sent above which new ones are dropped and counted (default 32768).
-    #[arg(long = "otlp-queue-records", value_name = "N")]
+    #[arg(
+        id = "otlp-queue-records",
+        long = "otlp-queue-records",
+        value_name = "N"
+    )]
     pub queue_records: Option<usize>,
     /// Encoded bytes waiting above which new records are dropped and counted (default 32M).
     #[arg(long = "otlp-queue-bytes", value_name = "SIZE")]
@@ -321,6 +337,22 @@ mod tests {
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("s").is_err());
+    }
+
+    /// Flattened option groups must not share an argument id: clap would fill
+    /// both fields from either flag.
+    #[test]
+    fn argument_ids_are_unique() {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let mut ids: Vec<&str> = cmd.get_arguments().map(|a| a.get_id().as_str()).collect();
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "duplicate argument ids");
+        let cli = Cli::try_parse_from(["sysotel", "--kafka-batch-age", "1s"]).unwrap();
+        assert_eq!(cli.kafka.batch_age, Some(Duration::from_secs(1)));
+        assert_eq!(cli.otlp.batch_age, None);
     }
 
     #[test]

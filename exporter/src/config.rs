@@ -259,6 +259,16 @@ impl Loaded {
         }
     }
 
+    /// Where flag `long` got its value, in words.
+    pub fn source_text(&self, long: &str) -> String {
+        match self.source(long) {
+            Some(Source::Flag) => "flag".to_string(),
+            Some(Source::Env(v)) => format!("environment {v}"),
+            Some(Source::File) => "file".to_string(),
+            Some(Source::Default) | None => "default".to_string(),
+        }
+    }
+
     /// The effective configuration as TOML, each value with where it came from.
     pub fn render(&self) -> String {
         let cmd = command();
@@ -273,12 +283,6 @@ impl Loaded {
                 Some(v) => out.push_str(&format!("{key} = {v}  # {src}\n")),
                 None => out.push_str(&format!("# {key} (not set)\n")),
             }
-        };
-        let source_text = |s: Option<Source>| match s {
-            Some(Source::Flag) => "flag".to_string(),
-            Some(Source::Env(v)) => format!("environment {v}"),
-            Some(Source::File) => "file".to_string(),
-            Some(Source::Default) | None => "default".to_string(),
         };
         for st in SETTINGS {
             let Some(arg) = cmd.get_arguments().find(|a| a.get_long() == Some(st.flag)) else {
@@ -305,7 +309,7 @@ impl Loaded {
             } else {
                 Some(toml_string(&raw[0]))
             };
-            line(st.section, st.key, value, source_text(self.source(st.flag)));
+            line(st.section, st.key, value, self.source_text(st.flag));
         }
         out
     }
@@ -443,7 +447,11 @@ fn file_args(
         let place = at(section, key);
         let terms =
             scope_terms(key, value).map_err(|m| ConfigError::Invalid(format!("{place}: {m}")))?;
-        for t in &terms {
+        // Each term on its own (`follow` and `all` only make sense with others).
+        for t in terms
+            .iter()
+            .filter(|t| !matches!(*key, "follow" | "all") || t.contains('='))
+        {
             Scope::parse(&[t.as_str()], &LiveHost).map_err(|e| {
                 ConfigError::Invalid(match &e.key {
                     Some(_) => format!("{place}: {}", e.message),
@@ -548,12 +556,30 @@ fn check_value(setting: &Setting, value: &Option<String>) -> Result<(), String> 
                 .map(|_| ())
                 .map_err(|e| strip_flag(&e.to_string(), "events"));
         }
-        "filter" => return Filters::parse(&[v]).map(|_| ()).map_err(|e| e.message),
+        "filter" => {
+            return Filters::parse(&[v])
+                .map(|_| ())
+                .map_err(|e| strip_flag(&e.message, "filter"));
+        }
         _ => {}
     }
     let arg = format!("--{}={v}", setting.flag);
-    match Cli::command().try_get_matches_from(["sysotel", arg.as_str()]) {
+    let cmd = Cli::command();
+    let possible: Vec<String> = cmd
+        .get_arguments()
+        .find(|a| a.get_long() == Some(setting.flag))
+        .map(|a| {
+            a.get_possible_values()
+                .iter()
+                .map(|p| p.get_name().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    match cmd.try_get_matches_from(["sysotel", arg.as_str()]) {
         Ok(_) => Ok(()),
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidValue && !possible.is_empty() => {
+            Err(format!("`{v}` is not one of {}", possible.join(", ")))
+        }
         Err(e) => Err(match std::error::Error::source(&e) {
             Some(inner) => inner.to_string(),
             None => {
@@ -565,9 +591,11 @@ fn check_value(setting: &Setting, value: &Option<String>) -> Result<(), String> 
     }
 }
 
+/// `--events: why` -> `why`; `--filter TERM: why` -> `TERM: why`.
 fn strip_flag(message: &str, flag: &str) -> String {
     message
         .strip_prefix(&format!("--{flag}: "))
+        .or_else(|| message.strip_prefix(&format!("--{flag} ")))
         .unwrap_or(message)
         .to_string()
 }
@@ -652,6 +680,49 @@ mod tests {
                 .err()
                 .unwrap()
                 .starts_with("FILE: ")
+        );
+    }
+
+    /// config/sysotel.toml names every setting and scope key, and with every
+    /// line uncommented (but the cgroup, which names a path of another host)
+    /// its values are valid.
+    #[test]
+    fn the_example_file_is_complete_and_valid() {
+        let example = include_str!("../../config/sysotel.toml");
+        for st in SETTINGS {
+            let line = format!("# {} = ", st.key);
+            assert!(
+                example.contains(&line),
+                "config/sysotel.toml has no `{line}`"
+            );
+        }
+        for (key, _) in crate::scope::KEYS {
+            assert!(
+                example.contains(&format!("# {key} = ")),
+                "no scope key {key}"
+            );
+        }
+        let uncommented: String = example
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.split_once(" = ").is_some_and(|(k, _)| {
+                        k.chars().all(|c| c.is_ascii_lowercase() || c == '_') && k != "cgroup"
+                    }) =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let l = load(&uncommented, &[], &[]).unwrap();
+        assert_eq!(l.cli.ring_buffer_size, 32 << 20);
+        assert_eq!(l.cli.kafka.properties.len(), 5);
+        assert!(
+            l.cli.scope.contains(&"uid>999".to_string()),
+            "{:?}",
+            l.cli.scope
         );
     }
 }

@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         };
     }
     let rendered = check.then(|| loaded.render());
+    let scope_source = loaded.source_text("scope");
     let file = loaded.file.clone();
     let from_file = loaded.from_file.clone();
     let plan = match app::Plan::new(loaded.cli, &env) {
@@ -49,7 +50,8 @@ fn main() -> ExitCode {
             None => println!("# no configuration file: flags, environment and defaults are valid"),
         }
         print!("{rendered}");
-        println!("{}", app::describe_plan(&plan));
+        print!("\n[scope]  # {scope_source}\n{}", plan.scope.to_toml());
+        print!("{}", app::describe_plan(&plan));
         return ExitCode::SUCCESS;
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -528,6 +528,36 @@ impl Scope {
         self.terms.iter().map(Term::to_string).collect()
     }
 
+    /// The terms as a `[scope]` table of the configuration file.
+    pub fn to_toml(&self) -> String {
+        let mut keys: Vec<&str> = Vec::new();
+        for t in &self.terms {
+            if !keys.contains(&t.key.as_str()) {
+                keys.push(&t.key);
+            }
+        }
+        let mut out = String::new();
+        for k in keys {
+            let terms: Vec<&Term> = self.terms.iter().filter(|t| t.key == k).collect();
+            if terms[0].op.is_none() {
+                out.push_str(&format!("{k} = {}\n", !terms[0].negated));
+                continue;
+            }
+            let values: Vec<String> = terms
+                .iter()
+                .map(|t| {
+                    let op = match t.op {
+                        Some(Op::Eq) | None => "",
+                        Some(op) => op.text(),
+                    };
+                    toml::Value::String(format!("{op}{}", t.value)).to_string()
+                })
+                .collect();
+            out.push_str(&format!("{k} = [{}]\n", values.join(", ")));
+        }
+        out
+    }
+
     /// Whether an executable path is in scope (the `exe` terms; true without any).
     pub fn exe_matches(&self, exe: Option<&str>) -> bool {
         if self.exe.is_empty() {

@@ -453,3 +453,32 @@ fn address_filter() {
         "{mine:?}"
     );
 }
+
+#[test]
+fn scope_from_a_config_file() {
+    require_root();
+    let path = format!("{}.toml", unique_path("scope-config"));
+    std::fs::write(
+        &path,
+        "output = [\"json\"]\nevents = [\"getppid\"]\n[scope]\ncomm = \"sysoCfgA\"\n",
+    )
+    .expect("write the config");
+    let a = getppid(&["--comm", "sysoCfgA"], N_IN);
+    let b = getppid(&["--comm", "sysoCfgB"], N_OUT);
+    let (a_pid, b_pid) = (a.pid() as u64, b.pid() as u64);
+    let sysotel = Sysotel::start(&["-c", &path]);
+    a.release();
+    b.release();
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert_eq!(
+        written_by_kernel(&stopped, "getppid"),
+        N_IN,
+        "{}",
+        stopped.stderr
+    );
+    let (count, _) = getppid_by_pid(&stopped.stdout);
+    assert_eq!(count.get(&a_pid).copied(), Some(N_IN));
+    assert_eq!(count.get(&b_pid), None);
+    let _ = std::fs::remove_file(&path);
+}
