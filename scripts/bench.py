@@ -9,6 +9,14 @@ RSS. The workload times its own loop (start-up excluded).
 
 Run as root after `cargo build --release` (or use `make bench`):
     python3 scripts/bench.py [--rounds N] [--sysotel-args "..."] [--otlp | --kafka ENC] [--only NAME]
+    python3 scripts/bench.py --variants "ARGS1|ARGS2|..." [--rounds N] [--only NAME]
+
+--variants compares several sets of sysotel flags side by side: each round
+runs the workload bare, then under each variant in turn (`-o json` to
+/dev/null), and prints per variant the median slowdown against the bare runs
+of the same rounds, and the records the kernel wrote. This is how the cost of
+a scope that excludes the workload is compared with the floor (the workload's
+syscall not selected at all: `-e openat`).
 
 --otlp traces with `-o otlp` (sysotel's default protocol, OTLP/HTTP protobuf
 with gzip) to a rotel collector started on loopback (its
@@ -157,6 +165,48 @@ def received_of(summary, event):
     return int(m.group(1)) if m else 0
 
 
+def compare_variants(args):
+    variants = [v.split() for v in args.variants.split("|")]
+    with tempfile.NamedTemporaryFile(prefix="sysotel-bench-") as tmp:
+        tmp.write(b"x" * 64)
+        tmp.flush()
+        print(f"rounds: {args.rounds}; each round: bare, then each variant (-o json to /dev/null)")
+        for label, argv, event, expected in workloads(tmp.name):
+            if args.only and args.only not in label:
+                continue
+            bare = []
+            runs = [[] for _ in variants]
+            for _ in range(args.rounds):
+                bare.append(run_workload(argv))
+                for i, v in enumerate(variants):
+                    t, cpu, _, summary, _ = traced(argv, ["-o", "json", *v])
+                    written = re.search(r"records written by the kernel: (\d+)", summary)
+                    # With --bpf-stats: the kernel's own ns per run of the syscall programs.
+                    costs = {m.group(1): int(m.group(2)) for m in
+                             re.finditer(r"program (sys_enter|sys_exit): \d+ runs, [\d.]+ ms in total, (\d+) ns per run",
+                                         summary)}
+                    runs[i].append((t, cpu, received_of(summary, event),
+                                    int(written.group(1)) if written else 0, costs))
+            b = statistics.median(bare)
+            print(f"{label}: bare median {b:.3f}s")
+            print(f"  {'sysotel flags':<34} {'traced s':>9} {'slowdown':>9} {'per call':>9} "
+                  f"{'delivered':>10} {'written':>9} {'cpu s':>6}")
+            for v, r in zip(variants, runs):
+                t = statistics.median(x[0] for x in r)
+                per_call = (t - b) / expected * 1e9
+                costs = ""
+                if all(x[4] for x in r):
+                    costs = " ".join(f"{p} {statistics.median(x[4].get(p, 0) for x in r):.0f}ns/run"
+                                     for p in ("sys_enter", "sys_exit"))
+                print(f"  {' '.join(v) or '(defaults)':<34} {t:>9.3f} {t / b:>8.2f}x {per_call:>7.0f}ns "
+                      f"{min(x[2] for x in r):>10} {max(x[3] for x in r):>9} "
+                      f"{statistics.median(x[1] for x in r):>6.2f} {costs}")
+    print("per call: (traced - bare) / calls, the median times; delivered: the fewest events of the "
+          "counted kind in any round; written: the most records the kernel wrote in any round; "
+          "with --bpf-stats in a variant, the kernel's median ns per run of each syscall program "
+          "(over every syscall on the machine while it ran).")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -165,12 +215,17 @@ def main():
     ap.add_argument("--kafka", metavar="ENC", default="",
                     help="-o kafka with this encoding to a local tansu instead of -o json")
     ap.add_argument("--only", default="", help="run only the workloads whose label contains this")
+    ap.add_argument("--variants", default="",
+                    help="|-separated sets of sysotel flags, compared side by side with -o json")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: run as root (sysotel loads eBPF programs)")
     for f in (SYSOTEL, WORKLOAD):
         if not os.path.exists(f):
             sys.exit(f"bench: {f} missing; run `cargo build --release` first")
+    if args.variants:
+        compare_variants(args)
+        return
     rotel = None
     if args.kafka:
         port = 29092

@@ -3,19 +3,16 @@
 //!
 //! Each key in [`ScopeConf::keys`] must match (different keys AND). A key
 //! matches when none of its `!=` terms does and, if it has `=` terms, one of
-//! them does (the same key repeated is OR). Exact values of the id keys (pid,
-//! ppid, mntns, pidns) sit in the `SCOPE_IDS` hash map, exact comms in
-//! `SCOPE_COMM`; ranges, prefixes and cgroups sit in the conf itself.
-
-use crate::records::COMM_LEN;
+//! them does (the same key repeated is OR). Exact values of pid, ppid and
+//! mntns sit in the `SCOPE_IDS` hash map; everything else sits in the conf
+//! itself, in the form cheapest to test (comms as masked 64-bit words, pid
+//! namespaces for `bpf_get_ns_current_pid_tgid`).
 
 /// Map: the one [`ScopeConf`] (an array of one entry).
 pub const MAP_SCOPE_CONF: &str = "SCOPE_CONF";
 /// Map: [`ScopeId`] -> [`TERM_INCLUDE`] / [`TERM_EXCLUDE`] bits.
 pub const MAP_SCOPE_IDS: &str = "SCOPE_IDS";
-/// Map: a comm, NUL-padded to [`COMM_LEN`] -> [`TERM_INCLUDE`] / [`TERM_EXCLUDE`] bits.
-pub const MAP_SCOPE_COMM: &str = "SCOPE_COMM";
-/// Entries `SCOPE_IDS` and `SCOPE_COMM` hold.
+/// Entries `SCOPE_IDS` holds.
 pub const SCOPE_MAP_ENTRIES: u32 = 4096;
 
 /// The value of a `SCOPE_IDS` / `SCOPE_COMM` entry.
@@ -24,8 +21,10 @@ pub const TERM_EXCLUDE: u8 = 2;
 
 /// Terms of one range key (uid, gid).
 pub const MAX_RANGES: usize = 8;
-/// Prefix terms of `comm=`.
-pub const MAX_COMM_PREFIXES: usize = 4;
+/// Terms of `comm=` (exact names and prefixes).
+pub const MAX_COMMS: usize = 16;
+/// Terms of `pidns=`.
+pub const MAX_PIDNS: usize = 8;
 /// Terms of `uts=`.
 pub const MAX_UTS: usize = 4;
 /// Hostname bytes compared (`__NEW_UTS_LEN`).
@@ -100,12 +99,22 @@ pub struct RangeSet {
     pub _pad: u32,
 }
 
-/// A comm prefix: the first `len` bytes must be equal.
+/// A comm term: `comm & mask == value`, the comm read as two 64-bit words
+/// (NUL-padded). An exact name masks all 16 bytes, a prefix its own bytes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CommPrefix {
-    pub bytes: [u8; COMM_LEN],
-    pub len: u32,
+pub struct CommTerm {
+    pub value: [u64; 2],
+    pub mask: [u64; 2],
+    pub exclude: u32,
+    pub _pad: u32,
+}
+
+/// A pid namespace term (its nsfs inode).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PidnsTerm {
+    pub inum: u32,
     pub exclude: u32,
 }
 
@@ -155,12 +164,17 @@ pub struct ScopeConf {
     pub in_maps: u32,
     /// The host's pid namespace inode (`container`).
     pub host_pidns: u32,
-    pub comm_prefix_count: u32,
+    pub comm_count: u32,
     pub uts_count: u32,
     pub cgroup_count: u32,
+    pub pidns_count: u32,
+    pub _pad: u32,
+    /// The nsfs device (`st_dev` of /proc/self/ns/pid), for namespace tests.
+    pub nsfs_dev: u64,
     pub uid: RangeSet,
     pub gid: RangeSet,
-    pub comm_prefixes: [CommPrefix; MAX_COMM_PREFIXES],
+    pub comms: [CommTerm; MAX_COMMS],
+    pub pidns: [PidnsTerm; MAX_PIDNS],
     pub uts: [UtsTerm; MAX_UTS],
     pub cgroups: [CgroupTerm; MAX_CGROUPS],
 }
@@ -173,6 +187,9 @@ mod pod {
 
 const _: () = assert!(core::mem::size_of::<ScopeId>() == 16);
 const _: () = assert!(core::mem::size_of::<RangeSet>() == 136);
-const _: () = assert!(core::mem::size_of::<CommPrefix>() == 24);
+const _: () = assert!(core::mem::size_of::<CommTerm>() == 40);
 const _: () = assert!(core::mem::size_of::<UtsTerm>() == 80);
-const _: () = assert!(core::mem::size_of::<ScopeConf>() == 784);
+const _: () = assert!(
+    core::mem::size_of::<ScopeConf>()
+        == 48 + 2 * 136 + MAX_COMMS * 40 + MAX_PIDNS * 8 + MAX_UTS * 80 + MAX_CGROUPS * 16
+);

@@ -9,7 +9,7 @@ use aya_ebpf::{
 use exporter_common::{
     config::{KernelError, SYSCALL_CONF_LEN},
     events::EVENT_ID_LIMIT,
-    records::{COMM_LEN, ExecBuf, SyscallBuf},
+    records::{ExecBuf, SyscallBuf},
     scope::{SCOPE_MAP_ENTRIES, ScopeConf, ScopeId},
 };
 
@@ -57,11 +57,6 @@ pub static ERRORS: PerCpuArray<u64> = PerCpuArray::with_max_entries(KernelError:
 #[map]
 pub static SCOPE_CONF: Array<ScopeConf> = Array::with_max_entries(1, 0);
 
-/// Exact pid / ppid / namespace terms of the scope.
+/// Exact pid / ppid / mount namespace terms of the scope.
 #[map]
 pub static SCOPE_IDS: HashMap<ScopeId, u8> = HashMap::with_max_entries(SCOPE_MAP_ENTRIES, 0);
-
-/// Exact `comm=` terms of the scope.
-#[map]
-pub static SCOPE_COMM: HashMap<[u8; COMM_LEN], u8> =
-    HashMap::with_max_entries(SCOPE_MAP_ENTRIES, 0);

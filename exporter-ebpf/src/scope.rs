@@ -4,15 +4,16 @@
 use aya_ebpf::helpers::{
     bpf_get_current_uid_gid,
     generated::{
-        bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm,
+        bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm, bpf_get_ns_current_pid_tgid,
         bpf_probe_read_kernel as raw_read_kernel,
     },
 };
+use aya_ebpf::bindings::bpf_pidns_info;
 use exporter_common::{
     config::KernelError,
     records::COMM_LEN,
     scope::{
-        MAX_CGROUPS, MAX_COMM_PREFIXES, MAX_RANGES, MAX_UTS, RangeSet, SCOPE_CONTAINER,
+        MAX_CGROUPS, MAX_COMMS, MAX_PIDNS, MAX_RANGES, MAX_UTS, RangeSet, SCOPE_CONTAINER,
         SCOPE_FOLLOW, SCOPE_HOST, SCOPE_NEW, SCOPE_NOT_NEW, ScopeConf, ScopeId, ScopeKey,
         TERM_EXCLUDE, TERM_INCLUDE, TRACED_FOLLOWED, TRACED_NEW, UTS_MATCH_LEN,
     },
@@ -22,11 +23,8 @@ use crate::{
     emit::count_error,
     globals::{self, off},
     kernel::{current_task, read, read_ptr},
-    maps::{SCOPE_COMM, SCOPE_CONF, SCOPE_IDS, TRACED},
+    maps::{SCOPE_CONF, SCOPE_IDS, TRACED},
 };
-
-/// `MAX_PID_NS_LEVEL` (include/linux/pid_namespace.h).
-const MAX_PID_NS_LEVEL: u32 = 32;
 
 /// True when the current task, of thread group `tgid`, is traced.
 #[inline(always)]
@@ -88,19 +86,14 @@ fn matches(conf: &ScopeConf, tgid: u32, traced: u8) -> bool {
             return false;
         }
     }
-    if has(ScopeKey::Pidns) || has(ScopeKey::Container) {
-        let ns = pid_ns(task);
-        if has(ScopeKey::Pidns) && !decide(conf, ScopeKey::Pidns, ns as u64, false, false) {
+    if has(ScopeKey::Container) {
+        let host = in_pid_ns(conf, conf.host_pidns);
+        if (conf.flags & SCOPE_CONTAINER != 0 && host) || (conf.flags & SCOPE_HOST != 0 && !host) {
             return false;
         }
-        if has(ScopeKey::Container) {
-            let host = ns == conf.host_pidns;
-            if (conf.flags & SCOPE_CONTAINER != 0 && host)
-                || (conf.flags & SCOPE_HOST != 0 && !host)
-            {
-                return false;
-            }
-        }
+    }
+    if has(ScopeKey::Pidns) && !pidns_matches(conf) {
+        return false;
     }
     if has(ScopeKey::Mntns) || has(ScopeKey::Uts) {
         let nsproxy = unsafe { read_ptr(task, off!(task_nsproxy)) };
@@ -169,28 +162,57 @@ fn in_ranges(set: &RangeSet, v: u32) -> bool {
 
 #[inline(always)]
 fn comm_matches(conf: &ScopeConf) -> bool {
-    let mut comm = [0u8; COMM_LEN];
+    let mut comm = [0u64; 2];
     unsafe { bpf_get_current_comm(comm.as_mut_ptr() as *mut _, COMM_LEN as u32) };
     let mut inc = false;
     let mut exc = false;
-    if conf.in_maps & ScopeKey::Comm.bit() != 0 {
-        let v = unsafe { SCOPE_COMM.get(comm).copied().unwrap_or(0) };
-        inc |= v & TERM_INCLUDE != 0;
-        exc |= v & TERM_EXCLUDE != 0;
-    }
-    for i in 0..MAX_COMM_PREFIXES {
-        if i as u32 >= conf.comm_prefix_count {
+    for i in 0..MAX_COMMS {
+        if i as u32 >= conf.comm_count {
             break;
         }
-        let p = &conf.comm_prefixes[i];
-        let hit = prefix_eq(&comm, &p.bytes, p.len);
-        if p.exclude != 0 {
+        let t = &conf.comms[i];
+        let hit = comm[0] & t.mask[0] == t.value[0] && comm[1] & t.mask[1] == t.value[1];
+        if t.exclude != 0 {
             exc |= hit;
         } else {
             inc |= hit;
         }
     }
     verdict(conf, ScopeKey::Comm, inc, exc)
+}
+
+/// Whether the current task lives in pid namespace `inum` (one helper call:
+/// the kernel compares the task's active namespace).
+#[inline(always)]
+fn in_pid_ns(conf: &ScopeConf, inum: u32) -> bool {
+    let mut info = bpf_pidns_info { pid: 0, tgid: 0 };
+    unsafe {
+        bpf_get_ns_current_pid_tgid(
+            conf.nsfs_dev,
+            inum as u64,
+            &mut info,
+            core::mem::size_of::<bpf_pidns_info>() as u32,
+        ) == 0
+    }
+}
+
+#[inline(always)]
+fn pidns_matches(conf: &ScopeConf) -> bool {
+    let mut inc = false;
+    let mut exc = false;
+    for i in 0..MAX_PIDNS {
+        if i as u32 >= conf.pidns_count {
+            break;
+        }
+        let t = &conf.pidns[i];
+        let hit = in_pid_ns(conf, t.inum);
+        if t.exclude != 0 {
+            exc |= hit;
+        } else {
+            inc |= hit;
+        }
+    }
+    verdict(conf, ScopeKey::Pidns, inc, exc)
 }
 
 /// The first `len` bytes of `a` and `b` are equal.
@@ -219,22 +241,6 @@ fn cgroup_matches(conf: &ScopeConf) -> bool {
         }
     }
     verdict(conf, ScopeKey::Cgroup, inc, exc)
-}
-
-/// The pid namespace the thread group lives in (its leader's active one).
-#[inline(always)]
-fn pid_ns(task: *const u8) -> u32 {
-    unsafe {
-        let leader = read_ptr(task, off!(task_group_leader));
-        let pid = read_ptr(leader, off!(task_thread_pid));
-        let level = read::<u32>(pid, off!(pid_level)).unwrap_or(0);
-        if level > MAX_PID_NS_LEVEL || pid.is_null() {
-            return 0;
-        }
-        let upid = pid.add(off!(pid_numbers) + level as usize * off!(upid_size));
-        let ns = read_ptr(upid, off!(upid_ns));
-        read::<u32>(ns, off!(pid_ns_inum)).unwrap_or(0)
-    }
 }
 
 #[inline(always)]

@@ -13,7 +13,7 @@ use exporter_common::{
         MAP_SYSCALL_CONF, SYSCALL_CONF_LEN,
     },
     events::{EVENT_ID_LIMIT, SCHED_ID_BASE, SchedEvent},
-    scope::{MAP_SCOPE_COMM, MAP_SCOPE_CONF, MAP_SCOPE_IDS, SCOPE_ALL},
+    scope::{MAP_SCOPE_CONF, MAP_SCOPE_IDS, SCOPE_ALL},
     syscalls::SYSCALLS,
 };
 use thiserror::Error;
@@ -241,11 +241,6 @@ fn write_scope(ebpf: &mut Ebpf, scope: &KernelScope) -> Result<(), LoadError> {
         HashMap::try_from(map(ebpf, MAP_SCOPE_IDS)?).map_err(err(MAP_SCOPE_IDS))?;
     for (k, v) in scope.id_entries() {
         ids.insert(k, v, 0).map_err(err(MAP_SCOPE_IDS))?;
-    }
-    let mut comms: HashMap<_, [u8; exporter_common::records::COMM_LEN], u8> =
-        HashMap::try_from(map(ebpf, MAP_SCOPE_COMM)?).map_err(err(MAP_SCOPE_COMM))?;
-    for (k, v) in &scope.comms {
-        comms.insert(k, v, 0).map_err(err(MAP_SCOPE_COMM))?;
     }
     Ok(())
 }

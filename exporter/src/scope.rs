@@ -11,8 +11,8 @@ use std::{collections::BTreeMap, path::Path};
 use exporter_common::{
     records::COMM_LEN,
     scope::{
-        CgroupTerm, CommPrefix, MAX_CGROUPS, MAX_COMM_PREFIXES, MAX_RANGES, MAX_UTS, Range,
-        RangeSet, SCOPE_ALL, SCOPE_CONTAINER, SCOPE_FOLLOW, SCOPE_HOST, SCOPE_MAP_ENTRIES,
+        CgroupTerm, CommTerm, MAX_CGROUPS, MAX_COMMS, MAX_PIDNS, MAX_RANGES, MAX_UTS, PidnsTerm,
+        Range, RangeSet, SCOPE_ALL, SCOPE_CONTAINER, SCOPE_FOLLOW, SCOPE_HOST, SCOPE_MAP_ENTRIES,
         SCOPE_NEW, SCOPE_NOT_NEW, ScopeConf, ScopeId, ScopeKey, TERM_EXCLUDE, TERM_INCLUDE,
         UTS_MATCH_LEN, UtsTerm,
     },
@@ -167,7 +167,6 @@ pub struct Scope {
 pub struct KernelScope {
     pub conf: ScopeConf,
     pub ids: BTreeMap<(u32, u64), u8>,
-    pub comms: BTreeMap<[u8; COMM_LEN], u8>,
 }
 
 impl KernelScope {
@@ -187,8 +186,8 @@ impl KernelScope {
 
 /// What the scope needs from the host while it is parsed.
 pub trait Host {
-    /// The host's pid namespace inode.
-    fn host_pidns(&self) -> Result<u32, String>;
+    /// The nsfs device and the host's pid namespace inode.
+    fn host_pidns(&self) -> Result<(u64, u32), String>;
     /// A cgroup directory's id (its inode) and level, from its path.
     fn cgroup(&self, path: &str) -> Result<(u64, u32), String>;
 }
@@ -199,11 +198,13 @@ pub struct LiveHost;
 impl Host for LiveHost {
     /// sysotel's own pid namespace: sysotel runs in the host's (the compose
     /// file gives it `pid: host`), and pid 1's link may not be readable.
-    fn host_pidns(&self) -> Result<u32, String> {
-        let link = std::fs::read_link("/proc/self/ns/pid")
+    fn host_pidns(&self) -> Result<(u64, u32), String> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata("/proc/self/ns/pid")
             .map_err(|e| format!("cannot read /proc/self/ns/pid: {e}"))?;
-        ns_inode(&link.to_string_lossy())
-            .ok_or_else(|| format!("/proc/self/ns/pid is `{}`", link.display()))
+        let inum = u32::try_from(m.ino())
+            .map_err(|_| format!("pid namespace inode {} is not 32-bit", m.ino()))?;
+        Ok((m.dev(), inum))
     }
 
     fn cgroup(&self, path: &str) -> Result<(u64, u32), String> {
@@ -259,7 +260,7 @@ impl Scope {
         let mut scope = Scope::default();
         let Scope {
             terms: parsed,
-            kernel: KernelScope { conf, ids, comms },
+            kernel: KernelScope { conf, ids },
             exe,
         } = &mut scope;
         for raw in terms {
@@ -330,15 +331,33 @@ impl Scope {
                         SCOPE_CONTAINER
                     };
                     conf.keys |= ScopeKey::Container.bit();
-                    conf.host_pidns = host.host_pidns().map_err(&bad)?;
+                    (conf.nsfs_dev, conf.host_pidns) = host.host_pidns().map_err(&bad)?;
                 }
-                "pid" | "ppid" | "mntns" | "pidns" => {
+                "pidns" => {
+                    only_eq()?;
+                    for v in values {
+                        mark(conf, ScopeKey::Pidns, exclude);
+                        let n = integer(v).map_err(&bad)?;
+                        let inum = u32::try_from(n)
+                            .map_err(|_| bad(format!("{n} is not a namespace inode (32 bits)")))?;
+                        let i = conf.pidns_count as usize;
+                        if i >= MAX_PIDNS {
+                            return Err(bad(format!("at most {MAX_PIDNS} pid namespaces")));
+                        }
+                        conf.pidns[i] = PidnsTerm {
+                            inum,
+                            exclude: exclude as u32,
+                        };
+                        conf.pidns_count += 1;
+                        conf.nsfs_dev = host.host_pidns().map_err(&bad)?.0;
+                    }
+                }
+                "pid" | "ppid" | "mntns" => {
                     only_eq()?;
                     let k = match key {
                         "pid" => ScopeKey::Pid,
                         "ppid" => ScopeKey::Ppid,
-                        "mntns" => ScopeKey::Mntns,
-                        _ => ScopeKey::Pidns,
+                        _ => ScopeKey::Mntns,
                     };
                     for v in values {
                         mark(conf, k, exclude);
@@ -348,6 +367,9 @@ impl Scope {
                         }
                         let n = integer(v).map_err(&bad)?;
                         conf.in_maps |= k.bit();
+                        if ids.len() >= SCOPE_MAP_ENTRIES as usize {
+                            return Err(bad(format!("at most {SCOPE_MAP_ENTRIES} ids")));
+                        }
                         *ids.entry((k as u32, n)).or_default() |=
                             if exclude { TERM_EXCLUDE } else { TERM_INCLUDE };
                     }
@@ -403,29 +425,12 @@ impl Scope {
                                 COMM_LEN - 1
                             )));
                         }
-                        let mut bytes = [0u8; COMM_LEN];
-                        bytes[..text.len()].copy_from_slice(text.as_bytes());
-                        if prefix {
-                            let i = conf.comm_prefix_count as usize;
-                            if i >= MAX_COMM_PREFIXES {
-                                return Err(bad(format!(
-                                    "at most {MAX_COMM_PREFIXES} prefix terms"
-                                )));
-                            }
-                            conf.comm_prefixes[i] = CommPrefix {
-                                bytes,
-                                len: text.len() as u32,
-                                exclude: exclude as u32,
-                            };
-                            conf.comm_prefix_count += 1;
-                        } else {
-                            conf.in_maps |= ScopeKey::Comm.bit();
-                            if comms.len() >= SCOPE_MAP_ENTRIES as usize {
-                                return Err(bad(format!("at most {SCOPE_MAP_ENTRIES} names")));
-                            }
-                            *comms.entry(bytes).or_default() |=
-                                if exclude { TERM_EXCLUDE } else { TERM_INCLUDE };
+                        let i = conf.comm_count as usize;
+                        if i >= MAX_COMMS {
+                            return Err(bad(format!("at most {MAX_COMMS} command names")));
                         }
+                        conf.comms[i] = comm_term(text, prefix, exclude);
+                        conf.comm_count += 1;
                     }
                 }
                 "uts" => {
@@ -581,6 +586,28 @@ impl Scope {
     }
 }
 
+/// `comm & mask == value` over the comm as two little-endian words,
+/// NUL-padded: an exact name also matches the NULs after it.
+fn comm_term(text: &str, prefix: bool, exclude: bool) -> CommTerm {
+    let mut value = [0u8; COMM_LEN];
+    value[..text.len()].copy_from_slice(text.as_bytes());
+    let mut mask = [0u8; COMM_LEN];
+    let n = if prefix { text.len() } else { COMM_LEN };
+    mask[..n].fill(0xff);
+    let words = |b: [u8; COMM_LEN]| {
+        [
+            u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+            u64::from_le_bytes(b[8..].try_into().expect("8 bytes")),
+        ]
+    };
+    CommTerm {
+        value: words(value),
+        mask: words(mask),
+        exclude: exclude as u32,
+        _pad: 0,
+    }
+}
+
 fn integer(v: &str) -> Result<u64, String> {
     v.parse::<u64>()
         .map_err(|_| format!("expected an integer, got \"{v}\""))
@@ -681,8 +708,8 @@ mod tests {
 
     struct FakeHost;
     impl Host for FakeHost {
-        fn host_pidns(&self) -> Result<u32, String> {
-            Ok(4026531836)
+        fn host_pidns(&self) -> Result<(u64, u32), String> {
+            Ok((4, 4026531836))
         }
         fn cgroup(&self, path: &str) -> Result<(u64, u32), String> {
             match path {
@@ -722,9 +749,11 @@ mod tests {
         assert_eq!(c.uid.count, 2);
         assert_eq!((c.uid.ranges[0].lo, c.uid.ranges[0].hi), (1000, u32::MAX));
         assert_eq!(c.uid.ranges[1].exclude, 1);
-        assert_eq!(s.kernel.comms.len(), 2);
-        assert_eq!(c.comm_prefix_count, 1);
-        assert_eq!(c.comm_prefixes[0].len, 3);
+        assert_eq!(c.comm_count, 3);
+        assert_eq!(c.comms[0].mask, [u64::MAX, u64::MAX]);
+        assert_eq!(c.comms[0].value, [u64::from_le_bytes(*b"bash\0\0\0\0"), 0]);
+        assert_eq!(c.comms[2].mask, [0xff_ffff, 0]);
+        assert_eq!(c.comms[2].exclude, 1);
         assert_eq!(s.kernel.ids[&(ScopeKey::Pid as u32, 12)], TERM_INCLUDE);
         assert_eq!(s.kernel.ids[&(ScopeKey::Pid as u32, 13)], TERM_EXCLUDE);
         assert_eq!(

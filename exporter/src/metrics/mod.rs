@@ -55,6 +55,8 @@ pub struct Snapshot {
     /// Records lost in the kernel (ring buffer full), by event name.
     pub lost: Vec<(&'static str, u64)>,
     pub decode_errors: u64,
+    /// Events left out in user space (`exe` scope terms, `--filter`).
+    pub filtered: u64,
     pub outputs: Vec<OutputSnapshot>,
     pub programs_attached: usize,
     /// Bytes in the kernel ring buffer not read yet, and its size.
@@ -140,6 +142,7 @@ impl Snapshot {
             received,
             lost,
             decode_errors: stats.decode_errors,
+            filtered: stats.filtered,
             outputs,
             programs_attached,
             ring_used_bytes: stats.ring_used.unwrap_or(0),

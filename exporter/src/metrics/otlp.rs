@@ -93,6 +93,12 @@ fn register(provider: &SdkMeterProvider, shared: Shared) {
         .with_description("Records that failed to decode")
         .with_callback(move |o| o.observe(read(&s).decode_errors, &[]))
         .build();
+    let s = shared.clone();
+    meter
+        .u64_observable_counter("sysotel.events.filtered")
+        .with_description("Events left out in user space (exe scope terms and --filter)")
+        .with_callback(move |o| o.observe(read(&s).filtered, &[]))
+        .build();
     type Get = fn(&SinkCounts) -> u64;
     let counters: [(&'static str, &'static str, Get); 4] = [
         (

@@ -85,6 +85,13 @@ pub fn render(s: &Snapshot) -> String {
         "Records that failed to decode.",
     );
     let _ = writeln!(out, "sysotel_decode_errors_total {}", s.decode_errors);
+    family(
+        &mut out,
+        "sysotel_events_filtered_total",
+        "counter",
+        "Events left out in user space (exe scope terms and --filter).",
+    );
+    let _ = writeln!(out, "sysotel_events_filtered_total {}", s.filtered);
     type Get = fn(&crate::sinks::SinkCounts) -> u64;
     let per_output: [(&str, &str, &str, Get); 5] = [
         (
@@ -264,6 +271,7 @@ mod tests {
             received: vec![("openat", 3), ("getppid", 2)],
             lost: vec![("getppid", 7)],
             decode_errors: 1,
+            filtered: 4,
             outputs: vec![OutputSnapshot {
                 name: "otlp".into(),
                 counts: crate::sinks::SinkCounts {
@@ -287,6 +295,7 @@ mod tests {
             "sysotel_events_received_total{event=\"openat\"} 3",
             "sysotel_events_lost_total{event=\"getppid\"} 7",
             "sysotel_decode_errors_total 1",
+            "sysotel_events_filtered_total 4",
             "sysotel_output_exported_total{output=\"otlp\"} 4",
             "sysotel_output_dropped_total{output=\"otlp\",reason=\"queue_full\"} 1",
             "process_resident_memory_bytes 1024",
