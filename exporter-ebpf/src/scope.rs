@@ -1,6 +1,7 @@
 //! Which processes are traced, decided on the current task before anything
 //! is reserved (see `exporter_common::scope` for the rules).
 
+use aya_ebpf::bindings::bpf_pidns_info;
 use aya_ebpf::helpers::{
     bpf_get_current_uid_gid,
     generated::{
@@ -8,7 +9,6 @@ use aya_ebpf::helpers::{
         bpf_probe_read_kernel as raw_read_kernel,
     },
 };
-use aya_ebpf::bindings::bpf_pidns_info;
 use exporter_common::{
     config::KernelError,
     records::COMM_LEN,

@@ -47,7 +47,11 @@ pub struct SinkTotals {
 }
 
 impl Summary {
+    /// The final report (log level `info`).
     pub fn print(&self) {
+        if !crate::log::enabled(crate::log::Level::Info) {
+            return;
+        }
         let k = &self.kernel;
         eprintln!("sysotel: stopped after {:.1}s", self.elapsed.as_secs_f64());
         eprintln!("  events received: {}", self.reader.received);
@@ -319,7 +323,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
         None => None,
     };
 
-    eprintln!(
+    crate::info!(
         "sysotel: ready: {} programs attached, {} events selected, scope {}, outputs {}",
         loader::PROGRAMS.len(),
         selection.len(),
@@ -384,7 +388,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
                         snapshot(stats, &k, sinks);
                     }
                 }
-                Err(e) => eprintln!("sysotel: reading the kernel loss counters failed: {e}"),
+                Err(e) => crate::warn!("sysotel: reading the kernel loss counters failed: {e}"),
             }
         }
         if let Some(interval) = cli.stats_interval
@@ -400,7 +404,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
         .await
         .context("reading the ring buffer")?;
     if why == Stop::SinksFailed {
-        eprintln!("sysotel: every output has failed; stopping");
+        crate::warn!("sysotel: every output has failed; stopping");
     }
 
     // Stop in order: no new records, then what is already in the ring, then the
@@ -416,7 +420,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
     let close = |s: &mut SinkHandle| {
         let left = deadline.saturating_duration_since(Instant::now());
         if !s.close(left) {
-            eprintln!(
+            crate::warn!(
                 "sysotel: output {} did not finish within the shutdown timeout",
                 s.name
             );
@@ -477,7 +481,7 @@ fn stats_line(started: Instant, stats: &ReaderStats, sinks: &[SinkHandle]) {
             )
         })
         .collect();
-    eprintln!(
+    crate::info!(
         "sysotel: stats: {:.0}s received {} decode errors {}; {}",
         started.elapsed().as_secs_f64(),
         stats.received,

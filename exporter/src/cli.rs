@@ -53,6 +53,11 @@ pub struct Cli {
     #[arg(long = "filter", value_name = "FILTER", value_delimiter = ';')]
     pub filters: Vec<String>,
 
+    /// sysotel's own messages on stderr: info (the ready line, stats and the
+    /// final summary), warn (only warnings and errors) or error.
+    #[arg(long, value_enum, default_value_t = crate::log::Level::Info, value_name = "LEVEL")]
+    pub log_level: crate::log::Level,
+
     /// Size of the kernel ring buffer: a power of two of at least 4K (suffixes K, M, G).
     #[arg(long, default_value = "32M", value_parser = parse_ring_size)]
     pub ring_buffer_size: u32,

@@ -60,6 +60,7 @@ pub const SETTINGS: &[Setting] = &[
     s("", "loss_interval", "loss-interval"),
     s("", "stats_interval", "stats-interval"),
     s("", "shutdown_timeout", "shutdown-timeout"),
+    s("", "log_level", "log-level"),
     o(
         "endpoint",
         "otlp-endpoint",

@@ -14,6 +14,7 @@ pub mod event;
 pub mod filter;
 pub mod format;
 pub mod loader;
+pub mod log;
 pub mod loss;
 pub mod metrics;
 pub mod offsets;

@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Err(ConfigError::Usage(e)) => e.exit(),
         Err(ConfigError::Invalid(m)) => usage_error(m),
     };
+    sysotel::log::set(loaded.cli.log_level);
     let check = matches!(loaded.cli.command, Some(Command::Config { .. }));
     if let Some(Command::List) = loaded.cli.command {
         return match app::list(&mut std::io::stdout().lock()) {

@@ -331,7 +331,7 @@ async fn drain(ring: &mut RingBuf<MapData>, state: &mut State, sinks: &[SinkHand
                 Err(e) => {
                     stats.decode_errors += 1;
                     if stats.decode_errors <= ERRORS_SHOWN {
-                        eprintln!(
+                        crate::warn!(
                             "sysotel: dropped an undecodable record ({} bytes): {e}",
                             item.len()
                         );

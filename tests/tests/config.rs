@@ -233,3 +233,31 @@ fn every_error_class_exits_2_naming_its_place() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("TOML parse error at line 1"));
 }
+
+#[test]
+fn log_level_warn_keeps_stderr_quiet() {
+    sysotel_tests::require_root();
+    let file = write("log_level = \"warn\"\noutput = [\"json\"]\nevents = [\"getppid\"]\n");
+    assert_eq!(
+        effective(&file, &[], &[], "log_level"),
+        "log_level = \"warn\"  # file"
+    );
+    let child = Command::new(sysotel_bin())
+        .args(["-c", &file])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sysotel");
+    // No ready line to wait for at this level: give it time to start; a
+    // SIGINT during loading still ends in an orderly stop.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().expect("wait for sysotel");
+    assert!(out.status.success(), "{:?}", out.status);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "nothing but warnings and errors"
+    );
+}

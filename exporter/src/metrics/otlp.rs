@@ -56,7 +56,7 @@ pub fn start(
 impl OtlpMetrics {
     pub fn shutdown(self) {
         if let Err(e) = self.provider.shutdown() {
-            eprintln!("sysotel: exporting the last metrics failed: {e}");
+            crate::warn!("sysotel: exporting the last metrics failed: {e}");
         }
     }
 }

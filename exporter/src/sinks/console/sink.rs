@@ -80,7 +80,7 @@ pub fn spawn<W: Write + Send + 'static>(
                 input.processed(batch.len());
             }
             if let Some(e) = failed {
-                eprintln!(
+                crate::warn!(
                     "sysotel: {name} output failed: {e}; later records were dropped and counted"
                 );
             }

@@ -60,7 +60,7 @@ impl Context {
     fn log_once(&self, kind: &str, message: &str) {
         let mut seen = self.logged.lock().unwrap_or_else(|p| p.into_inner());
         if seen.insert(kind.to_string()) {
-            eprintln!("sysotel: kafka: {message} (logged once per kind)");
+            crate::warn!("sysotel: kafka: {message} (logged once per kind)");
         }
     }
 

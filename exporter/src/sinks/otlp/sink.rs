@@ -82,7 +82,7 @@ impl Logged {
     fn once(&self, endpoint: &str, e: &SendError, what: &str) {
         let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if seen.insert(format!("{what}/{}", e.kind)) {
-            eprintln!("sysotel: otlp {endpoint}: {what}: {e} (logged once per kind)");
+            crate::warn!("sysotel: otlp {endpoint}: {what}: {e} (logged once per kind)");
         }
     }
 }
@@ -221,7 +221,7 @@ async fn export(
             Ok(rejected) => {
                 let rejected = (rejected as usize).min(records);
                 if rejected > 0 {
-                    eprintln!(
+                    crate::warn!(
                         "sysotel: otlp {}: the collector rejected {rejected} of {records} records",
                         cfg.endpoint
                     );
