@@ -109,8 +109,9 @@ fn compose_file_is_valid_for_docker_compose() {
         .map(|a| a.as_str().expect("a string").to_string())
         .collect();
     let mut probe = args.clone();
-    // Validate the flags only: a bad one is a usage error (2) before anything loads.
-    probe.push("--help".into());
+    // `config check` validates every setting (Kafka properties and OTLP
+    // endpoint included) without loading anything: a bad one exits 2.
+    probe.extend(["config".into(), "check".into()]);
     let out = Command::new(sysotel_tests::sysotel_bin())
         .args(&probe)
         .output()
