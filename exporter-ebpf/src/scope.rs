@@ -13,9 +13,8 @@ use exporter_common::{
     config::KernelError,
     records::COMM_LEN,
     scope::{
-        MAX_CGROUPS, MAX_COMMS, MAX_PIDNS, MAX_RANGES, MAX_UTS, RangeSet, SCOPE_CONTAINER,
-        SCOPE_FOLLOW, SCOPE_HOST, SCOPE_NEW, SCOPE_NOT_NEW, ScopeConf, ScopeId, ScopeKey,
-        TERM_EXCLUDE, TERM_INCLUDE, TRACED_FOLLOWED, TRACED_NEW, UTS_MATCH_LEN,
+        RangeSet, SCOPE_CONTAINER, SCOPE_FOLLOW, SCOPE_HOST, SCOPE_NEW, SCOPE_NOT_NEW, ScopeConf,
+        ScopeId, ScopeKey, TERM_EXCLUDE, TERM_INCLUDE, TRACED_FOLLOWED, TRACED_NEW, UTS_MATCH_LEN,
     },
 };
 
@@ -65,10 +64,11 @@ fn matches(conf: &ScopeConf, tgid: u32, traced: u8) -> bool {
     }
     if has(ScopeKey::Uid) || has(ScopeKey::Gid) {
         let uid_gid = bpf_get_current_uid_gid();
-        if has(ScopeKey::Uid) && !in_ranges(&conf.uid, uid_gid as u32) {
+        if has(ScopeKey::Uid) && !in_ranges(conf, ScopeKey::Uid, &conf.uid, uid_gid as u32) {
             return false;
         }
-        if has(ScopeKey::Gid) && !in_ranges(&conf.gid, (uid_gid >> 32) as u32) {
+        if has(ScopeKey::Gid) && !in_ranges(conf, ScopeKey::Gid, &conf.gid, (uid_gid >> 32) as u32)
+        {
             return false;
         }
     }
@@ -138,46 +138,52 @@ fn verdict(conf: &ScopeConf, key: ScopeKey, inc: bool, exc: bool) -> bool {
     !exc && (inc || conf.includes & key.bit() == 0)
 }
 
+/// Over the first `count` terms: whether an `=` term matched, and whether a
+/// `!=` term did.
 #[inline(always)]
-fn in_ranges(set: &RangeSet, v: u32) -> bool {
+fn scan<T, const N: usize>(
+    terms: &[T; N],
+    count: u32,
+    hit: impl Fn(&T) -> bool,
+    exclude: impl Fn(&T) -> bool,
+) -> (bool, bool) {
     let mut inc = false;
-    let mut has_inc = false;
-    for i in 0..MAX_RANGES {
-        if i as u32 >= set.count {
+    let mut exc = false;
+    for (i, t) in terms.iter().enumerate() {
+        if i as u32 >= count {
             break;
         }
-        let r = &set.ranges[i];
-        let hit = r.lo <= v && v <= r.hi;
-        if r.exclude != 0 {
-            if hit {
-                return false;
-            }
+        let h = hit(t);
+        if exclude(t) {
+            exc |= h;
         } else {
-            has_inc = true;
-            inc |= hit;
+            inc |= h;
         }
     }
-    inc || !has_inc
+    (inc, exc)
+}
+
+#[inline(always)]
+fn in_ranges(conf: &ScopeConf, key: ScopeKey, set: &RangeSet, v: u32) -> bool {
+    let (inc, exc) = scan(
+        &set.ranges,
+        set.count,
+        |r| r.lo <= v && v <= r.hi,
+        |r| r.exclude != 0,
+    );
+    verdict(conf, key, inc, exc)
 }
 
 #[inline(always)]
 fn comm_matches(conf: &ScopeConf) -> bool {
     let mut comm = [0u64; 2];
     unsafe { bpf_get_current_comm(comm.as_mut_ptr() as *mut _, COMM_LEN as u32) };
-    let mut inc = false;
-    let mut exc = false;
-    for i in 0..MAX_COMMS {
-        if i as u32 >= conf.comm_count {
-            break;
-        }
-        let t = &conf.comms[i];
-        let hit = comm[0] & t.mask[0] == t.value[0] && comm[1] & t.mask[1] == t.value[1];
-        if t.exclude != 0 {
-            exc |= hit;
-        } else {
-            inc |= hit;
-        }
-    }
+    let (inc, exc) = scan(
+        &conf.comms,
+        conf.comm_count,
+        |t| comm[0] & t.mask[0] == t.value[0] && comm[1] & t.mask[1] == t.value[1],
+        |t| t.exclude != 0,
+    );
     verdict(conf, ScopeKey::Comm, inc, exc)
 }
 
@@ -198,20 +204,12 @@ fn in_pid_ns(conf: &ScopeConf, inum: u32) -> bool {
 
 #[inline(always)]
 fn pidns_matches(conf: &ScopeConf) -> bool {
-    let mut inc = false;
-    let mut exc = false;
-    for i in 0..MAX_PIDNS {
-        if i as u32 >= conf.pidns_count {
-            break;
-        }
-        let t = &conf.pidns[i];
-        let hit = in_pid_ns(conf, t.inum);
-        if t.exclude != 0 {
-            exc |= hit;
-        } else {
-            inc |= hit;
-        }
-    }
+    let (inc, exc) = scan(
+        &conf.pidns,
+        conf.pidns_count,
+        |t| in_pid_ns(conf, t.inum),
+        |t| t.exclude != 0,
+    );
     verdict(conf, ScopeKey::Pidns, inc, exc)
 }
 
@@ -226,20 +224,12 @@ fn prefix_eq(a: &[u8], b: &[u8], len: u32) -> bool {
 
 #[inline(always)]
 fn cgroup_matches(conf: &ScopeConf) -> bool {
-    let mut inc = false;
-    let mut exc = false;
-    for i in 0..MAX_CGROUPS {
-        if i as u32 >= conf.cgroup_count {
-            break;
-        }
-        let t = &conf.cgroups[i];
-        let hit = unsafe { bpf_get_current_ancestor_cgroup_id(t.level as i32) } == t.id;
-        if t.exclude != 0 {
-            exc |= hit;
-        } else {
-            inc |= hit;
-        }
-    }
+    let (inc, exc) = scan(
+        &conf.cgroups,
+        conf.cgroup_count,
+        |t| unsafe { bpf_get_current_ancestor_cgroup_id(t.level as i32) } == t.id,
+        |t| t.exclude != 0,
+    );
     verdict(conf, ScopeKey::Cgroup, inc, exc)
 }
 
@@ -257,24 +247,16 @@ fn uts_matches(conf: &ScopeConf, uts: *const u8) -> bool {
     {
         name[0] = 0;
     }
-    let mut inc = false;
-    let mut exc = false;
-    for i in 0..MAX_UTS {
-        if i as u32 >= conf.uts_count {
-            break;
-        }
-        let t = &conf.uts[i];
-        let mut hit = prefix_eq(&name, &t.bytes, t.len);
-        // An exact term also needs the name to end where the term does.
-        if hit && t.prefix == 0 {
-            hit = name.get(t.len as usize).copied().unwrap_or(0) == 0;
-        }
-        if t.exclude != 0 {
-            exc |= hit;
-        } else {
-            inc |= hit;
-        }
-    }
+    // An exact term also needs the name to end where the term does.
+    let (inc, exc) = scan(
+        &conf.uts,
+        conf.uts_count,
+        |t| {
+            prefix_eq(&name, &t.bytes, t.len)
+                && (t.prefix != 0 || name.get(t.len as usize).copied().unwrap_or(0) == 0)
+        },
+        |t| t.exclude != 0,
+    );
     verdict(conf, ScopeKey::Uts, inc, exc)
 }
 

@@ -165,6 +165,15 @@ fn getppid(opts: &[&str], n: u64) -> Waiting {
     Waiting::start(&[], opts, "getppid", n)
 }
 
+/// A workload whose child makes the N_IN calls (and its pid), and another
+/// making N_OUT (and its pid).
+fn parent_and_other() -> (Waiting, u64, Waiting, u64) {
+    let a = Waiting::start(&[], &[], "child", N_IN);
+    let b = getppid(&[], N_OUT);
+    let (pa, pb) = (a.pid() as u64, b.pid() as u64);
+    (a, pa, b, pb)
+}
+
 #[test]
 fn pid() {
     require_root();
@@ -178,10 +187,7 @@ fn pid() {
 fn ppid() {
     require_root();
     // The matching process is the child of `a`; `b` is the test's own child.
-    let a = Waiting::start(&[], &[], "child", N_IN);
-    let parent = a.pid() as u64;
-    let b = getppid(&[], N_OUT);
-    let b_pid = b.pid() as u64;
+    let (a, parent, b, b_pid) = parent_and_other();
     let scope = format!("ppid={parent}");
     let (count, ppid, _) = run_scope(&[&scope], a, b);
     assert_eq!(count.get(&b_pid), None, "the other workload was traced");
@@ -306,9 +312,7 @@ fn cgroup_and_below() {
 fn follow_traces_descendants() {
     require_root();
     // Without follow, the parent's child is not traced...
-    let a = Waiting::start(&[], &[], "child", N_IN);
-    let parent = a.pid() as u64;
-    let b = getppid(&[], N_OUT);
+    let (a, parent, b, _) = parent_and_other();
     let sysotel = Sysotel::start(&[
         "-o",
         "json",
@@ -327,10 +331,7 @@ fn follow_traces_descendants() {
         stopped.stderr
     );
     // ...with follow it is, and the other workload still is not.
-    let a = Waiting::start(&[], &[], "child", N_IN);
-    let parent = a.pid() as u64;
-    let b = getppid(&[], N_OUT);
-    let b_pid = b.pid() as u64;
+    let (a, parent, b, b_pid) = parent_and_other();
     let (count, ppid, _) = run_scope(&[&format!("pid={parent}"), "follow"], a, b);
     assert_eq!(count.get(&b_pid), None);
     assert_eq!(count.values().sum::<u64>(), N_IN, "{count:?}");
