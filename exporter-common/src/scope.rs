@@ -5,11 +5,12 @@
 //! matches when none of its `!=` terms does and, if it has `=` terms, one of
 //! them does (the same key repeated is OR). Exact values of pid, ppid and
 //! mntns sit in the `SCOPE_IDS` hash map; everything else sits in the conf
-//! itself, in the form cheapest to test (comms as masked 64-bit words, pid
+//! (a read-only global), in the form cheapest to test (comms as masked 64-bit words, pid
 //! namespaces for `bpf_get_ns_current_pid_tgid`).
 
-/// Map: the one [`ScopeConf`] (an array of one entry).
-pub const MAP_SCOPE_CONF: &str = "SCOPE_CONF";
+/// Global: the [`ScopeConf`] (read-only data, frozen before the programs are
+/// verified, so the verifier sees the actual terms and prunes the keys not used).
+pub const GLOBAL_SCOPE: &str = "SCOPE";
 /// Map: [`ScopeId`] -> [`TERM_INCLUDE`] / [`TERM_EXCLUDE`] bits.
 pub const MAP_SCOPE_IDS: &str = "SCOPE_IDS";
 /// Entries `SCOPE_IDS` holds.
@@ -177,6 +178,60 @@ pub struct ScopeConf {
     pub pidns: [PidnsTerm; MAX_PIDNS],
     pub uts: [UtsTerm; MAX_UTS],
     pub cgroups: [CgroupTerm; MAX_CGROUPS],
+}
+
+impl ScopeConf {
+    /// Every field zero (what the eBPF object is built with).
+    pub const ZERO: ScopeConf = ScopeConf {
+        flags: 0,
+        keys: 0,
+        includes: 0,
+        in_maps: 0,
+        host_pidns: 0,
+        comm_count: 0,
+        uts_count: 0,
+        cgroup_count: 0,
+        pidns_count: 0,
+        _pad: 0,
+        nsfs_dev: 0,
+        uid: RangeSet::ZERO,
+        gid: RangeSet::ZERO,
+        comms: [CommTerm {
+            value: [0; 2],
+            mask: [0; 2],
+            exclude: 0,
+            _pad: 0,
+        }; MAX_COMMS],
+        pidns: [PidnsTerm {
+            inum: 0,
+            exclude: 0,
+        }; MAX_PIDNS],
+        uts: [UtsTerm {
+            bytes: [0; UTS_MATCH_LEN],
+            len: 0,
+            prefix: 0,
+            exclude: 0,
+            _pad: 0,
+        }; MAX_UTS],
+        cgroups: [CgroupTerm {
+            id: 0,
+            level: 0,
+            exclude: 0,
+        }; MAX_CGROUPS],
+    };
+}
+
+impl RangeSet {
+    pub const ZERO: RangeSet = RangeSet {
+        ranges: [Range {
+            lo: 0,
+            hi: 0,
+            exclude: 0,
+            _pad: 0,
+        }; MAX_RANGES],
+        count: 0,
+        _pad: 0,
+    };
 }
 
 #[cfg(feature = "user")]

@@ -2,7 +2,7 @@
 //! the programs are verified). Read them with `read_volatile` so the compiler
 //! does not fold in the zero they are declared with.
 
-use exporter_common::offsets::KernelOffsets;
+use exporter_common::{offsets::KernelOffsets, scope::ScopeConf};
 
 #[unsafe(no_mangle)]
 static SELF_TGID: u32 = 0;
@@ -12,6 +12,9 @@ static SCOPE_ALL: u32 = 0;
 static WAKEUP_BYTES: u64 = 0;
 #[unsafe(no_mangle)]
 static SCHED_SELECTED: u32 = 0;
+/// The scope; read its fields with [`sc!`].
+#[unsafe(no_mangle)]
+pub(crate) static SCOPE: ScopeConf = ScopeConf::ZERO;
 #[unsafe(no_mangle)]
 pub(crate) static OFFSETS: KernelOffsets = KernelOffsets {
     task_real_parent: 0,
@@ -83,3 +86,13 @@ macro_rules! off {
     }};
 }
 pub(crate) use off;
+
+/// One field of [`SCOPE`] (a path such as `keys` or `comms[i].mask`).
+macro_rules! sc {
+    ($($path:tt)+) => {{
+        #[allow(unused_unsafe)]
+        let v = unsafe { core::ptr::read_volatile(&raw const $crate::globals::SCOPE.$($path)+) };
+        v
+    }};
+}
+pub(crate) use sc;

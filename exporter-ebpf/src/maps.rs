@@ -10,7 +10,7 @@ use exporter_common::{
     config::{KernelError, SYSCALL_CONF_LEN},
     events::EVENT_ID_LIMIT,
     records::{ExecBuf, SyscallBuf},
-    scope::{SCOPE_MAP_ENTRIES, ScopeConf, ScopeId},
+    scope::{SCOPE_MAP_ENTRIES, ScopeId},
 };
 
 /// Records to user space.
@@ -52,10 +52,6 @@ pub static EXEC_SCRATCH: PerCpuArray<ExecBuf> = PerCpuArray::with_max_entries(1,
 /// Per-CPU count per `KernelError`.
 #[map]
 pub static ERRORS: PerCpuArray<u64> = PerCpuArray::with_max_entries(KernelError::COUNT, 0);
-
-/// The scope (one entry), written by user space before the programs attach.
-#[map]
-pub static SCOPE_CONF: Array<ScopeConf> = Array::with_max_entries(1, 0);
 
 /// Exact pid / ppid / mount namespace terms of the scope.
 #[map]

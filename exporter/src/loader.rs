@@ -13,7 +13,7 @@ use exporter_common::{
         MAP_SYSCALL_CONF, SYSCALL_CONF_LEN,
     },
     events::{EVENT_ID_LIMIT, SCHED_ID_BASE, SchedEvent},
-    scope::{MAP_SCOPE_CONF, MAP_SCOPE_IDS, SCOPE_ALL},
+    scope::{GLOBAL_SCOPE, MAP_SCOPE_IDS, SCOPE_ALL},
     syscalls::SYSCALLS,
 };
 use thiserror::Error;
@@ -163,6 +163,7 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
         .override_global(GLOBAL_WAKEUP_BYTES, &opts.wakeup_bytes, true)
         .override_global(GLOBAL_SCHED_SELECTED, &sched_selected, true)
         .override_global(GLOBAL_OFFSETS, &offsets, true)
+        .override_global(GLOBAL_SCOPE, &opts.scope.conf, true)
         .map_max_entries(MAP_EVENTS, opts.ring_bytes)
         .load(EBPF_OBJECT)
         .map_err(LoadError::Object)?;
@@ -225,7 +226,7 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
     Ok(tracer)
 }
 
-/// The scope's conf and exact terms, before any program is attached.
+/// The scope's exact terms, before any program is attached.
 fn write_scope(ebpf: &mut Ebpf, scope: &KernelScope) -> Result<(), LoadError> {
     fn map<'a>(
         ebpf: &'a mut Ebpf,
@@ -234,9 +235,6 @@ fn write_scope(ebpf: &mut Ebpf, scope: &KernelScope) -> Result<(), LoadError> {
         ebpf.map_mut(name).ok_or(LoadError::Missing(name))
     }
     let err = |map: &'static str| move |source| LoadError::Map { map, source };
-    let mut conf: Array<_, exporter_common::scope::ScopeConf> =
-        Array::try_from(map(ebpf, MAP_SCOPE_CONF)?).map_err(err(MAP_SCOPE_CONF))?;
-    conf.set(0, scope.conf, 0).map_err(err(MAP_SCOPE_CONF))?;
     let mut ids: HashMap<_, exporter_common::scope::ScopeId, u8> =
         HashMap::try_from(map(ebpf, MAP_SCOPE_IDS)?).map_err(err(MAP_SCOPE_IDS))?;
     for (k, v) in scope.id_entries() {
