@@ -209,8 +209,9 @@ fn healthz_reports_an_output_that_cannot_deliver() {
         .is_some_and(|v| v > 0.0),
         "{text}"
     );
-    // The dropped batch counts in the latency summary: it took about the
-    // retry budget.
+    // The dropped batch counts in the latency summary. It waited at least
+    // one jittered retry delay (half to all of the 500 ms initial delay)
+    // before the 1 s budget could not fit the next one.
     assert!(
         sample(
             &all,
@@ -224,7 +225,7 @@ fn healthz_reports_an_output_that_cannot_deliver() {
             &all,
             "sysotel_output_batch_latency_seconds_sum{output=\"otlp\"}"
         )
-        .is_some_and(|s| s > 0.5),
+        .is_some_and(|s| s >= 0.25),
         "{text}"
     );
     let stopped = sysotel.stop();
