@@ -17,8 +17,6 @@ pub const MAP_PENDING: &str = "PENDING";
 
 /// Global: sysotel's own tgid, never traced.
 pub const GLOBAL_SELF_TGID: &str = "SELF_TGID";
-/// Global: 1 traces every process, 0 only those in `TRACED`.
-pub const GLOBAL_SCOPE_ALL: &str = "SCOPE_ALL";
 /// Global: unread bytes in the ring buffer above which a submit wakes the reader.
 pub const GLOBAL_WAKEUP_BYTES: &str = "WAKEUP_BYTES";
 /// Global: bit `id - SCHED_ID_BASE` set for each scheduler event to write.

@@ -7,8 +7,6 @@ use exporter_common::{offsets::KernelOffsets, scope::ScopeConf};
 #[unsafe(no_mangle)]
 static SELF_TGID: u32 = 0;
 #[unsafe(no_mangle)]
-static SCOPE_ALL: u32 = 0;
-#[unsafe(no_mangle)]
 static WAKEUP_BYTES: u64 = 0;
 #[unsafe(no_mangle)]
 static SCHED_SELECTED: u32 = 0;
@@ -57,11 +55,6 @@ pub(crate) static OFFSETS: KernelOffsets = KernelOffsets {
 #[inline(always)]
 pub fn self_tgid() -> u32 {
     unsafe { core::ptr::read_volatile(&raw const SELF_TGID) }
-}
-
-#[inline(always)]
-pub fn scope_all() -> bool {
-    unsafe { core::ptr::read_volatile(&raw const SCOPE_ALL) != 0 }
 }
 
 /// Whether scheduler event `id` is to be written (bit `id - SCHED_ID_BASE`).

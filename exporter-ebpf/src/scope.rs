@@ -19,9 +19,9 @@ use exporter_common::{
     config::KernelError,
     records::COMM_LEN,
     scope::{
-        MAX_CGROUPS, MAX_COMMS, MAX_PIDNS, MAX_RANGES, MAX_UTS, SCOPE_CONTAINER, SCOPE_FOLLOW,
-        SCOPE_HOST, SCOPE_NEW, SCOPE_NOT_NEW, ScopeId, ScopeKey, TERM_EXCLUDE, TERM_INCLUDE,
-        TRACED_FOLLOWED, TRACED_NEW, UTS_MATCH_LEN,
+        MAX_CGROUPS, MAX_COMMS, MAX_PIDNS, MAX_RANGES, MAX_UTS, SCOPE_ALL, SCOPE_CONTAINER,
+        SCOPE_FOLLOW, SCOPE_HOST, SCOPE_NEW, SCOPE_NOT_NEW, ScopeId, ScopeKey, TERM_EXCLUDE,
+        TERM_INCLUDE, TRACED_FOLLOWED, TRACED_NEW, UTS_MATCH_LEN,
     },
 };
 
@@ -38,10 +38,11 @@ pub fn in_scope(tgid: u32) -> bool {
     if tgid == globals::self_tgid() {
         return false;
     }
-    if globals::scope_all() {
+    let flags = sc!(flags);
+    if flags & SCOPE_ALL != 0 {
         return true;
     }
-    let traced = if sc!(flags) & (SCOPE_FOLLOW | SCOPE_NEW | SCOPE_NOT_NEW) != 0 {
+    let traced = if flags & (SCOPE_FOLLOW | SCOPE_NEW | SCOPE_NOT_NEW) != 0 {
         unsafe { TRACED.get(tgid).copied().unwrap_or(0) }
     } else {
         0
@@ -266,10 +267,10 @@ fn uts_matches(uts: *const u8) -> bool {
 /// is traced. Nothing sysotel itself starts is traced.
 #[inline(always)]
 pub fn on_new_process(parent_tgid: u32, child_tgid: u32) {
-    if parent_tgid == globals::self_tgid() || globals::scope_all() {
+    let flags = sc!(flags);
+    if parent_tgid == globals::self_tgid() || flags & SCOPE_ALL != 0 {
         return;
     }
-    let flags = sc!(flags);
     let mut bits = 0u8;
     if flags & (SCOPE_NEW | SCOPE_NOT_NEW) != 0 {
         bits |= TRACED_NEW;

@@ -161,15 +161,27 @@ pub const SETTINGS: &[Setting] = &[
 /// The sections of the file.
 const SECTIONS: &[&str] = &["scope", "otlp", "kafka", "metrics"];
 
-/// The command line, with a `SYSOTEL_<FLAG>` variable for every flag.
+/// The command line, with a `SYSOTEL_<FLAG>` variable for every flag; built
+/// once (the variable names live for the whole run).
 pub fn command() -> clap::Command {
-    Cli::command().mut_args(|a| {
-        let Some(long) = a.get_long() else { return a };
-        let var: &'static str = Box::leak(
-            format!("SYSOTEL_{}", long.to_ascii_uppercase().replace('-', "_")).into_boxed_str(),
-        );
-        a.env(var)
-    })
+    static COMMAND: std::sync::OnceLock<clap::Command> = std::sync::OnceLock::new();
+    COMMAND
+        .get_or_init(|| {
+            Cli::command().mut_args(|a| {
+                let Some(long) = a.get_long() else { return a };
+                let var: &'static str = Box::leak(
+                    format!("SYSOTEL_{}", long.to_ascii_uppercase().replace('-', "_"))
+                        .into_boxed_str(),
+                );
+                a.env(var)
+            })
+        })
+        .clone()
+}
+
+/// The argument behind `--long`.
+fn arg<'a>(cmd: &'a clap::Command, long: &str) -> Option<&'a clap::Arg> {
+    cmd.get_arguments().find(|a| a.get_long() == Some(long))
 }
 
 /// Where a setting came from.
@@ -184,6 +196,8 @@ pub enum Source {
 /// The command line, environment and file, merged.
 pub struct Loaded {
     pub cli: Cli,
+    /// The command line the matches came from (for each flag's source).
+    cmd: clap::Command,
     pub file: Option<PathBuf>,
     /// Flags whose value came from the file, and where in the file.
     pub from_file: Vec<(&'static str, String)>,
@@ -203,8 +217,9 @@ impl Loaded {
         args: Vec<OsString>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Loaded, ConfigError> {
-        let first = command()
-            .try_get_matches_from(&args)
+        let mut cmd = command();
+        let first = cmd
+            .try_get_matches_from_mut(&args)
             .map_err(ConfigError::Usage)?;
         let cli =
             <Cli as clap::FromArgMatches>::from_arg_matches(&first).map_err(ConfigError::Usage)?;
@@ -217,6 +232,7 @@ impl Loaded {
         let Some(path) = file else {
             return Ok(Loaded {
                 cli,
+                cmd,
                 file: None,
                 from_file: Vec::new(),
                 matches: first,
@@ -224,18 +240,19 @@ impl Loaded {
         };
         let text = std::fs::read_to_string(&path)
             .map_err(|e| ConfigError::Invalid(format!("{}: cannot read: {e}", path.display())))?;
-        let (injected, from_file) = file_args(&path, &text, &first, env)?;
+        let (injected, from_file) = file_args(&path, &text, &cmd, &first, env)?;
         let mut merged = Vec::with_capacity(args.len() + injected.len());
         merged.extend(args.first().cloned());
         merged.extend(injected);
         merged.extend(args.iter().skip(1).cloned());
-        let matches = command()
-            .try_get_matches_from(&merged)
+        let matches = cmd
+            .try_get_matches_from_mut(&merged)
             .map_err(ConfigError::Usage)?;
         let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
             .map_err(ConfigError::Usage)?;
         Ok(Loaded {
             cli,
+            cmd,
             file: Some(path),
             from_file,
             matches,
@@ -247,8 +264,7 @@ impl Loaded {
         if self.from_file.iter().any(|(f, _)| *f == long) {
             return Some(Source::File);
         }
-        let cmd = command();
-        let arg = cmd.get_arguments().find(|a| a.get_long() == Some(long))?;
+        let arg = arg(&self.cmd, long)?;
         match self.matches.value_source(arg.get_id().as_str())? {
             ValueSource::CommandLine => Some(Source::Flag),
             ValueSource::EnvVariable => Some(Source::Env(
@@ -272,7 +288,6 @@ impl Loaded {
 
     /// The effective configuration as TOML, each value with where it came from.
     pub fn render(&self) -> String {
-        let cmd = command();
         let mut out = String::new();
         let mut section = "";
         let mut line = |sec: &'static str, key: &str, value: Option<String>, src: String| {
@@ -286,7 +301,7 @@ impl Loaded {
             }
         };
         for st in SETTINGS {
-            let Some(arg) = cmd.get_arguments().find(|a| a.get_long() == Some(st.flag)) else {
+            let Some(arg) = arg(&self.cmd, st.flag) else {
                 continue;
             };
             let raw: Vec<String> = self
@@ -391,6 +406,7 @@ fn type_name(v: &toml::Value) -> &'static str {
 fn file_args(
     path: &Path,
     text: &str,
+    cmd: &clap::Command,
     given: &clap::ArgMatches,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Vec<OsString>, Vec<(&'static str, String)>), ConfigError> {
@@ -398,7 +414,8 @@ fn file_args(
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         ConfigError::Invalid(format!("{name}: {}", e.to_string().trim_end()))
     })?;
-    let cmd = command();
+    // Values are checked against the flags alone, without the environment.
+    let mut plain = Cli::command();
     let mut args = Vec::new();
     let mut from_file = Vec::new();
     let at = |section: &str, key: &str| {
@@ -409,10 +426,7 @@ fn file_args(
         }
     };
     let given_by_user = |flag: &str, otel: &[&str]| {
-        let arg = cmd
-            .get_arguments()
-            .find(|a| a.get_long() == Some(flag))
-            .expect("every setting is a flag");
+        let arg = arg(cmd, flag).expect("every setting is a flag");
         matches!(
             given.value_source(arg.get_id().as_str()),
             Some(ValueSource::CommandLine | ValueSource::EnvVariable)
@@ -496,14 +510,14 @@ fn file_args(
                 suggest(&near)
             )));
         };
-        let arg = cmd
-            .get_arguments()
-            .find(|a| a.get_long() == Some(setting.flag))
-            .expect("every setting is a flag");
-        let values = toml_values(value, arg.get_action())
+        let action = arg(cmd, setting.flag)
+            .expect("every setting is a flag")
+            .get_action();
+        let values = toml_values(value, action)
             .map_err(|m| ConfigError::Invalid(format!("{place}: {m}")))?;
         for v in &values {
-            check_value(setting, v).map_err(|m| ConfigError::Invalid(format!("{place}: {m}")))?;
+            check_value(&mut plain, setting, v)
+                .map_err(|m| ConfigError::Invalid(format!("{place}: {m}")))?;
         }
         if given_by_user(setting.flag, setting.otel) {
             continue;
@@ -549,7 +563,11 @@ fn toml_values(value: &toml::Value, action: &ArgAction) -> Result<Vec<Option<Str
 }
 
 /// Checks one value with the parser its flag uses.
-fn check_value(setting: &Setting, value: &Option<String>) -> Result<(), String> {
+fn check_value(
+    plain: &mut clap::Command,
+    setting: &Setting,
+    value: &Option<String>,
+) -> Result<(), String> {
     let Some(v) = value else { return Ok(()) };
     match setting.flag {
         "events" => {
@@ -564,11 +582,8 @@ fn check_value(setting: &Setting, value: &Option<String>) -> Result<(), String> 
         }
         _ => {}
     }
-    let arg = format!("--{}={v}", setting.flag);
-    let cmd = Cli::command();
-    let possible: Vec<String> = cmd
-        .get_arguments()
-        .find(|a| a.get_long() == Some(setting.flag))
+    let flag = format!("--{}={v}", setting.flag);
+    let possible: Vec<String> = arg(plain, setting.flag)
         .map(|a| {
             a.get_possible_values()
                 .iter()
@@ -576,7 +591,7 @@ fn check_value(setting: &Setting, value: &Option<String>) -> Result<(), String> 
                 .collect()
         })
         .unwrap_or_default();
-    match cmd.try_get_matches_from(["sysotel", arg.as_str()]) {
+    match plain.try_get_matches_from_mut(["sysotel", flag.as_str()]) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidValue && !possible.is_empty() => {
             Err(format!("`{v}` is not one of {}", possible.join(", ")))

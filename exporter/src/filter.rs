@@ -7,16 +7,16 @@
 //! alternatives; different ones must all match. An event a filter does not
 //! name passes it.
 
-use std::{collections::BTreeSet, net::IpAddr};
+use std::net::IpAddr;
 
 use exporter_common::{
     EventId,
-    events::SchedEvent,
+    events::{EVENT_ID_LIMIT, SchedEvent},
     syscalls::{self, ArgKind, SYSCALLS},
 };
 
 use crate::{
-    catalog::{self, Category},
+    catalog,
     event::{Event, Value},
     format::sockaddr::SockAddr,
     scope::{Op, split_term},
@@ -60,13 +60,24 @@ struct Cond {
     want: Want,
 }
 
+/// Where one event's value of a group's field is, decided per event id when
+/// the filter is parsed (nothing about the event's kind is looked up per event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lookup {
+    Retval,
+    Addr,
+    Arg(&'static str),
+    /// The filter names the event but the event has no such field: dropped.
+    Missing,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Group {
     /// The written target (`openat`, `fs`, or empty for every event).
     target_name: String,
-    /// None: every event that has the field.
-    target: Option<BTreeSet<EventId>>,
     field: Field,
+    /// By event id; `None`: the filter does not apply, the event passes.
+    lookup: Vec<Option<Lookup>>,
     alternatives: Vec<Cond>,
 }
 
@@ -95,27 +106,20 @@ impl Filters {
                 Some((t, fld)) => (t.trim().to_string(), fld.trim().to_string()),
                 None => (String::new(), term.key.clone()),
             };
-            let target = if target_name.is_empty() {
-                None
+            let targeted = !target_name.is_empty();
+            let ids: Vec<EventId> = if targeted {
+                Selection::parse(&[target_name.as_str()])
+                    .map_err(|e| fail(e.to_string().trim_start_matches("--events: ").to_string()))?
+                    .ids()
+                    .collect()
             } else {
-                Some(
-                    Selection::parse(&[target_name.as_str()])
-                        .map_err(|e| {
-                            fail(e.to_string().trim_start_matches("--events: ").to_string())
-                        })?
-                        .ids()
-                        .collect::<BTreeSet<_>>(),
-                )
+                catalog::all().map(|e| e.id).collect()
             };
             let field = match field_name.as_str() {
                 "retval" => Field::Retval,
                 "addr" => Field::Addr,
                 "pathname" => Field::Path,
                 other => Field::Arg(other.to_string()),
-            };
-            let ids: Vec<EventId> = match &target {
-                Some(t) => t.iter().copied().collect(),
-                None => catalog::all().map(|e| e.id).collect(),
             };
             if !ids.iter().any(|&id| has_field(id, &field)) {
                 let names: Vec<&str> = ids.iter().flat_map(|&id| field_names(id)).collect();
@@ -171,20 +175,24 @@ impl Filters {
                 .find(|g| g.target_name == target_name && g.field == field)
             {
                 Some(g) => g.alternatives.push(cond),
-                None => f.groups.push(Group {
-                    target_name,
-                    target,
-                    field,
-                    alternatives: vec![cond],
-                }),
+                None => {
+                    let mut lookup = vec![None; EVENT_ID_LIMIT as usize];
+                    for &id in &ids {
+                        if let Some(slot) = lookup.get_mut(id as usize) {
+                            *slot = lookup_for(id, &field, targeted);
+                        }
+                    }
+                    f.groups.push(Group {
+                        target_name,
+                        field,
+                        lookup,
+                        alternatives: vec![cond],
+                    })
+                }
             }
             f.written.push(spec.to_string());
         }
         Ok(f)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
     }
 
     pub fn written(&self) -> &[String] {
@@ -199,35 +207,31 @@ impl Filters {
 
 impl Group {
     fn keep(&self, e: &Event) -> bool {
-        if let Some(t) = &self.target
-            && !t.contains(&e.id)
-        {
+        let Some(Some(lookup)) = self.lookup.get(e.id as usize) else {
             return true;
-        }
-        let value = match &self.field {
-            Field::Retval => {
-                if e.category != Category::Syscall || e.no_return {
-                    return self.target.is_none();
-                }
-                Some(Value::Int(e.ret))
+        };
+        let ret;
+        let value = match *lookup {
+            Lookup::Retval => {
+                ret = Value::Int(e.ret);
+                Some(&ret)
             }
-            Field::Addr => e
+            Lookup::Addr => e
                 .args
                 .iter()
-                .find(|a| matches!(a.value, Value::SockAddr(_)))
-                .map(|a| a.value.clone()),
-            Field::Path => first_path_arg(e.id).and_then(|n| e.arg(n)).cloned(),
-            Field::Arg(name) => e.arg(name).cloned(),
+                .map(|a| &a.value)
+                .find(|v| matches!(v, Value::SockAddr(_))),
+            Lookup::Arg(name) => e.arg(name),
+            Lookup::Missing => None,
         };
         let Some(value) = value else {
-            // An event without the field passes a filter that did not name it.
-            return self.target.is_none() && !has_field(e.id, &self.field);
+            return false;
         };
         // `!=` alternatives all have to hold; `=` ones are alternatives.
         let mut any_eq = false;
         let mut eq_hit = false;
         for c in &self.alternatives {
-            let hit = c.matches(&value);
+            let hit = c.matches(value);
             match c.op {
                 Op::Eq => {
                     any_eq = true;
@@ -407,6 +411,25 @@ fn has_field(id: EventId, field: &Field) -> bool {
     field_names(id).contains(&name)
 }
 
+/// How a group finds its field in events of `id`: `None` when the group does
+/// not apply (an event it does not name, or one without the field when no
+/// event was named), `Missing` when it names the event but the event has no
+/// such field.
+fn lookup_for(id: EventId, field: &Field, targeted: bool) -> Option<Lookup> {
+    let found = match field {
+        Field::Retval => syscalls::by_nr(id)
+            .filter(|s| !s.no_return)
+            .map(|_| Lookup::Retval),
+        Field::Addr => has_field(id, field).then_some(Lookup::Addr),
+        Field::Path => first_path_arg(id).map(Lookup::Arg),
+        Field::Arg(name) => field_names(id)
+            .into_iter()
+            .find(|n| n == name)
+            .map(Lookup::Arg),
+    };
+    found.or(targeted.then_some(Lookup::Missing))
+}
+
 fn first_path_arg(id: EventId) -> Option<&'static str> {
     syscalls::by_nr(id)?
         .args
@@ -428,6 +451,7 @@ fn arg_kind(id: EventId, name: &str) -> Option<ArgKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::Category;
     use crate::event::{Arg, Context};
     use exporter_common::syscalls::RetKind;
 

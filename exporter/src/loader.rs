@@ -8,12 +8,11 @@ use aya::{
 use exporter_common::{
     EventId,
     config::{
-        GLOBAL_OFFSETS, GLOBAL_SCHED_SELECTED, GLOBAL_SCOPE_ALL, GLOBAL_SELF_TGID,
-        GLOBAL_WAKEUP_BYTES, KernelError, MAP_ERRORS, MAP_EVENTS, MAP_LOST, MAP_SUBMITTED,
-        MAP_SYSCALL_CONF, SYSCALL_CONF_LEN,
+        GLOBAL_OFFSETS, GLOBAL_SCHED_SELECTED, GLOBAL_SELF_TGID, GLOBAL_WAKEUP_BYTES, KernelError,
+        MAP_ERRORS, MAP_EVENTS, MAP_LOST, MAP_SUBMITTED, MAP_SYSCALL_CONF, SYSCALL_CONF_LEN,
     },
     events::{EVENT_ID_LIMIT, SCHED_ID_BASE, SchedEvent},
-    scope::{GLOBAL_SCOPE, MAP_SCOPE_IDS, SCOPE_ALL},
+    scope::{GLOBAL_SCOPE, MAP_SCOPE_IDS},
     syscalls::SYSCALLS,
 };
 use thiserror::Error;
@@ -148,7 +147,6 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
     raise_memlock();
 
     let self_tgid = std::process::id();
-    let scope_all = u32::from(opts.scope.conf.flags & SCOPE_ALL != 0);
     let sched_selected = SchedEvent::ALL
         .iter()
         .filter(|e| {
@@ -159,7 +157,6 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
         .fold(0u32, |m, e| m | 1 << (e.id() - SCHED_ID_BASE));
     let mut ebpf = EbpfLoader::new()
         .override_global(GLOBAL_SELF_TGID, &self_tgid, true)
-        .override_global(GLOBAL_SCOPE_ALL, &scope_all, true)
         .override_global(GLOBAL_WAKEUP_BYTES, &opts.wakeup_bytes, true)
         .override_global(GLOBAL_SCHED_SELECTED, &sched_selected, true)
         .override_global(GLOBAL_OFFSETS, &offsets, true)

@@ -18,7 +18,7 @@ use crate::{
     event::Event,
     filter::Filters,
     loss::{self, Report},
-    scope::{ExeCache, Scope, cgroup2_root},
+    scope::{ExeFilter, Scope, cgroup2_root},
     select::Selection,
     sinks::SinkHandle,
 };
@@ -76,67 +76,24 @@ impl ReaderStats {
 /// What user space decides after the kernel: the scope's `exe` terms and the
 /// event filters.
 pub struct UserFilter {
-    scope: Option<Scope>,
-    exes: ExeCache,
+    exe: Option<ExeFilter>,
     filters: Filters,
 }
 
 impl UserFilter {
     pub fn new(scope: &Scope, filters: &Filters) -> UserFilter {
         UserFilter {
-            scope: (!scope.exe.is_empty()).then(|| scope.clone()),
-            exes: if scope.exe.is_empty() {
-                ExeCache::default()
-            } else {
-                ExeCache::seeded()
-            },
+            exe: ExeFilter::new(scope),
             filters: filters.clone(),
         }
     }
 
-    /// Nothing to decide: every event passes.
-    fn is_empty(&self) -> bool {
-        self.scope.is_none() && self.filters.is_empty()
-    }
-
-    /// Keeps the executable cache true: sees every record, selected or not
-    /// (with `exe` terms the kernel writes every process life-cycle record).
-    fn observe(&mut self, e: &Event) {
-        use crate::event::Value;
-        use exporter_common::events::SchedEvent;
-        if self.scope.is_none() {
-            return;
-        }
-        if e.id == SchedEvent::ProcessExec.id() {
-            let filename = match e.arg("filename") {
-                Some(Value::Str { value, .. }) => Some(value.as_str()),
-                _ => None,
-            };
-            self.exes.executed(e.ctx.pid, filename);
-        } else if e.id == SchedEvent::ProcessFork.id()
-            && let Some(Value::Int(child)) = e.arg("child_pid")
-        {
-            self.exes.forked(e.ctx.pid, *child as u32);
-        }
-    }
-
-    /// After the event was decided: an exit forgets the process.
-    fn after(&mut self, e: &Event) {
-        if self.scope.is_some()
-            && e.id == exporter_common::events::SchedEvent::ProcessExit.id()
-            && e.ctx.tid == e.ctx.pid
-        {
-            self.exes.forget(e.ctx.pid);
-        }
-    }
-
-    fn keep(&mut self, e: &Event) -> bool {
-        if let Some(scope) = &self.scope
-            && !scope.exe_matches(self.exes.exe(e.ctx.pid))
-        {
-            return false;
-        }
-        self.filters.keep(e)
+    /// Whether a record is passed on: only a selected one, in the `exe`
+    /// scope and through the filters. Sees every record, so the executable
+    /// of each process stays known.
+    fn pass(&mut self, e: &Event, selected: bool) -> bool {
+        let in_exe = self.exe.as_mut().is_none_or(|x| x.keep(e));
+        selected && in_exe && self.filters.keep(e)
     }
 }
 
@@ -306,20 +263,12 @@ async fn drain(ring: &mut RingBuf<MapData>, state: &mut State, sinks: &[SinkHand
             match decode::decode(&item) {
                 Ok(mut e) => {
                     state.join.apply(&mut e);
-                    state.user.observe(&e);
                     // Records the kernel wrote only to complete execve events
-                    // or to follow executables.
-                    if !state.selection.contains(e.id) {
-                        state.user.after(&e);
+                    // or to follow executables are not selected.
+                    let selected = state.selection.contains(e.id);
+                    if !state.user.pass(&e, selected) {
+                        stats.filtered += u64::from(selected);
                         continue;
-                    }
-                    if !state.user.is_empty() {
-                        let keep = state.user.keep(&e);
-                        state.user.after(&e);
-                        if !keep {
-                            stats.filtered += 1;
-                            continue;
-                        }
                     }
                     // Ids are below EVENT_ID_LIMIT by construction of the decoder.
                     if let Some(c) = stats.by_event.get_mut(e.id as usize) {

@@ -226,11 +226,6 @@ impl Host for LiveHost {
     }
 }
 
-/// `pid:[4026531836]` -> 4026531836.
-pub fn ns_inode(link: &str) -> Option<u32> {
-    link.split_once(":[")?.1.strip_suffix(']')?.parse().ok()
-}
-
 /// An error in one term: the key (or the whole term) and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TermError {
@@ -247,11 +242,6 @@ impl TermError {
 }
 
 impl Scope {
-    /// The default: processes created after start-up (`pid=new`).
-    pub fn default_new() -> Scope {
-        Scope::parse(&["pid=new"], &LiveHost).expect("the default scope is valid")
-    }
-
     /// Parses terms; an empty list is the default scope.
     pub fn parse<S: AsRef<str>>(terms: &[S], host: &dyn Host) -> Result<Scope, TermError> {
         if terms.is_empty() {
@@ -410,15 +400,8 @@ impl Scope {
                     only_eq()?;
                     for v in values {
                         mark(conf, ScopeKey::Comm, exclude);
-                        let (text, prefix) = match v.strip_suffix('*') {
-                            Some(p) => (p, true),
-                            None => (v, false),
-                        };
-                        if text.contains(['*', '?', '[']) {
-                            return Err(bad(format!(
-                                "`{v}`: a command name is matched exactly or by prefix (`name*`)"
-                            )));
-                        }
+                        let (text, prefix) =
+                            exact_or_prefix(v, "a command name is matched").map_err(&bad)?;
                         if text.len() >= COMM_LEN {
                             return Err(bad(format!(
                                 "`{v}` is longer than a command name ({} bytes at most)",
@@ -437,15 +420,8 @@ impl Scope {
                     only_eq()?;
                     for v in values {
                         mark(conf, ScopeKey::Uts, exclude);
-                        let (text, prefix) = match v.strip_suffix('*') {
-                            Some(p) => (p, true),
-                            None => (v, false),
-                        };
-                        if text.contains(['*', '?', '[']) {
-                            return Err(bad(format!(
-                                "`{v}`: the kernel matches a hostname exactly or by prefix (`name*`)"
-                            )));
-                        }
+                        let (text, prefix) =
+                            exact_or_prefix(v, "the kernel matches a hostname").map_err(&bad)?;
                         if text.len() > UTS_MATCH_LEN {
                             return Err(bad(format!(
                                 "`{v}` is longer than a hostname ({UTS_MATCH_LEN} bytes at most)"
@@ -524,10 +500,6 @@ impl Scope {
         Ok(scope)
     }
 
-    pub fn is_all(&self) -> bool {
-        self.kernel.conf.flags & SCOPE_ALL != 0
-    }
-
     /// The terms as flags would write them.
     pub fn describe(&self) -> Vec<String> {
         self.terms.iter().map(Term::to_string).collect()
@@ -565,25 +537,30 @@ impl Scope {
 
     /// Whether an executable path is in scope (the `exe` terms; true without any).
     pub fn exe_matches(&self, exe: Option<&str>) -> bool {
-        if self.exe.is_empty() {
-            return true;
-        }
-        let Some(exe) = exe else { return false };
-        let mut has_inc = false;
-        let mut inc = false;
-        for (pattern, exclude) in &self.exe {
-            let hit = glob(pattern, exe);
-            if *exclude {
-                if hit {
-                    return false;
-                }
-            } else {
-                has_inc = true;
-                inc |= hit;
-            }
-        }
-        inc || !has_inc
+        exe_matches(&self.exe, exe)
     }
+}
+
+/// Whether an executable is in scope of `exe` terms (true without any).
+fn exe_matches(terms: &[(String, bool)], exe: Option<&str>) -> bool {
+    if terms.is_empty() {
+        return true;
+    }
+    let Some(exe) = exe else { return false };
+    let mut has_inc = false;
+    let mut inc = false;
+    for (pattern, exclude) in terms {
+        let hit = glob(pattern, exe);
+        if *exclude {
+            if hit {
+                return false;
+            }
+        } else {
+            has_inc = true;
+            inc |= hit;
+        }
+    }
+    inc || !has_inc
 }
 
 /// `comm & mask == value` over the comm as two little-endian words,
@@ -608,6 +585,18 @@ fn comm_term(text: &str, prefix: bool, exclude: bool) -> CommTerm {
     }
 }
 
+/// `name` or `prefix*` (the kernel compares bytes, it has no globs).
+fn exact_or_prefix<'a>(v: &'a str, what: &str) -> Result<(&'a str, bool), String> {
+    let (text, prefix) = match v.strip_suffix('*') {
+        Some(p) => (p, true),
+        None => (v, false),
+    };
+    if text.contains(['*', '?', '[']) {
+        return Err(format!("`{v}`: {what} exactly or by prefix (`name*`)"));
+    }
+    Ok((text, prefix))
+}
+
 fn integer(v: &str) -> Result<u64, String> {
     v.parse::<u64>()
         .map_err(|_| format!("expected an integer, got \"{v}\""))
@@ -628,13 +617,14 @@ fn push_range(set: &mut RangeSet, lo: u32, hi: u32, exclude: bool) -> Result<(),
     Ok(())
 }
 
-/// The executable of each process, for `exe` terms. Known from the start
-/// for every running process (`/proc/PID/exe`), then kept by following the
-/// kernel's records: a new process has its parent's executable, an exec sets
-/// the file the kernel executed, an exit forgets it. A process's events are
-/// often read after it is gone, so the executable cannot be looked up then.
-#[derive(Default)]
-pub struct ExeCache {
+/// The `exe` terms, decided in user space. Each process's executable is
+/// known from the start for every running process (`/proc/PID/exe`), then
+/// kept by following the kernel's records: a new process has its parent's
+/// executable, an exec sets the file the kernel executed, an exit forgets it.
+/// A process's events are often read after it is gone, so the executable
+/// cannot be looked up then.
+pub struct ExeFilter {
+    terms: Vec<(String, bool)>,
     by_pid: std::collections::HashMap<u32, Option<String>>,
 }
 
@@ -647,59 +637,65 @@ fn proc_exe(pid: u32) -> Option<String> {
         .map(|p| p.to_string_lossy().into_owned())
 }
 
-impl ExeCache {
-    /// Every running process's executable.
-    pub fn seeded() -> ExeCache {
-        let mut c = ExeCache::default();
+impl ExeFilter {
+    /// None when the scope has no `exe` terms.
+    pub fn new(scope: &Scope) -> Option<ExeFilter> {
+        if scope.exe.is_empty() {
+            return None;
+        }
+        let mut f = ExeFilter {
+            terms: scope.exe.clone(),
+            by_pid: Default::default(),
+        };
         if let Ok(dir) = std::fs::read_dir("/proc") {
             for pid in dir
                 .flatten()
                 .filter_map(|e| e.file_name().to_str()?.parse().ok())
             {
-                c.by_pid.insert(pid, proc_exe(pid));
+                f.by_pid.insert(pid, proc_exe(pid));
             }
         }
-        c
+        Some(f)
     }
 
-    fn room(&mut self) {
+    /// Follows a record (every record, selected or not: with `exe` terms the
+    /// kernel writes every process life-cycle record) and tells whether its
+    /// process is in scope.
+    pub fn keep(&mut self, e: &crate::event::Event) -> bool {
+        use crate::event::Value;
+        use exporter_common::events::SchedEvent;
         if self.by_pid.len() >= EXE_CACHE_MAX {
             self.by_pid.clear();
         }
-    }
-
-    pub fn exe(&mut self, pid: u32) -> Option<&str> {
-        self.room();
-        self.by_pid
-            .entry(pid)
-            .or_insert_with(|| proc_exe(pid))
-            .as_deref()
-    }
-
-    /// `child` was forked by `parent`.
-    pub fn forked(&mut self, parent: u32, child: u32) {
-        if parent == child {
-            return;
+        let pid = e.ctx.pid;
+        if e.id == SchedEvent::ProcessExec.id() {
+            // The kernel's file name; a relative one is asked of the process.
+            let exe = match e.arg("filename") {
+                Some(Value::Str { value, .. }) if value.starts_with('/') => Some(value.clone()),
+                _ => proc_exe(pid),
+            };
+            self.by_pid.insert(pid, exe);
+        } else if e.id == SchedEvent::ProcessFork.id()
+            && let Some(Value::Int(child)) = e.arg("child_pid")
+            && *child as u32 != pid
+        {
+            let exe = exe_of(&mut self.by_pid, pid).map(str::to_string);
+            self.by_pid.insert(*child as u32, exe);
         }
-        let exe = self.exe(parent).map(str::to_string);
-        self.by_pid.insert(child, exe);
+        let keep = exe_matches(&self.terms, exe_of(&mut self.by_pid, pid));
+        if e.id == SchedEvent::ProcessExit.id() && e.ctx.tid == pid {
+            self.by_pid.remove(&pid);
+        }
+        keep
     }
+}
 
-    /// `pid` executed `filename` (the kernel's view; relative when the
-    /// caller gave a relative path, then the process is asked).
-    pub fn executed(&mut self, pid: u32, filename: Option<&str>) {
-        self.room();
-        let exe = match filename {
-            Some(f) if f.starts_with('/') => Some(f.to_string()),
-            _ => proc_exe(pid),
-        };
-        self.by_pid.insert(pid, exe);
-    }
-
-    /// The process exited.
-    pub fn forget(&mut self, pid: u32) {
-        self.by_pid.remove(&pid);
-    }
+/// The cached executable of `pid`, read from /proc the first time.
+fn exe_of(by_pid: &mut std::collections::HashMap<u32, Option<String>>, pid: u32) -> Option<&str> {
+    by_pid
+        .entry(pid)
+        .or_insert_with(|| proc_exe(pid))
+        .as_deref()
 }
 
 #[cfg(test)]
@@ -810,6 +806,5 @@ mod tests {
         assert!(!s.exe_matches(Some("/usr/bin/sshd")));
         assert!(!s.exe_matches(Some("/opt/x")));
         assert!(!s.exe_matches(None));
-        assert_eq!(ns_inode("pid:[4026531836]"), Some(4026531836));
     }
 }

@@ -145,6 +145,29 @@ fn run_scope(
     (count, ppid, stopped)
 }
 
+/// When the matching workload's calls come from another pid (its child, or
+/// itself in a new pid namespace): all of them arrive, none of the other
+/// workload's. Returns the ppid of each pid that called.
+fn assert_only_matching_elsewhere(
+    scope: &[&str],
+    matching: Waiting,
+    other: Waiting,
+) -> HashMap<u64, u64> {
+    let b = other.pid() as u64;
+    let (count, ppid, _) = run_scope(scope, matching, other);
+    assert_eq!(
+        count.get(&b),
+        None,
+        "scope {scope:?}: the other workload was traced"
+    );
+    assert_eq!(
+        count.values().sum::<u64>(),
+        N_IN,
+        "scope {scope:?}: {count:?}"
+    );
+    ppid
+}
+
 /// The common case: the matching workload's pid is the one that calls getppid.
 fn assert_only_matching(scope: &[&str], matching: Waiting, other: Waiting) {
     let (a, b) = (matching.pid() as u64, other.pid() as u64);
@@ -166,12 +189,11 @@ fn getppid(opts: &[&str], n: u64) -> Waiting {
 }
 
 /// A workload whose child makes the N_IN calls (and its pid), and another
-/// making N_OUT (and its pid).
-fn parent_and_other() -> (Waiting, u64, Waiting, u64) {
+/// making N_OUT.
+fn parent_and_other() -> (Waiting, u64, Waiting) {
     let a = Waiting::start(&[], &[], "child", N_IN);
-    let b = getppid(&[], N_OUT);
-    let (pa, pb) = (a.pid() as u64, b.pid() as u64);
-    (a, pa, b, pb)
+    let parent = a.pid() as u64;
+    (a, parent, getppid(&[], N_OUT))
 }
 
 #[test]
@@ -187,11 +209,8 @@ fn pid() {
 fn ppid() {
     require_root();
     // The matching process is the child of `a`; `b` is the test's own child.
-    let (a, parent, b, b_pid) = parent_and_other();
-    let scope = format!("ppid={parent}");
-    let (count, ppid, _) = run_scope(&[&scope], a, b);
-    assert_eq!(count.get(&b_pid), None, "the other workload was traced");
-    assert_eq!(count.values().sum::<u64>(), N_IN, "{count:?}");
+    let (a, parent, b) = parent_and_other();
+    let ppid = assert_only_matching_elsewhere(&[&format!("ppid={parent}")], a, b);
     assert!(ppid.values().all(|p| *p == parent), "{ppid:?}");
 }
 
@@ -230,10 +249,7 @@ fn mount_and_pid_namespaces() {
     let a = Waiting::start(&["unshare", "-p", "-f"], &[], "getppid", N_IN);
     let ns = ns_inode(a.pid(), "pid_for_children");
     let b = getppid(&[], N_OUT);
-    let b_pid = b.pid() as u64;
-    let (count, _, _) = run_scope(&[&format!("pidns={ns}")], a, b);
-    assert_eq!(count.get(&b_pid), None, "the other workload was traced");
-    assert_eq!(count.values().sum::<u64>(), N_IN, "{count:?}");
+    assert_only_matching_elsewhere(&[&format!("pidns={ns}")], a, b);
 }
 
 #[test]
@@ -259,14 +275,7 @@ fn container_and_not_container() {
     };
     let a = container();
     let b = getppid(&[], N_OUT);
-    let b_pid = b.pid() as u64;
-    let (count, _, _) = run_scope(&["container"], a, b);
-    assert_eq!(
-        count.get(&b_pid),
-        None,
-        "a host process was traced as a container"
-    );
-    assert_eq!(count.values().sum::<u64>(), N_IN, "{count:?}");
+    assert_only_matching_elsewhere(&["container"], a, b);
 
     // `!container`, with a comm so that other host processes stay out.
     let a = getppid(&["--comm", "sysoHost"], N_IN);
@@ -312,7 +321,7 @@ fn cgroup_and_below() {
 fn follow_traces_descendants() {
     require_root();
     // Without follow, the parent's child is not traced...
-    let (a, parent, b, _) = parent_and_other();
+    let (a, parent, b) = parent_and_other();
     let sysotel = Sysotel::start(&[
         "-o",
         "json",
@@ -331,10 +340,8 @@ fn follow_traces_descendants() {
         stopped.stderr
     );
     // ...with follow it is, and the other workload still is not.
-    let (a, parent, b, b_pid) = parent_and_other();
-    let (count, ppid, _) = run_scope(&[&format!("pid={parent}"), "follow"], a, b);
-    assert_eq!(count.get(&b_pid), None);
-    assert_eq!(count.values().sum::<u64>(), N_IN, "{count:?}");
+    let (a, parent, b) = parent_and_other();
+    let ppid = assert_only_matching_elsewhere(&[&format!("pid={parent}"), "follow"], a, b);
     assert!(ppid.values().all(|p| *p == parent), "{ppid:?}");
 }
 
