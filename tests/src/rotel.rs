@@ -40,6 +40,8 @@ pub struct Record {
     pub body: String,
     pub attributes: HashMap<String, String>,
     pub resource: HashMap<String, String>,
+    /// `InstrumentationScope NAME VERSION`, as rotel prints it.
+    pub scope: String,
 }
 
 impl Record {
@@ -124,12 +126,25 @@ impl Rotel {
     }
 
     pub fn output(&self) -> String {
-        std::fs::read_to_string(&self.out_path).unwrap_or_default()
+        std::fs::read_to_string(&self.out_path)
+            .unwrap_or_else(|e| panic!("reading rotel's output {}: {e}", self.out_path))
     }
 
     /// Every record received so far.
     pub fn records(&self) -> Vec<Record> {
         parse(&self.output())
+    }
+
+    /// Waits (up to 30 s) until rotel has printed at least `n` records, then
+    /// a moment longer so that any beyond `n` show too; returns them all.
+    pub fn wait_records(&self, n: u64) -> Vec<Record> {
+        crate::wait_for(
+            &format!("{n} records at rotel"),
+            Duration::from_secs(30),
+            || (self.records().len() as u64 >= n).then_some(()),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        self.records()
     }
 
     /// Every metric data point received so far, in order.
@@ -163,6 +178,7 @@ pub fn parse(out: &str) -> Vec<Record> {
     let mut resource: HashMap<String, String> = HashMap::new();
     let mut cur: Option<Record> = None;
     let mut in_resource = false;
+    let mut scope = String::new();
     for line in out.lines() {
         if line.starts_with("ResourceLog #") {
             records.extend(cur.take());
@@ -172,10 +188,14 @@ pub fn parse(out: &str) -> Vec<Record> {
             in_resource = true;
         } else if line.starts_with("ScopeLogs #") {
             in_resource = false;
+            scope.clear();
+        } else if let Some(s) = line.strip_prefix("InstrumentationScope ") {
+            scope = s.trim().to_string();
         } else if line.starts_with("LogRecord #") {
             records.extend(cur.take());
             cur = Some(Record {
                 resource: resource.clone(),
+                scope: scope.clone(),
                 ..Default::default()
             });
         } else if in_resource {
@@ -183,10 +203,15 @@ pub fn parse(out: &str) -> Vec<Record> {
                 resource.insert(k, v);
             }
         } else if let Some(r) = cur.as_mut() {
+            let ns = |v: &str| -> u64 {
+                v.trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("rotel printed a timestamp that is not ns: {line}"))
+            };
             if let Some(v) = line.strip_prefix("Timestamp: ") {
-                r.timestamp = v.trim().parse().unwrap_or(0);
+                r.timestamp = ns(v);
             } else if let Some(v) = line.strip_prefix("ObservedTimestamp: ") {
-                r.observed = v.trim().parse().unwrap_or(0);
+                r.observed = ns(v);
             } else if let Some(v) = line.strip_prefix("SeverityText: ") {
                 r.severity_text = v.to_string();
             } else if let Some(v) = line.strip_prefix("SeverityNumber: ") {

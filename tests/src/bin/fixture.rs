@@ -11,8 +11,14 @@
 //!   kinds <new-file>
 //!       one syscall of each argument kind: open with O_CREAT|O_TRUNC and mode
 //!       0640, connect to a closed 127.0.0.1 port and to a missing AF_UNIX path,
-//!       mmap PROT_READ|PROT_EXEC, kill(self, SIGUSR1), a failing access, an
+//!       mmap 7 pages PROT_READ|PROT_EXEC, kill(self, SIGUSR1), a failing access, an
 //!       execve with spaces, quotes and non-UTF-8 bytes in argv, a failing execve.
+//!   identity <cgroup.procs> <hostname> <uid> <gid> <existing> <missing> <code> <argc>
+//!       moves itself into the cgroup, enters a new UTS namespace named
+//!       <hostname> and a new pid namespace, and forks its first process
+//!       (`child`), which switches to <uid>/<gid>, opens both paths, connects
+//!       to a closed 127.0.0.1 port, forks a process that execs /bin/true with
+//!       <argc> arguments of 20 bytes, waits for it and exits with <code>.
 
 use std::{
     ffi::CString,
@@ -93,9 +99,11 @@ fn kinds(new_file: &str) {
         let _ = writeln!(out, "unix_len={ulen}");
         let _ = writeln!(out, "unix_ret={}", if r < 0 { -errno() } else { r as i64 });
 
+        // Seven pages: a length no mapping made while loading the program
+        // has, so the test can find this one by its arguments.
         let m = libc::mmap(
             std::ptr::null_mut(),
-            4096,
+            7 * 4096,
             libc::PROT_READ | libc::PROT_EXEC,
             libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
             -1,
@@ -197,6 +205,128 @@ fn basic(existing: &str, missing: &str, code: i32) -> ! {
     std::process::exit(code);
 }
 
+/// The host pid of this process: /proc is the host's, and /proc/self names
+/// the caller as the procfs's own pid namespace sees it.
+fn host_pid() -> i64 {
+    std::fs::read_link("/proc/self")
+        .expect("/proc/self")
+        .to_string_lossy()
+        .parse()
+        .expect("a pid")
+}
+
+/// The argv of the identity mode's exec: /bin/true and `argc - 1` arguments
+/// of 20 bytes each (`arg-0001-xxxxxxxxxxx`).
+pub fn identity_argv(argc: usize) -> Vec<String> {
+    std::iter::once("/bin/true".to_string())
+        .chain((1..argc).map(|i| format!("arg-{i:04}-xxxxxxxxxxx")))
+        .collect()
+}
+
+fn identity(args: &[String]) -> ! {
+    let [procs, hostname, uid, gid, existing, missing, code, argc] = args else {
+        usage()
+    };
+    let uid: u32 = uid.parse().expect("uid");
+    let gid: u32 = gid.parse().expect("gid");
+    let code: i32 = code.parse().expect("exit code");
+    let argc: usize = argc.parse().expect("argc");
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "parent_pid={}", std::process::id());
+    std::fs::write(procs, "0").expect("move into the cgroup");
+    // SAFETY: plain syscalls; the fork happens in a single-threaded program
+    // and the child only makes syscalls before it exits.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWUTS | libc::CLONE_NEWPID) != 0 {
+            panic!("unshare: {}", std::io::Error::last_os_error());
+        }
+        if libc::sethostname(hostname.as_ptr() as *const _, hostname.len()) != 0 {
+            panic!("sethostname: {}", std::io::Error::last_os_error());
+        }
+        let _ = out.flush();
+        let child = libc::fork();
+        if child == 0 {
+            identity_child(uid, gid, existing, missing, code, argc);
+        }
+        let _ = writeln!(out, "child_pid={child}");
+        let mut status = 0;
+        libc::waitpid(child, &mut status, 0);
+        let _ = writeln!(out, "child_status={}", libc::WEXITSTATUS(status));
+    }
+    let _ = out.flush();
+    std::process::exit(0);
+}
+
+/// Pid 1 of the new pid namespace.
+fn identity_child(uid: u32, gid: u32, existing: &str, missing: &str, code: i32, argc: usize) -> ! {
+    let mut out = std::io::stdout().lock();
+    let me = host_pid();
+    let _ = writeln!(out, "child_vpid={}", std::process::id());
+    let _ = writeln!(out, "child_pid_ns={}", ns_inode("pid"));
+    let _ = writeln!(out, "child_mnt_ns={}", ns_inode("mnt"));
+    let argv = identity_argv(argc);
+    let argv_c: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_str()).expect("arg"))
+        .collect();
+    let argv_p = ptrs(&argv_c);
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    // SAFETY: plain syscalls on valid arguments; the grandchild only calls
+    // execve and _exit.
+    unsafe {
+        // Groups first: after setresuid there is no privilege left to change them.
+        if libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setresgid(gid, gid, gid) != 0
+            || libc::setresuid(uid, uid, uid) != 0
+        {
+            panic!(
+                "dropping to {uid}/{gid}: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        let _ = writeln!(out, "open_fd={}", openat(existing));
+        let _ = writeln!(out, "missing_ret={}", openat(missing));
+
+        let probe = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let mut sa: libc::sockaddr_in = std::mem::zeroed();
+        sa.sin_family = libc::AF_INET as u16;
+        sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        libc::bind(probe, &sa as *const _ as *const libc::sockaddr, 16);
+        let mut len: libc::socklen_t = 16;
+        libc::getsockname(probe, &mut sa as *mut _ as *mut libc::sockaddr, &mut len);
+        libc::close(probe);
+        let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let r = libc::connect(s, &sa as *const _ as *const libc::sockaddr, 16);
+        let _ = writeln!(out, "inet_fd={s}");
+        let _ = writeln!(out, "inet_port={}", u16::from_be(sa.sin_port));
+        let _ = writeln!(out, "inet_ret={}", if r < 0 { -errno() } else { r as i64 });
+        let _ = out.flush();
+
+        let gc = libc::fork();
+        if gc == 0 {
+            libc::execve(argv_p[0], argv_p.as_ptr(), envp.as_ptr());
+            libc::_exit(127);
+        }
+        // The grandchild's host pid: /proc lists children as the host sees them.
+        let children = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children"))
+            .expect("the children of the first process");
+        let _ = writeln!(out, "grandchild_pid={}", children.trim());
+        let _ = writeln!(out, "grandchild_vpid={gc}");
+        let mut status = 0;
+        libc::waitpid(gc, &mut status, 0);
+        let _ = writeln!(out, "grandchild_status={}", libc::WEXITSTATUS(status));
+        let _ = out.flush();
+        libc::_exit(code);
+    }
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: fixture basic <existing> <missing> <code> | wait-open <path> | kinds <new-file> | identity <cgroup.procs> <hostname> <uid> <gid> <existing> <missing> <code> <argc>"
+    );
+    std::process::exit(2);
+}
+
 fn wait_open(path: &str) {
     println!("pid={}", std::process::id());
     println!("started");
@@ -215,11 +345,7 @@ fn main() {
         }
         Some("wait-open") if args.len() == 3 => wait_open(&args[2]),
         Some("kinds") if args.len() == 3 => kinds(&args[2]),
-        _ => {
-            eprintln!(
-                "usage: fixture basic <existing> <missing> <code> | wait-open <path> | kinds <new-file>"
-            );
-            std::process::exit(2);
-        }
+        Some("identity") => identity(&args[2..]),
+        _ => usage(),
     }
 }
