@@ -233,11 +233,18 @@ pub fn describe_plan(plan: &Plan) -> String {
 /// How often the metrics snapshot is refreshed when metrics are on.
 const METRICS_REFRESH: Duration = Duration::from_secs(1);
 
+/// At shutdown the network outputs flush within this share of the shutdown
+/// timeout; the rest is the console outputs', which write the last loss
+/// report (the network outputs' own shutdown drops) after them. Without it, a
+/// network output that used the whole timeout left the console none, and
+/// records the console had all but written counted as dropped.
+const NETWORK_SHARE: f64 = 0.8;
+
 /// How long an output that flushes by itself (Kafka) may take at shutdown:
-/// most of the shutdown timeout, so it can count what it purges before the
-/// timeout runs out.
+/// most of the network outputs' share, so it can count what it purges
+/// before that share runs out.
 fn flush_budget(shutdown_timeout: Duration) -> Duration {
-    shutdown_timeout.mul_f64(0.8)
+    shutdown_timeout.mul_f64(NETWORK_SHARE * 0.8)
 }
 
 fn start_sinks(plan: &Plan, clock: BootClock) -> anyhow::Result<Vec<SinkHandle>> {
@@ -417,7 +424,8 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
     // outputs that can drop at shutdown (network ones) close, and a final
     // report of their last drops goes to the console outputs, which close last.
     let deadline = Instant::now() + cli.shutdown_timeout;
-    let close = |s: &mut SinkHandle| {
+    let network_deadline = Instant::now() + cli.shutdown_timeout.mul_f64(NETWORK_SHARE);
+    let close = |s: &mut SinkHandle, deadline: Instant| {
         let left = deadline.saturating_duration_since(Instant::now());
         if !s.close(left) {
             crate::warn!(
@@ -432,11 +440,11 @@ pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
         s.begin_close();
     }
     for s in sinks.iter_mut().filter(|s| !s.blocks()) {
-        close(s);
+        close(s, network_deadline);
     }
     loss::deliver(monitor.check(&kernel, &sinks), &sinks).await;
     for s in sinks.iter_mut().filter(|s| s.blocks()) {
-        close(s);
+        close(s, deadline);
     }
     let totals = sinks
         .iter()
