@@ -1,6 +1,8 @@
 //! Golden tests of the event -> log record mapping, one file per category,
-//! no network. `UPDATE_GOLDEN=1 cargo test -p exporter golden` rewrites the
-//! files; review the diff like code.
+//! no network: a regression net (the files were written by this code; the
+//! values are checked independently end to end in tests/tests/otlp_mapping.rs).
+//! `UPDATE_GOLDEN=1 cargo test -p exporter golden` rewrites the files, by
+//! hand only (a test fails if it is set with `CI`); review the diff like code.
 
 use exporter_common::syscalls::RetKind;
 use opentelemetry_proto::tonic::{
@@ -109,6 +111,11 @@ fn check(name: &str, events: &[Event]) {
         .join("src/otel/golden")
         .join(format!("{name}.txt"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        // Rewriting makes the comparison pass by construction: never in CI.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "UPDATE_GOLDEN is set in CI: the golden files are compared there, never rewritten"
+        );
         std::fs::write(&path, &text).expect("write golden file");
         return;
     }
