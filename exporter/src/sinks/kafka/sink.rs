@@ -191,8 +191,13 @@ impl Shipper {
         false
     }
 
-    /// Splits a message of an OTLP batch encoding in two and produces both halves.
+    /// Splits a message the broker refused as too large (an OTLP batch
+    /// encoding) in two and produces both halves: counted as a retry.
     fn split_and_produce(&self, payload: &[u8], records: usize) {
+        let stats = &self.producer.context().stats;
+        stats
+            .retries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let proto = match self.cfg.encoding {
             Encoding::OtlpProto => Some(payload.to_vec()),
             Encoding::OtlpJson => serde_json::from_slice::<
