@@ -6,12 +6,13 @@
 
 use std::{
     collections::HashMap,
-    io::Write,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use sysotel_tests::{Stopped, Sysotel, json_events, require_root, run_basic_fixture, unique_path};
+use sysotel_tests::{
+    Stopped, Sysotel, Waiting, json_events, require_root, run_basic_fixture, unique_path,
+};
 
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_workload");
 const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture");
@@ -20,47 +21,8 @@ const N_IN: u64 = 1000;
 const N_OUT: u64 = 5000;
 
 /// A workload started with `--wait`: it blocks until released.
-struct Waiting {
-    child: Child,
-}
-
-impl Waiting {
-    /// `prefix` runs first (e.g. `unshare -m`), then the workload with
-    /// `opts`, `--wait`, and `mode N`.
-    fn start(prefix: &[&str], opts: &[&str], mode: &str, n: u64) -> Waiting {
-        let n = n.to_string();
-        let mut args: Vec<&str> = prefix.to_vec();
-        args.push(WORKLOAD);
-        args.extend(opts);
-        args.extend(["--wait", mode, &n]);
-        let child = Command::new(args[0])
-            .args(&args[1..])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {args:?}: {e}"));
-        Waiting { child }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Lets it run and waits for it to finish.
-    fn release(mut self) {
-        let mut stdin = self.child.stdin.take().expect("stdin");
-        stdin.write_all(b"go\n").expect("release the workload");
-        drop(stdin);
-        let status = self.child.wait().expect("wait for the workload");
-        assert!(status.success(), "the workload failed: {status}");
-    }
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn waiting(prefix: &[&str], opts: &[&str], mode: &str, n: u64) -> Waiting {
+    Waiting::start(WORKLOAD, prefix, opts, mode, n)
 }
 
 /// The namespace inode behind `/proc/PID/ns/NAME`, once it differs from ours
@@ -87,23 +49,6 @@ fn ns_inode(pid: u32, name: &str) -> u64 {
     }
 }
 
-/// `by name: getppid=K` under `records written by the kernel`.
-fn written_by_kernel(stopped: &Stopped, event: &str) -> u64 {
-    let mut lines = stopped.stderr.lines();
-    lines
-        .find(|l| l.contains("records written by the kernel"))
-        .expect("records written line");
-    lines
-        .next()
-        .and_then(|l| l.trim().strip_prefix("by name: "))
-        .and_then(|l| {
-            l.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(&format!("{event}=")))
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// getppid events by pid, and every event's ppid.
 fn getppid_by_pid(stdout: &str) -> (HashMap<u64, u64>, HashMap<u64, u64>) {
     let mut count = HashMap::new();
@@ -119,8 +64,9 @@ fn getppid_by_pid(stdout: &str) -> (HashMap<u64, u64>, HashMap<u64, u64>) {
 }
 
 /// Traces getppid within `scope` while `matching` and `other` run; returns
-/// what arrived by pid. Asserts that the kernel wrote the matching
-/// workload's records and not the other's.
+/// what arrived by pid. Asserts that the kernel wrote exactly the matching
+/// workload's records: not one of the other's was reserved in the ring (no
+/// other process on the machine matches these scopes).
 fn run_scope(
     scope: &[&str],
     matching: Waiting,
@@ -135,9 +81,9 @@ fn run_scope(
     other.release();
     let stopped = sysotel.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
-    let written = written_by_kernel(&stopped, "getppid");
-    assert!(
-        (N_IN..N_IN + N_OUT).contains(&written),
+    let written = stopped.written("getppid");
+    assert_eq!(
+        written, N_IN,
         "scope {scope:?}: the kernel wrote {written} getppid records; the matching workload made {N_IN}, the other {N_OUT}, which must not be reserved:\n{}",
         stopped.stderr
     );
@@ -185,13 +131,13 @@ fn assert_only_matching(scope: &[&str], matching: Waiting, other: Waiting) {
 }
 
 fn getppid(opts: &[&str], n: u64) -> Waiting {
-    Waiting::start(&[], opts, "getppid", n)
+    waiting(&[], opts, "getppid", n)
 }
 
 /// A workload whose child makes the N_IN calls (and its pid), and another
 /// making N_OUT.
 fn parent_and_other() -> (Waiting, u64, Waiting) {
-    let a = Waiting::start(&[], &[], "child", N_IN);
+    let a = waiting(&[], &[], "child", N_IN);
     let parent = a.pid() as u64;
     (a, parent, getppid(&[], N_OUT))
 }
@@ -240,13 +186,13 @@ fn comm_exact_prefix_and_negation() {
 #[test]
 fn mount_and_pid_namespaces() {
     require_root();
-    let a = Waiting::start(&["unshare", "-m"], &[], "getppid", N_IN);
+    let a = waiting(&["unshare", "-m"], &[], "getppid", N_IN);
     let ns = ns_inode(a.pid(), "mnt");
     let b = getppid(&[], N_OUT);
     assert_only_matching(&[&format!("mntns={ns}")], a, b);
 
     // unshare -p forks: the workload is its child, in the new namespace.
-    let a = Waiting::start(&["unshare", "-p", "-f"], &[], "getppid", N_IN);
+    let a = waiting(&["unshare", "-p", "-f"], &[], "getppid", N_IN);
     let ns = ns_inode(a.pid(), "pid_for_children");
     let b = getppid(&[], N_OUT);
     assert_only_matching_elsewhere(&[&format!("pidns={ns}")], a, b);
@@ -264,7 +210,7 @@ fn uts_hostname() {
 fn container_and_not_container() {
     require_root();
     let container = || {
-        let w = Waiting::start(
+        let w = waiting(
             &["unshare", "-p", "-f", "-m", "--mount-proc"],
             &[],
             "getppid",
@@ -279,7 +225,7 @@ fn container_and_not_container() {
 
     // `!container`, with a comm so that other host processes stay out.
     let a = getppid(&["--comm", "sysoHost"], N_IN);
-    let b = Waiting::start(
+    let b = waiting(
         &["unshare", "-p", "-f", "-m", "--mount-proc"],
         &["--comm", "sysoHost"],
         "getppid",
@@ -292,18 +238,7 @@ fn container_and_not_container() {
 #[test]
 fn cgroup_and_below() {
     require_root();
-    // The cgroup v2 mount (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a
-    // hybrid hierarchy), as sysotel finds it.
-    let mounts = std::fs::read_to_string("/proc/self/mounts").expect("mounts");
-    let root = std::path::PathBuf::from(
-        mounts
-            .lines()
-            .find_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                (f.get(2) == Some(&"cgroup2")).then(|| f[1].to_string())
-            })
-            .expect("a cgroup2 mount"),
-    );
+    let root = sysotel_tests::cgroup2_root();
     let name = format!("sysotel-scope-{}", std::process::id());
     let dir = root.join(&name);
     std::fs::create_dir(&dir).expect("create a cgroup");
@@ -333,12 +268,8 @@ fn follow_traces_descendants() {
     a.release();
     b.release();
     let stopped = sysotel.stop();
-    assert_eq!(
-        written_by_kernel(&stopped, "getppid"),
-        0,
-        "{}",
-        stopped.stderr
-    );
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert_eq!(stopped.written("getppid"), 0, "{}", stopped.stderr);
     // ...with follow it is, and the other workload still is not.
     let (a, parent, b) = parent_and_other();
     let ppid = assert_only_matching_elsewhere(&[&format!("pid={parent}"), "follow"], a, b);
@@ -352,14 +283,14 @@ fn exe_is_decided_in_user_space() {
     std::fs::create_dir_all(&dir).expect("dir");
     let copy = format!("{dir}/workload-a");
     std::fs::copy(WORKLOAD, &copy).expect("copy the workload");
-    let a = Waiting {
-        child: Command::new(&copy)
+    let a = Waiting::from_child(
+        Command::new(&copy)
             .args(["--wait", "getppid", &N_IN.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
             .expect("spawn the copy"),
-    };
+    );
     let b = getppid(&[], N_OUT);
     let (a_pid, b_pid) = (a.pid() as u64, b.pid() as u64);
     let sysotel = Sysotel::start(&[
@@ -386,10 +317,19 @@ fn exe_is_decided_in_user_space() {
     assert_eq!(count.get(&a_pid).copied(), Some(N_IN));
     assert_eq!(count.get(&late_pid).copied(), Some(N_IN));
     assert_eq!(count.get(&b_pid), None);
-    // The kernel cannot decide exe: the other's records were written, then
-    // left out and counted.
+    // The kernel cannot decide exe: it wrote every process's getppid (the
+    // other workload's among them), and every one not delivered was left out
+    // in user space and counted.
+    let written = stopped.written("getppid");
     assert!(
-        stopped.summary_count("events filtered out") >= N_OUT,
+        written >= 2 * N_IN + N_OUT,
+        "the kernel wrote {written} getppid records:\n{}",
+        stopped.stderr
+    );
+    let delivered: u64 = count.values().sum();
+    assert_eq!(
+        stopped.summary_count("events filtered out"),
+        written - delivered,
         "{}",
         stopped.stderr
     );
@@ -423,7 +363,15 @@ fn argument_and_retval_filters() {
     );
     assert_eq!(mine[0]["args"]["filename"], opened.missing.as_str());
     assert_eq!(mine[0]["error"], "ENOENT");
-    assert!(stopped.summary_count("events filtered out") >= 1);
+    // Every other openat the kernel wrote was left out, and counted.
+    let delivered = json_events(&stopped.stdout).len() as u64;
+    assert_eq!(delivered, stopped.summary_count("events received"));
+    assert_eq!(
+        stopped.summary_count("events filtered out"),
+        stopped.written("openat") - delivered,
+        "{}",
+        stopped.stderr
+    );
 }
 
 #[test]
@@ -444,21 +392,26 @@ fn address_filter() {
         ])
         .output()
         .expect("python3");
+    assert!(
+        out.status.success(),
+        "python3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let pid: u64 = String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
         .expect("pid");
     let stopped = sysotel.stop();
-    let mine: Vec<serde_json::Value> = json_events(&stopped.stdout)
-        .into_iter()
-        .filter(|e| e["pid"] == pid)
-        .collect();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let all = json_events(&stopped.stdout);
+    let mine: Vec<&serde_json::Value> = all.iter().filter(|e| e["pid"] == pid).collect();
     assert_eq!(mine.len(), 1, "{mine:?}");
-    assert!(
-        mine[0]["args"]["uservaddr"]
-            .to_string()
-            .contains("127.0.0.2"),
-        "{mine:?}"
+    assert_eq!(mine[0]["args"]["uservaddr"], "127.0.0.2:9", "{mine:?}");
+    assert_eq!(
+        stopped.summary_count("events filtered out"),
+        stopped.written("connect") - all.len() as u64,
+        "{}",
+        stopped.stderr
     );
 }
 
@@ -479,12 +432,7 @@ fn scope_from_a_config_file() {
     b.release();
     let stopped = sysotel.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
-    assert_eq!(
-        written_by_kernel(&stopped, "getppid"),
-        N_IN,
-        "{}",
-        stopped.stderr
-    );
+    assert_eq!(stopped.written("getppid"), N_IN, "{}", stopped.stderr);
     let (count, _) = getppid_by_pid(&stopped.stdout);
     assert_eq!(count.get(&a_pid).copied(), Some(N_IN));
     assert_eq!(count.get(&b_pid), None);
