@@ -1,10 +1,12 @@
 //! Loss is reported in the stream: a `sysotel.loss` record whose numbers equal
 //! the kernel's counters and the outputs' drop counters.
 
-use std::{collections::HashMap, process::Command, time::Duration};
+use std::{collections::HashMap, process::Command};
 
 use serde_json::Value;
-use sysotel_tests::{Stopped, Sysotel, json_events, rotel::Rotel};
+use sysotel_tests::{
+    Stopped, Sysotel, assert_accounted, assert_all_exported, json_events, rotel::Rotel,
+};
 
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_workload");
 
@@ -31,11 +33,33 @@ fn by_name(records: &[&Value]) -> HashMap<String, u64> {
     m
 }
 
-fn sum_lost(records: &[&Value]) -> u64 {
-    records
-        .iter()
-        .map(|r| r["args"]["lost"].as_u64().expect("lost"))
-        .sum()
+fn arg(r: &Value, name: &str) -> u64 {
+    r["args"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no number `{name}` in {r}"))
+}
+
+/// The reports of one stage, in order: each one's `lost_total` is the sum of
+/// `lost` up to it, and its interval starts where the one before ended.
+/// Returns the last `lost_total`.
+fn assert_running_totals(reports: &[&Value]) -> u64 {
+    let mut total = 0;
+    let mut end = 0;
+    for r in reports {
+        total += arg(r, "lost");
+        assert_eq!(arg(r, "lost_total"), total, "lost_total is cumulative: {r}");
+        let (start, this_end) = (
+            arg(r, "interval_start_unix_ns"),
+            arg(r, "interval_end_unix_ns"),
+        );
+        assert!(
+            start <= this_end,
+            "an interval that ends before it starts: {r}"
+        );
+        assert!(start >= end, "intervals overlap: {r}");
+        end = this_end;
+    }
+    total
 }
 
 #[test]
@@ -62,7 +86,10 @@ fn kernel_loss_is_reported_with_exact_counts() {
         .output()
         .expect("workload");
     assert!(out.status.success());
-    std::thread::sleep(Duration::from_millis(1500));
+    // A periodic report, before the one at shutdown.
+    sysotel.wait_json("a kernel loss report", |e| {
+        e["event"] == "sysotel.loss" && e["args"]["stage"] == "kernel"
+    });
     let stopped: Stopped = sysotel.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
 
@@ -79,16 +106,15 @@ fn kernel_loss_is_reported_with_exact_counts() {
         "no sysotel.loss record in the json output"
     );
     assert_eq!(
-        sum_lost(&reports),
+        assert_running_totals(&reports),
         lost,
         "loss records equal the kernel counters"
     );
-    for r in &reports {
-        assert!(
-            r["args"]["interval_start_unix_ns"].as_u64()
-                <= r["args"]["interval_end_unix_ns"].as_u64()
-        );
-    }
+    assert_eq!(
+        by_name(&reports).values().sum::<u64>(),
+        lost,
+        "the counts by event add up"
+    );
     // Every getppid the workload made is either delivered or counted as lost.
     let pid = events
         .iter()
@@ -107,15 +133,12 @@ fn kernel_loss_is_reported_with_exact_counts() {
         "delivered {delivered} + lost {lost_getppid}"
     );
 
-    // The same reports reach the collector, as WARN records.
-    let t = stopped.output_totals("otlp");
-    assert_eq!(
-        t.dropped, 0,
-        "the OTLP output dropped records: {}",
-        stopped.stderr
-    );
-    let at_rotel: Vec<_> = rotel
-        .records()
+    // The same reports reach the collector, as WARN records, with
+    // everything else the OTLP output was handed.
+    let t = assert_all_exported(&stopped, "otlp");
+    let received = rotel.wait_records(t.exported);
+    assert_eq!(received.len() as u64, t.exported, "{}", stopped.stderr);
+    let at_rotel: Vec<_> = received
         .into_iter()
         .filter(|r| {
             r.event_name == "sysotel.loss" && r.attr("sysotel.arg.stage") == Some("Str(kernel)")
@@ -171,23 +194,42 @@ fn output_drops_are_reported_to_the_other_outputs() {
         .output()
         .expect("workload");
     assert!(out.status.success());
-    std::thread::sleep(Duration::from_millis(2500));
+    // A periodic report, before the ones at shutdown.
+    sysotel.wait_json("a loss report for the OTLP output", |e| {
+        e["event"] == "sysotel.loss" && e["args"]["stage"] == "output:otlp"
+    });
     let stopped = sysotel.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
-    let t = stopped.output_totals("otlp");
-    assert!(t.dropped > 0, "{}", stopped.stderr);
+    let t = assert_accounted(&stopped, "otlp");
+    assert_eq!(t.exported, 0, "nothing listens: {}", stopped.stderr);
+    // 5000 opens against a queue of 100 records: the queue was full.
+    assert!(t.dropped_full > 0, "{t:?}");
     let events = json_events(&stopped.stdout);
     let reports = loss_records(&events, "output:otlp");
-    assert!(
-        !reports.is_empty(),
-        "no loss record for the OTLP output in the json output"
-    );
     assert_eq!(
-        sum_lost(&reports),
+        assert_running_totals(&reports),
         t.dropped + t.rejected,
         "reports equal the output's drops:\n{}",
         stopped.stderr
     );
     let reasons = by_name(&reports);
-    assert!(reasons.contains_key("queue_full"), "{reasons:?}");
+    let reason = |k: &str| reasons.get(k).copied().unwrap_or(0);
+    assert_eq!(
+        (
+            reason("queue_full"),
+            reason("failed"),
+            reason("shutdown_timeout"),
+            reason("rejected")
+        ),
+        (
+            t.dropped_full,
+            t.dropped_failed,
+            t.dropped_shutdown,
+            t.rejected
+        ),
+        "the reports' counts by reason equal the summary's: {reasons:?}\n{}",
+        stopped.stderr
+    );
+    // The json output wrote every event and every report it was handed.
+    assert_all_exported(&stopped, "json");
 }
