@@ -10,8 +10,9 @@ use std::{
 };
 
 use sysotel_tests::{
-    Stopped, Sysotel,
+    Sysotel, Waiting, assert_all_exported,
     rotel::{Rotel, free_port},
+    wait_for,
 };
 
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_workload");
@@ -62,52 +63,104 @@ fn sample(all: &[(String, f64)], series: &str) -> Option<f64> {
     all.iter().find(|(s, _)| s == series).map(|(_, v)| *v)
 }
 
-fn getppid_received(stopped: &Stopped) -> u64 {
-    stopped
-        .stderr
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("events by name: "))
-        .and_then(|l| {
-            l.split_whitespace()
-                .find_map(|kv| kv.strip_prefix("getppid="))
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+/// CPU seconds (user + system) of process `pid`, from /proc/PID/stat.
+fn cpu_seconds(pid: u32) -> f64 {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_else(|| panic!("{path}: {stat}"));
+    // SAFETY: sysconf has no memory effects.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let n = |i: usize| -> f64 {
+        fields[i]
+            .parse::<f64>()
+            .unwrap_or_else(|_| panic!("{path}: field {i} of {stat}"))
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    (n(11) + n(12)) / ticks
 }
+
+/// Resident memory of process `pid` in bytes (VmRSS).
+fn rss_bytes(pid: u32) -> f64 {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|kb| kb * 1024.0)
+        .unwrap_or_else(|| panic!("no VmRSS in {path}"))
+}
+
+/// Scrapes /metrics until `series` has the value `want` (the snapshot is
+/// refreshed every second); returns that scrape.
+fn scrape_until(port: u16, series: &str, want: f64) -> (String, Vec<(String, f64)>) {
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, text) = get(port, "/metrics");
+        assert_eq!(status, 200, "{text}");
+        let all = samples(&text);
+        let value = sample(&all, series);
+        if value == Some(want) {
+            return (text, all);
+        }
+        if seen.last() != Some(&value) {
+            seen.push(value);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited 15s for {series} = {want} in a scrape, in vain; it was {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const GETPPID: &str = "sysotel_events_received_total{event=\"getppid\"}";
 
 #[test]
 fn prometheus_metrics_match_the_summary() {
     sysotel_tests::require_root();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let sysotel = Sysotel::start(&["-o", "json", "-e", "getppid", "--metrics-listen", &addr]);
-    let out = Command::new(WORKLOAD)
-        .args(["getppid", "1000"])
-        .output()
-        .expect("workload");
-    assert!(out.status.success());
-    // The snapshot refreshes every second.
-    std::thread::sleep(Duration::from_millis(2500));
-    let (status, text) = get(port, "/metrics");
-    assert_eq!(status, 200, "{text}");
-    let all = samples(&text);
+    // The only process in scope: its 1000 getppid are every event.
+    let w = Waiting::start(WORKLOAD, &[], &[], "getppid", 1000);
+    let scope = format!("pid={}", w.pid());
+    let sysotel = Sysotel::start(&[
+        "-o",
+        "json",
+        "-e",
+        "getppid",
+        "--scope",
+        &scope,
+        "--metrics-listen",
+        &addr,
+    ]);
+    let pid = sysotel.pid();
+    let cpu_before = cpu_seconds(pid);
+    w.release();
+    let (text, all) = scrape_until(port, GETPPID, 1000.0);
+    let (cpu_after, rss_after) = (cpu_seconds(pid), rss_bytes(pid));
     let (health, body) = get(port, "/healthz");
     assert_eq!((health, body.as_str()), (200, "ok\n"));
     assert_eq!(get(port, "/nothing").0, 404);
     let stopped = sysotel.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
-
-    // The scrape came after the workload and before the stop: it holds the
-    // workload's calls and at most what the summary counts (anything else
-    // calling getppid meanwhile is counted by both).
-    let received = getppid_received(&stopped) as f64;
-    let scraped = sample(&all, "sysotel_events_received_total{event=\"getppid\"}")
-        .unwrap_or_else(|| panic!("no getppid count:\n{text}"));
-    assert!(
-        (1000.0..=received).contains(&scraped),
-        "scraped {scraped}, summary {received}:\n{text}"
+    assert_eq!(
+        stopped.received_by_name().get("getppid").copied(),
+        Some(1000),
+        "{}",
+        stopped.stderr
     );
-    let json = stopped.output_totals("json");
+    let json = assert_all_exported(&stopped, "json");
+    assert_eq!(json.produced, 1000, "{}", stopped.stderr);
+
+    // The scrape came after the workload: the json output had been handed
+    // its 1000 events, and each is exported, dropped, rejected or queued.
     let series = |name: &str| {
         sample(&all, &format!("{name}{{output=\"json\"}}"))
             .unwrap_or_else(|| panic!("no {name}:\n{text}"))
@@ -119,43 +172,82 @@ fn prometheus_metrics_match_the_summary() {
                 &all,
                 &format!("sysotel_output_dropped_total{{output=\"json\",reason=\"{r}\"}}"),
             )
-            .unwrap_or(f64::NAN)
+            .unwrap_or_else(|| panic!("no {r} drops:\n{text}"))
         })
         .sum();
-    let produced = series("sysotel_output_produced_total");
+    assert_eq!(series("sysotel_output_produced_total"), 1000.0, "{text}");
     assert_eq!(
-        produced,
         series("sysotel_output_exported_total")
             + series("sysotel_output_rejected_total")
             + dropped
             + series("sysotel_output_queued"),
+        1000.0,
         "the scrape accounts for every record handed to the output:\n{text}"
     );
-    assert!(
-        produced >= scraped && produced <= json.produced as f64,
-        "{text}"
-    );
+    assert_eq!(dropped, 0.0, "{text}");
     assert_eq!(sample(&all, "sysotel_up"), Some(1.0));
     assert_eq!(sample(&all, "sysotel_programs_attached"), Some(5.0));
     assert_eq!(sample(&all, "sysotel_decode_errors_total"), Some(0.0));
     assert_eq!(
-        sample(
-            &all,
-            "sysotel_output_dropped_total{output=\"json\",reason=\"queue_full\"}"
-        ),
-        Some(0.0)
-    );
-    assert_eq!(
         sample(&all, "sysotel_ring_buffer_size_bytes"),
         Some(32.0 * 1024.0 * 1024.0)
     );
+    // sysotel's own CPU, from a snapshot taken between the two readings of
+    // /proc (the clock ticks are 10 ms).
+    let cpu = sample(&all, "process_cpu_seconds_total").expect("process_cpu_seconds_total");
     assert!(
-        sample(&all, "sysotel_ring_buffer_used_bytes")
-            .is_some_and(|v| (0.0..=32.0 * 1024.0 * 1024.0).contains(&v)),
-        "{text}"
+        cpu_before - 0.011 <= cpu && cpu <= cpu_after + 0.011,
+        "process_cpu_seconds_total {cpu} is not between {cpu_before} and {cpu_after}"
     );
-    assert!(sample(&all, "process_cpu_seconds_total").is_some_and(|v| v > 0.0));
-    assert!(sample(&all, "process_resident_memory_bytes").is_some_and(|v| v > 1e6));
+    let rss = sample(&all, "process_resident_memory_bytes").expect("process_resident_memory_bytes");
+    assert!(
+        (rss - rss_after).abs() <= 0.25 * rss_after,
+        "process_resident_memory_bytes {rss} is not near VmRSS {rss_after}"
+    );
+}
+
+/// The ring buffer's fill is the bytes the kernel wrote and sysotel has not
+/// read: with sysotel stopped (SIGSTOP), the workload's 1000 getppid records
+/// stay in the ring, 240 bytes each (the 232-byte syscall record behind the
+/// ring's 8-byte header). On SIGCONT the periodic check, due by then, takes
+/// the snapshot before the reader drains the ring; the next one finds it empty.
+#[test]
+fn ring_buffer_used_is_what_the_kernel_wrote_and_sysotel_did_not_read() {
+    sysotel_tests::require_root();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let first = Waiting::start(WORKLOAD, &[], &[], "getppid", 1);
+    let w = Waiting::start(WORKLOAD, &[], &[], "getppid", 1000);
+    let scope = format!("pid={},{}", first.pid(), w.pid());
+    let sysotel = Sysotel::start(&[
+        "-o",
+        "json",
+        "-e",
+        "getppid",
+        "--scope",
+        &scope,
+        "--metrics-listen",
+        &addr,
+    ]);
+    // A snapshot that counts the first workload's call: the reader and its
+    // periodic check run on their regular schedule.
+    first.release();
+    scrape_until(port, GETPPID, 1.0);
+    let pid = sysotel.pid() as i32;
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    w.release();
+    // Not a wait for an event: the metrics refresh (every second) must fall
+    // due while sysotel is stopped.
+    std::thread::sleep(Duration::from_millis(1200));
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    scrape_until(port, "sysotel_ring_buffer_used_bytes", 1000.0 * 240.0);
+    scrape_until(port, "sysotel_ring_buffer_used_bytes", 0.0);
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert_eq!(stopped.written("getppid"), 1001, "{}", stopped.stderr);
+    assert_eq!(stopped.summary_count("events received"), 1001);
 }
 
 /// An OTLP output whose collector is gone: once a batch has spent its retry
@@ -237,6 +329,8 @@ fn otlp_metrics_reach_the_collector_with_the_final_counts() {
     sysotel_tests::require_root();
     let rotel = Rotel::start_for("metrics");
     let url = format!("{}/v1/metrics", rotel.http_url());
+    let w = Waiting::start(WORKLOAD, &[], &[], "getppid", 1000);
+    let scope = format!("pid={}", w.pid());
     // The interval comes from the standard variable (milliseconds).
     let sysotel = Sysotel::start_with_env(
         &[
@@ -244,27 +338,27 @@ fn otlp_metrics_reach_the_collector_with_the_final_counts() {
             "json",
             "-e",
             "getppid",
+            "--scope",
+            &scope,
             "--metrics-otlp-endpoint",
             &url,
         ],
         &[("OTEL_METRIC_EXPORT_INTERVAL", "500")],
     );
-    let out = Command::new(WORKLOAD)
-        .args(["getppid", "1000"])
-        .output()
-        .expect("workload");
-    assert!(out.status.success());
-    std::thread::sleep(Duration::from_secs(2));
+    w.release();
+    // OTEL_METRIC_EXPORT_INTERVAL=500 gives an export every half second.
+    let exports = || rotel.output().matches("ResourceMetrics #0").count();
+    wait_for("3 metric exports at rotel", Duration::from_secs(15), || {
+        (exports() >= 3).then_some(())
+    });
     let stopped = sysotel.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
-
-    let points = rotel.metric_points();
-    let exports = rotel.output().matches("ResourceMetrics #0").count();
-    assert!(
-        exports >= 3,
-        "OTEL_METRIC_EXPORT_INTERVAL=500 gives several exports in 2s, got {exports}"
-    );
-    let last = |metric: &str, attr: Option<(&str, &str)>| -> Option<String> {
+    let received = stopped.received_by_name()["getppid"];
+    assert_eq!(received, 1000, "{}", stopped.stderr);
+    let last_of = |points: &[sysotel_tests::rotel::Point],
+                   metric: &str,
+                   attr: Option<(&str, &str)>|
+     -> Option<String> {
         points
             .iter()
             .rev()
@@ -274,16 +368,19 @@ fn otlp_metrics_reach_the_collector_with_the_final_counts() {
             })
             .map(|p| p.value.clone())
     };
-    // The last export happens at shutdown, with the summary's own numbers.
-    let received = getppid_received(&stopped);
-    assert!(received >= 1000, "{}", stopped.stderr);
-    assert_eq!(
-        last(
-            "sysotel.events.received",
-            Some(("sysotel.event.name", "Str(getppid)"))
-        ),
-        Some(received.to_string())
+    // The last export happens at shutdown, with the summary's own numbers
+    // (rotel may print it a moment after sysotel has exited).
+    let getppid = Some(("sysotel.event.name", "Str(getppid)"));
+    let points = wait_for(
+        "the export made at shutdown, with the summary's count",
+        Duration::from_secs(15),
+        || {
+            let points = rotel.metric_points();
+            (last_of(&points, "sysotel.events.received", getppid) == Some(received.to_string()))
+                .then_some(points)
+        },
     );
+    let last = |metric: &str, attr: Option<(&str, &str)>| last_of(&points, metric, attr);
     let json = stopped.output_totals("json");
     assert_eq!(
         last(
