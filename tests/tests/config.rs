@@ -242,15 +242,28 @@ fn log_level_warn_keeps_stderr_quiet() {
         effective(&file, &[], &[], "log_level"),
         "log_level = \"warn\"  # file"
     );
+    let stdout = unique_path("quiet-stdout");
     let child = Command::new(sysotel_bin())
         .args(["-c", &file])
-        .stdout(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&stdout).expect("stdout file"))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn sysotel");
-    // No ready line to wait for at this level: give it time to start; a
-    // SIGINT during loading still ends in an orderly stop.
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    // No ready line at this level: tracing has started once a getppid of a
+    // new process shows on stdout.
+    sysotel_tests::wait_for(
+        "a traced getppid on stdout",
+        std::time::Duration::from_secs(60),
+        || {
+            let out = Command::new(env!("CARGO_BIN_EXE_workload"))
+                .args(["getppid", "1"])
+                .output()
+                .expect("workload");
+            assert!(out.status.success());
+            let text = std::fs::read_to_string(&stdout).expect("read stdout");
+            text.contains("\"event\":\"getppid\"").then_some(())
+        },
+    );
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().expect("wait for sysotel");
@@ -260,4 +273,6 @@ fn log_level_warn_keeps_stderr_quiet() {
         "",
         "nothing but warnings and errors"
     );
+    let _ = std::fs::remove_file(&stdout);
+    let _ = std::fs::remove_file(&file);
 }

@@ -448,6 +448,12 @@ fn demo_path_from_sysotel_through_a_collector_to_kafka() {
         .args(["basic", &existing, "/nonexistent-demo", "3"])
         .output()
         .expect("fixture");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the fixture exits with the code it is given: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let pid: i64 = fixture_report(&out.stdout)["pid"].parse().expect("pid");
     let stopped = sysotel.stop();
     let _ = std::fs::remove_file(&existing);
