@@ -209,30 +209,13 @@ fn fork_exec_exit_round_trip() {
     assert_eq!(e.name, "sched_process_fork");
     assert_eq!(e.arg("child_pid"), Some(&Value::Int(200)));
 
-    let filename = b"/bin/true";
-    let argv = b"/bin/true\0a b\0caf\xc3\xa9\0";
-    let env = b"A=1\0";
-    let len = size_of::<ExecRecord>() + EXEC_FILENAME_MAX + EXEC_ARGV_MAX + env.len();
-    let exec = ExecRecord {
-        header: header(RecordKind::Exec, SchedEvent::ProcessExec.id(), len),
-        ctx: ctx(),
-        old_tid: 101,
-        argc: 3,
-        filename_len: filename.len() as u16,
-        argv_len: argv.len() as u16,
-        flags: 0,
-        envc: 1,
-        env_len: env.len() as u16,
-        _pad: 0,
-    };
-    let mut b = bytes_of(&exec);
-    let mut slot = vec![0u8; EXEC_FILENAME_MAX];
-    slot[..filename.len()].copy_from_slice(filename);
-    b.extend_from_slice(&slot);
-    let mut slot = vec![0u8; EXEC_ARGV_MAX];
-    slot[..argv.len()].copy_from_slice(argv);
-    b.extend_from_slice(&slot);
-    b.extend_from_slice(env);
+    let b = exec_record(
+        b"/bin/true",
+        b"/bin/true\0a b\0caf\xc3\xa9\0",
+        3,
+        b"A=1\0",
+        1,
+    );
     let e = decode(&b).expect("exec decodes");
     assert_eq!(
         e.arg("filename"),
@@ -341,4 +324,156 @@ fn garbage_never_panics() {
         let _ = decode(&b);
     }
     let _ = (COMM_LEN, UTS_LEN);
+}
+
+fn exec_record(filename: &[u8], argv: &[u8], argc: u32, env: &[u8], envc: u32) -> Vec<u8> {
+    let len = size_of::<ExecRecord>() + EXEC_FILENAME_MAX + EXEC_ARGV_MAX + env.len();
+    let exec = ExecRecord {
+        header: header(RecordKind::Exec, SchedEvent::ProcessExec.id(), len),
+        ctx: ctx(),
+        old_tid: 101,
+        argc,
+        filename_len: filename.len() as u16,
+        argv_len: argv.len() as u16,
+        flags: 0,
+        envc,
+        env_len: env.len() as u16,
+        _pad: 0,
+    };
+    let mut b = bytes_of(&exec);
+    let mut slot = vec![0u8; EXEC_FILENAME_MAX];
+    slot[..filename.len()].copy_from_slice(filename);
+    b.extend_from_slice(&slot);
+    let mut slot = vec![0u8; EXEC_ARGV_MAX];
+    slot[..argv.len()].copy_from_slice(argv);
+    b.extend_from_slice(&slot);
+    b.extend_from_slice(env);
+    b
+}
+
+/// One record of each shape the kernel writes: the fuzz targets' seed corpus
+/// (`fuzz/corpus/seed/`).
+fn fuzz_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let mut inet = (libc::AF_INET as u16).to_ne_bytes().to_vec();
+    inet.extend_from_slice(&5432u16.to_be_bytes());
+    inet.extend_from_slice(&[127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let mut inet6 = (libc::AF_INET6 as u16).to_ne_bytes().to_vec();
+    inet6.extend_from_slice(&443u16.to_be_bytes());
+    inet6.extend_from_slice(&[0; 4]);
+    inet6.extend_from_slice(&std::net::Ipv6Addr::LOCALHOST.octets());
+    inet6.extend_from_slice(&[0; 4]);
+    let mut unix = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+    unix.extend_from_slice(b"/run/x.sock\0");
+    let fork = ForkRecord {
+        header: header(
+            RecordKind::Fork,
+            SchedEvent::ProcessFork.id(),
+            size_of::<ForkRecord>(),
+        ),
+        ctx: ctx(),
+        child_pid: 200,
+        child_tid: 200,
+    };
+    let exit = ExitRecord {
+        header: header(
+            RecordKind::Exit,
+            SchedEvent::ProcessExit.id(),
+            size_of::<ExitRecord>(),
+        ),
+        ctx: ctx(),
+        exit_code: (3 << 8) | 0x80 | 6,
+        group_dead: 1,
+    };
+    vec![
+        ("openat", openat_record(b"/etc/passwd", 0)),
+        (
+            "openat-cut",
+            openat_record(b"/tmp/caf\xc3\xa9\xff", STR_TRUNCATED),
+        ),
+        (
+            "connect-inet",
+            one_slot(42, [3, 0x1000, 16, 0, 0, 0], 1, &inet, STR_BYTES, 0),
+        ),
+        (
+            "connect-inet6",
+            one_slot(42, [3, 0x1000, 28, 0, 0, 0], 1, &inet6, STR_BYTES, 0),
+        ),
+        (
+            "connect-unix",
+            one_slot(42, [3, 0x1000, 14, 0, 0, 0], 1, &unix, STR_BYTES, 0),
+        ),
+        (
+            "accept-failed",
+            one_slot(
+                43,
+                [3, 0x2000, 0x3000, 0, 0, 0],
+                1,
+                b"",
+                STR_BYTES | STR_NOT_FILLED,
+                0,
+            ),
+        ),
+        (
+            "execve-argv",
+            one_slot(
+                59,
+                [0x1, 0x2, 0x3, 0, 0, 0],
+                1,
+                b"ls\0-l\0",
+                STR_ARRAY | STR_TRUNCATED,
+                17,
+            ),
+        ),
+        ("fork", bytes_of(&fork)),
+        (
+            "exec",
+            exec_record(
+                b"/bin/true",
+                b"/bin/true\0a b\0caf\xc3\xa9\0",
+                3,
+                b"A=1\0",
+                1,
+            ),
+        ),
+        ("exit", bytes_of(&exit)),
+    ]
+}
+
+fn seed_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/seed")
+}
+
+/// The committed seeds still decode: a record layout change that breaks them
+/// shows here (rewrite them with `write_fuzz_seeds`).
+#[test]
+fn fuzz_seeds_decode() {
+    let dir = seed_dir();
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("a seed").path();
+        let bytes = std::fs::read(&path).expect("read a seed");
+        assert!(
+            decode(&bytes).is_ok(),
+            "{} no longer decodes: run `cargo test -p exporter write_fuzz_seeds -- --ignored`",
+            path.display()
+        );
+        n += 1;
+    }
+    assert_eq!(
+        n,
+        fuzz_seeds().len(),
+        "one file per seed in {}",
+        dir.display()
+    );
+}
+
+#[test]
+#[ignore = "writes fuzz/corpus/seed/: run by hand when a record layout changes"]
+fn write_fuzz_seeds() {
+    let dir = seed_dir();
+    std::fs::create_dir_all(&dir).expect("create the seed folder");
+    for (name, bytes) in fuzz_seeds() {
+        decode(&bytes).unwrap_or_else(|e| panic!("seed {name} does not decode: {e}"));
+        std::fs::write(dir.join(name), bytes).expect("write a seed");
+    }
 }
