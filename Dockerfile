@@ -16,7 +16,7 @@ WORKDIR /src
 COPY scripts/setup.sh scripts/setup.sh
 RUN bash scripts/setup.sh --no-fuzz
 COPY . .
-RUN cargo build --release --bin sysotel \
+RUN cargo build --locked --release --bin sysotel \
     && cp target/release/sysotel /usr/local/bin/sysotel
 
 FROM debian:12.12-slim

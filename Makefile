@@ -8,7 +8,7 @@ setup:
 	bash scripts/setup.sh
 
 build: setup
-	cargo build --release
+	cargo build --locked --release
 
 # Traces every new process and prints the table on stdout. Pass flags with
 # ARGS, e.g. `make run ARGS="-o json --scope all"`.

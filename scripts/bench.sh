@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo build --release --quiet
+cargo build --locked --release --quiet
 exec python3 scripts/bench.py "$@"

@@ -10,33 +10,49 @@ NIGHTLY="${SYSOTEL_NIGHTLY:-nightly-2026-05-20}"
 
 step() { echo "== $*" >&2; }
 
+# The golden files are a regression net: the suite compares with them and
+# never rewrites them (UPDATE_GOLDEN=1 cargo test -p exporter golden does, by hand).
+if [ -n "${UPDATE_GOLDEN:-}" ]; then
+  echo "test.sh: UPDATE_GOLDEN is set; the suite checks the golden files, it never rewrites them" >&2
+  exit 1
+fi
+
 step "setup"
 bash scripts/setup.sh --peers
 
+# Every build below uses the committed lock files as they are: a fresh clone
+# builds exactly what was tested, or fails saying the lock is stale.
 step "cargo fmt --check"
 cargo fmt --all --check
 
 step "clippy (user space, -D warnings)"
-cargo clippy --release --all-targets --quiet -- -D warnings
+cargo clippy --locked --release --all-targets --quiet -- -D warnings
 
 step "clippy (eBPF crate, bpfel-unknown-none, -D warnings)"
-(cd exporter-ebpf && rustup run "$NIGHTLY" cargo clippy --release --quiet \
+(cd exporter-ebpf && rustup run "$NIGHTLY" cargo clippy --locked --release --quiet \
   --target bpfel-unknown-none -Z build-std=core -- -D warnings)
 
 step "build"
-cargo build --release --quiet
+cargo build --locked --release --quiet
 
 step "tests (unit + end-to-end, as root)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --release --workspace --exclude exporter-ebpf 2>&1 | tee "$log"
+cargo test --locked --release --workspace --exclude exporter-ebpf 2>&1 | tee "$log"
 
-# Bounded: a crash fails the suite, and its input (fuzz/artifacts/decode/)
-# becomes a regression test in exporter/src/decode/tests.rs.
+# Bounded: a crash fails the suite, and its input (fuzz/artifacts/<target>/)
+# becomes a regression test (exporter/src/decode/tests.rs, or beside the
+# encoder it broke). Each run starts from the committed seeds
+# (fuzz/corpus/seed) and what earlier runs here found (fuzz/corpus/<target>).
+# cargo fuzz has no --locked: `cargo fetch --locked` refuses a stale lock first.
 FUZZ_SECONDS="${SYSOTEL_FUZZ_SECONDS:-60}"
-step "fuzz the decoder (${FUZZ_SECONDS}s)"
-(cd fuzz && rustup run "$NIGHTLY" cargo fuzz run decode -- \
-  -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 2>&1 | tail -n 12)
+(cd fuzz && rustup run "$NIGHTLY" cargo fetch --locked --quiet)
+for target in decode encode; do
+  step "fuzz $target (${FUZZ_SECONDS}s)"
+  mkdir -p "fuzz/corpus/$target"
+  (cd fuzz && rustup run "$NIGHTLY" cargo fuzz run "$target" "corpus/$target" corpus/seed -- \
+    -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 2>&1 | tail -n 12)
+done
 
 # One closing line for the whole suite: the sum over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
