@@ -138,11 +138,18 @@ impl Rotel {
     /// Waits (up to 30 s) until rotel has printed at least `n` records, then
     /// a moment longer so that any beyond `n` show too; returns them all.
     pub fn wait_records(&self, n: u64) -> Vec<Record> {
-        crate::wait_for(
-            &format!("{n} records at rotel"),
-            Duration::from_secs(30),
-            || (self.records().len() as u64 >= n).then_some(()),
-        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = self.records().len() as u64;
+            if got >= n {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rotel received {got} records in 30 s; sysotel exported {n}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         std::thread::sleep(Duration::from_millis(300));
         self.records()
     }
