@@ -46,8 +46,9 @@ fn check_protocol(protocol: &str) {
     } else {
         rotel.http_url()
     };
-    // Time enough for a slow collector: the test is about every record
-    // arriving once, not how fast.
+    // Small batches: every run makes many requests on one connection (a
+    // transport that answered only the first lost the rest). Time enough for
+    // a slow collector: the test is about every record arriving once.
     let sysotel = Sysotel::start(&[
         "-o",
         "otlp",
@@ -55,6 +56,8 @@ fn check_protocol(protocol: &str) {
         &url,
         "--otlp-protocol",
         protocol,
+        "--otlp-batch-records",
+        "8",
         "--shutdown-timeout",
         "30s",
     ]);

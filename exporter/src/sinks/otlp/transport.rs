@@ -1,7 +1,7 @@
 //! Sending one `ExportLogsServiceRequest`: OTLP/gRPC (tonic) or OTLP/HTTP
 //! (protobuf or JSON body), and what the answer means for retrying.
 
-use std::{io::Write, time::Duration};
+use std::{io::Write, sync::OnceLock, time::Duration};
 
 use bytes::{BufMut, Bytes};
 use flate2::{Compression, write::GzEncoder};
@@ -84,7 +84,12 @@ impl tonic::codec::Codec for RawCodec {
 /// What the transport needs set up once: a lazily connecting client.
 pub enum Transport {
     Grpc {
-        client: tonic::client::Grpc<Channel>,
+        /// Made on the first send, on the runtime that sends: a channel made
+        /// on another runtime (the reader's) left every request after the
+        /// first without its answer.
+        client: OnceLock<tonic::client::Grpc<Channel>>,
+        endpoint: Endpoint,
+        gzip: bool,
         headers: Vec<(
             MetadataKey<tonic::metadata::Ascii>,
             MetadataValue<tonic::metadata::Ascii>,
@@ -144,11 +149,6 @@ impl Transport {
                         .tls_config(tls)
                         .map_err(|e| setup_err("--otlp-ca-file", e))?;
                 }
-                let mut client = tonic::client::Grpc::new(endpoint.connect_lazy())
-                    .max_decoding_message_size(16 << 20);
-                if cfg.gzip {
-                    client = client.send_compressed(CompressionEncoding::Gzip);
-                }
                 let headers = cfg
                     .headers
                     .iter()
@@ -161,7 +161,12 @@ impl Transport {
                         Ok((key, value))
                     })
                     .collect::<Result<_, SetupError>>()?;
-                Ok(Transport::Grpc { client, headers })
+                Ok(Transport::Grpc {
+                    client: OnceLock::new(),
+                    endpoint,
+                    gzip: cfg.gzip,
+                    headers,
+                })
             }
             Protocol::HttpProtobuf | Protocol::HttpJson => {
                 let mut b = reqwest::Client::builder()
@@ -208,12 +213,27 @@ impl Transport {
     /// the server rejected (`partial_success.rejected_log_records`).
     pub async fn send(&self, req: &Bytes) -> Result<i64, SendError> {
         match self {
-            Transport::Grpc { client, headers } => {
+            Transport::Grpc {
+                client,
+                endpoint,
+                gzip,
+                headers,
+            } => {
                 let mut request = tonic::Request::new(req.clone());
                 for (k, v) in headers {
                     request.metadata_mut().insert(k.clone(), v.clone());
                 }
-                let mut client = client.clone();
+                let mut client = client
+                    .get_or_init(|| {
+                        let client = tonic::client::Grpc::new(endpoint.connect_lazy())
+                            .max_decoding_message_size(16 << 20);
+                        if *gzip {
+                            client.send_compressed(CompressionEncoding::Gzip)
+                        } else {
+                            client
+                        }
+                    })
+                    .clone();
                 client.ready().await.map_err(|e| SendError {
                     retryable: true,
                     retry_after: None,
