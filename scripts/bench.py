@@ -10,6 +10,7 @@ RSS. The workload times its own loop (start-up excluded).
 Run as root after `cargo build --release` (or use `make bench`):
     python3 scripts/bench.py [--rounds N] [--sysotel-args "..."] [--otlp | --kafka ENC] [--only NAME]
     python3 scripts/bench.py --variants "ARGS1|ARGS2|..." [--rounds N] [--only NAME]
+    python3 scripts/bench.py --binaries "BIN1|BIN2|..." [--sysotel-args "..."] [--rounds N] [--only NAME]
 
 --variants compares several sets of sysotel flags side by side: each round
 runs the workload bare, then under each variant in turn (`-o json` to
@@ -17,6 +18,10 @@ runs the workload bare, then under each variant in turn (`-o json` to
 of the same rounds, and the records the kernel wrote. This is how the cost of
 a scope that excludes the workload is compared with the floor (the workload's
 syscall not selected at all: `-e openat`).
+
+--binaries compares builds the same way: each round runs the workload bare,
+then under each binary with the same flags; it is how a change is shown to
+cost nothing (the build before it against the build after it).
 
 --otlp traces with `-o otlp` (sysotel's default protocol, OTLP/HTTP protobuf
 with gzip) to a rotel collector started on loopback (its
@@ -116,9 +121,9 @@ def kafka_totals(summary):
     return exported, rejected, dropped, int(b.group(1)) if b else 0
 
 
-def traced(argv, extra):
+def traced(argv, extra, binary=SYSOTEL):
     err = tempfile.TemporaryFile(mode="w+")
-    p = subprocess.Popen([SYSOTEL, *extra], stdout=subprocess.DEVNULL,
+    p = subprocess.Popen([binary, *extra], stdout=subprocess.DEVNULL,
                          stderr=err, text=True)
     deadline = time.time() + 60
     while True:
@@ -166,11 +171,16 @@ def received_of(summary, event):
 
 
 def compare_variants(args):
-    variants = [v.split() for v in args.variants.split("|")]
+    """Side by side: (binary, flags) pairs, from --variants or --binaries."""
+    if args.binaries:
+        variants = [(b, args.sysotel_args.split()) for b in args.binaries.split("|")]
+    else:
+        variants = [(SYSOTEL, v.split()) for v in args.variants.split("|")]
     with tempfile.NamedTemporaryFile(prefix="sysotel-bench-") as tmp:
         tmp.write(b"x" * 64)
         tmp.flush()
-        print(f"rounds: {args.rounds}; each round: bare, then each variant (-o json to /dev/null)")
+        print(f"rounds: {args.rounds}; each round: bare, then each variant (-o json to /dev/null"
+              f"{', flags: ' + args.sysotel_args if args.binaries and args.sysotel_args else ''})")
         for label, argv, event, expected in workloads(tmp.name):
             if args.only and args.only not in label:
                 continue
@@ -178,8 +188,8 @@ def compare_variants(args):
             runs = [[] for _ in variants]
             for _ in range(args.rounds):
                 bare.append(run_workload(argv))
-                for i, v in enumerate(variants):
-                    t, cpu, _, summary, _ = traced(argv, ["-o", "json", *v])
+                for i, (binary, v) in enumerate(variants):
+                    t, cpu, _, summary, _ = traced(argv, ["-o", "json", *v], binary)
                     written = re.search(r"records written by the kernel: (\d+)", summary)
                     # With --bpf-stats: the kernel's own ns per run of the syscall programs.
                     costs = {m.group(1): int(m.group(2)) for m in
@@ -189,22 +199,26 @@ def compare_variants(args):
                                     int(written.group(1)) if written else 0, costs))
             b = statistics.median(bare)
             print(f"{label}: bare median {b:.3f}s")
-            print(f"  {'sysotel flags':<34} {'traced s':>9} {'slowdown':>9} {'per call':>9} "
-                  f"{'delivered':>10} {'written':>9} {'cpu s':>6}")
-            for v, r in zip(variants, runs):
+            print(f"  {'sysotel binary' if args.binaries else 'sysotel flags':<34} {'traced s':>9} "
+                  f"{'slowdown':>9} {'per call':>9} {'delivered':>10} {'written':>9} {'cpu s':>6} "
+                  f"{'cpu/event':>9}")
+            for (binary, v), r in zip(variants, runs):
                 t = statistics.median(x[0] for x in r)
                 per_call = (t - b) / expected * 1e9
                 costs = ""
                 if all(x[4] for x in r):
                     costs = " ".join(f"{p} {statistics.median(x[4].get(p, 0) for x in r):.0f}ns/run"
                                      for p in ("sys_enter", "sys_exit"))
-                print(f"  {' '.join(v) or '(defaults)':<34} {t:>9.3f} {t / b:>8.2f}x {per_call:>7.0f}ns "
+                name = binary if args.binaries else ' '.join(v) or '(defaults)'
+                cpu = statistics.median(x[1] for x in r)
+                print(f"  {name:<34} {t:>9.3f} {t / b:>8.2f}x {per_call:>7.0f}ns "
                       f"{min(x[2] for x in r):>10} {max(x[3] for x in r):>9} "
-                      f"{statistics.median(x[1] for x in r):>6.2f} {costs}")
+                      f"{cpu:>6.2f} {cpu / expected * 1e9:>7.0f}ns {costs}")
     print("per call: (traced - bare) / calls, the median times; delivered: the fewest events of the "
           "counted kind in any round; written: the most records the kernel wrote in any round; "
           "with --bpf-stats in a variant, the kernel's median ns per run of each syscall program "
-          "(over every syscall on the machine while it ran).")
+          "(over every syscall on the machine while it ran); cpu/event: sysotel's median CPU "
+          "seconds over the expected events of the counted kind.")
 
 
 def main():
@@ -217,13 +231,18 @@ def main():
     ap.add_argument("--only", default="", help="run only the workloads whose label contains this")
     ap.add_argument("--variants", default="",
                     help="|-separated sets of sysotel flags, compared side by side with -o json")
+    ap.add_argument("--binaries", default="",
+                    help="|-separated sysotel binaries (two builds), compared side by side with -o json "
+                         "and --sysotel-args")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: run as root (sysotel loads eBPF programs)")
-    for f in (SYSOTEL, WORKLOAD):
+    for f in (SYSOTEL, WORKLOAD, *filter(None, args.binaries.split("|"))):
         if not os.path.exists(f):
             sys.exit(f"bench: {f} missing; run `cargo build --release` first")
-    if args.variants:
+    if args.variants and args.binaries:
+        sys.exit("bench: --variants and --binaries do not combine (give the flags with --sysotel-args)")
+    if args.variants or args.binaries:
         compare_variants(args)
         return
     rotel = None
