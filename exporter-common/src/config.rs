@@ -19,8 +19,9 @@ pub const MAP_PENDING: &str = "PENDING";
 pub const GLOBAL_SELF_TGID: &str = "SELF_TGID";
 /// Global: unread bytes in the ring buffer above which a submit wakes the reader.
 pub const GLOBAL_WAKEUP_BYTES: &str = "WAKEUP_BYTES";
-/// Global: bit `id - SCHED_ID_BASE` set for each scheduler event to write.
-pub const GLOBAL_SCHED_SELECTED: &str = "SCHED_SELECTED";
+/// Global: `[u8; KERNEL_EVENT_SLOTS]`, byte `selected_slot(e)` non-zero for
+/// each kernel event (other than syscalls) to write.
+pub const GLOBAL_SELECTED: &str = "SELECTED";
 /// Global: the [`crate::offsets::KernelOffsets`].
 pub const GLOBAL_OFFSETS: &str = "OFFSETS";
 
@@ -126,7 +127,8 @@ impl SyscallConf {
 /// Per-CPU u64 per [`KernelError`]: things the kernel side could not do.
 pub const MAP_ERRORS: &str = "ERRORS";
 
-/// Slots of the `ERRORS` map.
+/// Slots of the `ERRORS` map: everything the kernel side could not do that
+/// loses a record or a process's tracking, counted where it happens.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KernelError {
@@ -135,16 +137,31 @@ pub enum KernelError {
     /// A thread's syscall state could not be allocated in `PENDING`: its
     /// syscalls are not traced until an entry frees up.
     PendingFull = 1,
+    /// A new task could not be read at fork: its fork event is lost and, for
+    /// the default scope, the new process is not traced.
+    ForkChildUnreadable = 2,
+    /// A lookup that cannot fail did (a per-CPU scratch buffer or a syscall's
+    /// configuration): the record being built is lost.
+    LookupFailed = 3,
 }
 
 impl KernelError {
-    pub const ALL: [KernelError; 2] = [KernelError::TracedFull, KernelError::PendingFull];
-    pub const COUNT: u32 = 2;
+    pub const ALL: [KernelError; 4] = [
+        KernelError::TracedFull,
+        KernelError::PendingFull,
+        KernelError::ForkChildUnreadable,
+        KernelError::LookupFailed,
+    ];
+    pub const COUNT: u32 = Self::ALL.len() as u32;
 
     pub const fn describe(self) -> &'static str {
         match self {
             KernelError::TracedFull => "processes not traced (scope map full)",
             KernelError::PendingFull => "syscalls not traced (per-thread state map full)",
+            KernelError::ForkChildUnreadable => {
+                "fork events lost, new processes not tracked (the new task could not be read)"
+            }
+            KernelError::LookupFailed => "records lost (a map lookup that cannot fail did)",
         }
     }
 }

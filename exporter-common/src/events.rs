@@ -1,9 +1,24 @@
-//! Stable event ids, grouped by category.
+//! Every event sysotel emits, declared once.
 //!
-//! The id is what the kernel counts drops under and what a record carries. Syscall
-//! events use the x86_64 syscall number itself; the other categories live in their
-//! own ranges so a new syscall can never collide with them. Ids never change once
-//! released: dashboards and SIEM rules key on the names derived from them.
+//! Syscall events are the generated table in [`crate::syscalls`] (their id is
+//! the syscall number). Every other event is declared below, in one place: its
+//! stable id, name, category, where it comes from (the record type and the
+//! eBPF program that writes it, or sysotel itself), its fields, severity,
+//! Elastic Common Schema classification, role in the OpenTelemetry mapping and
+//! `-e` sets. The [`EventKind`] enum, its `ALL` list and `from_id` are made from
+//! that declaration; user space reads everything else from [`EventKind::def`]
+//! (decode dispatch, `sysotel list`, sets, filters, OTLP and ECS, the loader's
+//! program list), or matches on [`EventKind`] exhaustively so that an event
+//! not wired everywhere stops the build.
+//!
+//! Ids never change once released: dashboards and SIEM rules key on the names
+//! derived from them. Each category has its own range, so a new syscall can
+//! never collide with another event.
+
+use crate::records::RecordKind;
+
+/// An event id as it crosses the ring buffer.
+pub type EventId = u32;
 
 /// Syscall numbers occupy `0..SYSCALL_ID_LIMIT`.
 pub const SYSCALL_ID_LIMIT: u32 = 512;
@@ -13,49 +28,328 @@ pub const SCHED_ID_BASE: u32 = 1000;
 pub const LSM_ID_BASE: u32 = 1100;
 /// sysotel's own records (loss reports), never written by the kernel.
 pub const INTERNAL_ID_BASE: u32 = 1190;
-/// `sysotel.loss`: events lost or dropped somewhere, with the numbers.
-pub const LOSS_EVENT_ID: u32 = INTERNAL_ID_BASE;
 /// Size of every per-event-id counter array in the kernel.
 pub const EVENT_ID_LIMIT: u32 = 1200;
+/// Kernel events other than syscalls have ids in
+/// `SCHED_ID_BASE..INTERNAL_ID_BASE`: one selection byte each.
+pub const KERNEL_EVENT_SLOTS: usize = (INTERNAL_ID_BASE - SCHED_ID_BASE) as usize;
 
-/// An event id as it crosses the ring buffer.
-pub type EventId = u32;
-
-/// Process life-cycle events, in the scheduler range.
-#[repr(u32)]
+/// What kind of thing happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SchedEvent {
-    ProcessFork = SCHED_ID_BASE,
-    ProcessExec = SCHED_ID_BASE + 1,
-    ProcessExit = SCHED_ID_BASE + 2,
+pub enum Category {
+    /// A completed system call.
+    Syscall,
+    /// The process life cycle (`sched:*` tracepoints).
+    Sched,
+    /// sysotel's own reports (`sysotel.loss`), made in user space.
+    Internal,
 }
 
-impl SchedEvent {
-    pub const ALL: [SchedEvent; 3] = [
-        SchedEvent::ProcessFork,
-        SchedEvent::ProcessExec,
-        SchedEvent::ProcessExit,
-    ];
-
-    pub const fn id(self) -> EventId {
-        self as u32
-    }
-
-    pub const fn from_id(id: EventId) -> Option<SchedEvent> {
-        match id {
-            x if x == SchedEvent::ProcessFork as u32 => Some(SchedEvent::ProcessFork),
-            x if x == SchedEvent::ProcessExec as u32 => Some(SchedEvent::ProcessExec),
-            x if x == SchedEvent::ProcessExit as u32 => Some(SchedEvent::ProcessExit),
-            _ => None,
+impl Category {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Category::Syscall => "syscall",
+            Category::Sched => "sched",
+            Category::Internal => "internal",
         }
     }
 
-    /// The short name the table shows (`sysotel.event.name`).
-    pub const fn name(self) -> &'static str {
+    /// The OpenTelemetry `EventName` prefix of the category's events (an
+    /// internal event's name is complete as it is: `sysotel.loss`).
+    pub const fn event_prefix(self) -> &'static str {
         match self {
-            SchedEvent::ProcessFork => "sched_process_fork",
-            SchedEvent::ProcessExec => "sched_process_exec",
-            SchedEvent::ProcessExit => "sched_process_exit",
+            Category::Syscall => "sysotel.syscall.",
+            Category::Sched => "sysotel.sched.",
+            Category::Internal => "",
+        }
+    }
+}
+
+/// The OpenTelemetry severity of an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// Trace events.
+    Info,
+    /// Loss reports and detections.
+    Warn,
+}
+
+impl Severity {
+    /// `SeverityNumber`.
+    pub const fn number(self) -> i32 {
+        match self {
+            Severity::Info => 9,
+            Severity::Warn => 13,
+        }
+    }
+
+    /// `SeverityText`.
+    pub const fn text(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Warn => "WARN",
+        }
+    }
+}
+
+/// The Elastic Common Schema classification of an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ecs {
+    /// `event.kind`.
+    pub kind: &'static str,
+    /// `event.category`.
+    pub category: &'static [&'static str],
+    /// `event.type`.
+    pub types: &'static [&'static str],
+}
+
+/// How a declared field's value reads, for the outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A signed integer.
+    Int,
+    Bool,
+    /// Text (the kernel's copy of a string).
+    Str,
+    /// The path of the file the event is about (OpenTelemetry `file.path`).
+    Path,
+    /// Strings (argv, envp).
+    StrList,
+    /// A socket address (OpenTelemetry `network.peer.*`).
+    SockAddr,
+}
+
+/// One field of a declared event, in the order its decoder emits it.
+#[derive(Clone, Copy, Debug)]
+pub struct FieldDef {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    pub description: &'static str,
+}
+
+/// The part an event plays in the OpenTelemetry mapping beyond its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Plain,
+    /// A program was executed: its `filename` and `argv` are the process's
+    /// executable and command line (`process.executable.*`,
+    /// `process.command_args`, `process.args_count`).
+    Exec,
+    /// A process ended: its `exit_code` is `process.exit.code`.
+    Exit,
+}
+
+/// Where an eBPF program attaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attach {
+    /// A raw (BTF-typed) tracepoint, by name: needs no tracefs.
+    RawTracepoint(&'static str),
+}
+
+/// One eBPF program: its name in the object and where it attaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Program {
+    pub name: &'static str,
+    pub attach: Attach,
+}
+
+/// The two programs every syscall event comes from: entry captures the
+/// arguments, exit writes the record with the return value.
+pub const SYSCALL_PROGRAMS: [Program; 2] = [
+    Program {
+        name: "sys_enter",
+        attach: Attach::RawTracepoint("sys_enter"),
+    },
+    Program {
+        name: "sys_exit",
+        attach: Attach::RawTracepoint("sys_exit"),
+    },
+];
+
+/// Where an event comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Written by an eBPF program into the ring buffer as a record of `record`'s kind.
+    Kernel {
+        record: RecordKind,
+        program: Program,
+    },
+    /// Made by sysotel in user space.
+    User,
+}
+
+/// One declared event.
+#[derive(Clone, Copy, Debug)]
+pub struct EventDef {
+    pub id: EventId,
+    /// The short name the table shows (`sysotel.event.name`).
+    pub name: &'static str,
+    pub category: Category,
+    pub source: Source,
+    pub fields: &'static [FieldDef],
+    pub severity: Severity,
+    pub ecs: Ecs,
+    pub role: Role,
+    /// The `-e` sets it belongs to (besides `default`).
+    pub sets: &'static [&'static str],
+}
+
+const fn field(name: &'static str, kind: FieldKind, description: &'static str) -> FieldDef {
+    FieldDef {
+        name,
+        kind,
+        description,
+    }
+}
+
+const fn raw_tracepoint(name: &'static str, record: RecordKind) -> Source {
+    Source::Kernel {
+        record,
+        program: Program {
+            name,
+            attach: Attach::RawTracepoint(name),
+        },
+    }
+}
+
+/// Makes [`EventKind`] from the declarations: one variant per event with its
+/// id as discriminant, `ALL`, `from_id` and `def`.
+macro_rules! declare_events {
+    ($( $(#[$doc:meta])* $variant:ident = $id:expr => { $($def:tt)* } )*) => {
+        /// Every declared event (syscalls aside).
+        #[repr(u32)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum EventKind {
+            $( $(#[$doc])* $variant = $id, )*
+        }
+
+        impl EventKind {
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$variant),*];
+
+            pub const fn id(self) -> EventId {
+                self as u32
+            }
+
+            pub const fn from_id(id: EventId) -> Option<EventKind> {
+                match id {
+                    $( x if x == $id => Some(EventKind::$variant), )*
+                    _ => None,
+                }
+            }
+
+            /// The declaration.
+            pub const fn def(self) -> &'static EventDef {
+                match self {
+                    $( EventKind::$variant => {
+                        const DEF: EventDef = EventDef { id: $id, $($def)* };
+                        &DEF
+                    } )*
+                }
+            }
+        }
+    };
+}
+
+const PROCESS_START: Ecs = Ecs {
+    kind: "event",
+    category: &["process"],
+    types: &["start"],
+};
+
+declare_events! {
+    /// `sched:sched_process_fork`: a new task, process or thread.
+    ProcessFork = SCHED_ID_BASE => {
+        name: "sched_process_fork",
+        category: Category::Sched,
+        source: raw_tracepoint("sched_process_fork", RecordKind::Fork),
+        fields: &[
+            field("child_pid", FieldKind::Int, "thread-group id of the new task (the parent's for a new thread)"),
+            field("child_tid", FieldKind::Int, "thread id of the new task"),
+        ],
+        severity: Severity::Info,
+        ecs: PROCESS_START,
+        role: Role::Plain,
+        sets: &["proc"],
+    }
+    /// `sched:sched_process_exec`: a successful exec, in the new image.
+    ProcessExec = SCHED_ID_BASE + 1 => {
+        name: "sched_process_exec",
+        category: Category::Sched,
+        source: raw_tracepoint("sched_process_exec", RecordKind::Exec),
+        fields: &[
+            field("filename", FieldKind::Str, "the file the kernel executed (linux_binprm)"),
+            field("argv", FieldKind::StrList, "arguments as the new process sees them"),
+            field("argc", FieldKind::Int, "argument count (linux_binprm)"),
+            field("envp", FieldKind::StrList, "environment as the new process sees it"),
+            field("envc", FieldKind::Int, "environment count (linux_binprm)"),
+            field("old_tid", FieldKind::Int, "thread id before exec, when a non-leader thread exec'd"),
+        ],
+        severity: Severity::Info,
+        ecs: PROCESS_START,
+        role: Role::Exec,
+        sets: &["proc"],
+    }
+    /// `sched:sched_process_exit`: a thread exits.
+    ProcessExit = SCHED_ID_BASE + 2 => {
+        name: "sched_process_exit",
+        category: Category::Sched,
+        source: raw_tracepoint("sched_process_exit", RecordKind::Exit),
+        fields: &[
+            field("exit_code", FieldKind::Int, "exit status (0-255), when the task exited normally"),
+            field("signal", FieldKind::Int, "the signal that terminated the task, 0 if none"),
+            field("core_dumped", FieldKind::Bool, "a core dump was written"),
+            field("group_dead", FieldKind::Bool, "this was the process's last thread"),
+        ],
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["process"], types: &["end"] },
+        role: Role::Exit,
+        sets: &["proc"],
+    }
+    /// `sysotel.loss`: records lost in the kernel or dropped at an output.
+    Loss = INTERNAL_ID_BASE => {
+        name: "sysotel.loss",
+        category: Category::Internal,
+        source: Source::User,
+        fields: &[
+            field("stage", FieldKind::Str, "where records were lost: `kernel` (ring buffer full) or `output:<name>`"),
+            field("interval_start_unix_ns", FieldKind::Int, "start of the interval this report covers"),
+            field("interval_end_unix_ns", FieldKind::Int, "end of the interval this report covers"),
+            field("lost", FieldKind::Int, "records lost at this stage during the interval"),
+            field("lost_total", FieldKind::Int, "records lost at this stage since sysotel started"),
+            field("by", FieldKind::StrList, "the interval's count by event name (kernel) or by reason (outputs), `name=count`"),
+        ],
+        severity: Severity::Warn,
+        ecs: Ecs { kind: "pipeline_error", category: &[], types: &["info"] },
+        role: Role::Plain,
+        sets: &[],
+    }
+}
+
+/// The selection byte of kernel event `e` in the eBPF `SELECTED` global.
+pub const fn selected_slot(e: EventKind) -> usize {
+    (e.id() - SCHED_ID_BASE) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    #[test]
+    fn ids_resolve_and_sit_in_their_category_range() {
+        for &e in EventKind::ALL {
+            let d = e.def();
+            assert_eq!(d.id, e.id(), "{}", d.name);
+            assert_eq!(EventKind::from_id(d.id), Some(e), "{}", d.name);
+            let range = match d.category {
+                Category::Syscall => 0..SYSCALL_ID_LIMIT,
+                Category::Sched => SCHED_ID_BASE..LSM_ID_BASE,
+                Category::Internal => INTERNAL_ID_BASE..EVENT_ID_LIMIT,
+            };
+            assert!(range.contains(&d.id), "{} id {} out of range", d.name, d.id);
+            if let Source::Kernel { .. } = d.source {
+                assert!(selected_slot(e) < KERNEL_EVENT_SLOTS, "{}", d.name);
+            }
         }
     }
 }

@@ -41,23 +41,63 @@ pub struct KernelOffsets {
     pub bprm_envc: u32,
     /// `signal_struct.live.counter`.
     pub signal_live: u32,
-    pub regs_di: u32,
-    pub regs_si: u32,
-    pub regs_dx: u32,
-    pub regs_r10: u32,
-    pub regs_r8: u32,
-    pub regs_r9: u32,
+    /// `pt_regs` offsets of the six syscall argument registers, in argument
+    /// order (x86_64: di, si, dx, r10, r8, r9).
+    pub regs_args: [u32; SYSCALL_ARGS],
     /// 1 when the `sched_process_exit` tracepoint passes `bool group_dead` as
     /// its second argument (newer kernels); otherwise `signal->live` is read.
     pub exit_has_group_dead: u32,
     /// Start of the 64-byte window of `pt_regs` that holds all six argument
-    /// registers (read with one helper call at sys_enter); every `regs_*`
+    /// registers (read with one helper call at sys_enter); every `regs_args`
     /// offset lies inside it, 8-byte aligned.
     pub regs_window: u32,
 }
 
+impl KernelOffsets {
+    /// Every offset zero: what the eBPF object is built with, before user
+    /// space writes the running kernel's.
+    pub const ZERO: KernelOffsets = KernelOffsets {
+        task_real_parent: 0,
+        task_tgid: 0,
+        task_pid: 0,
+        task_group_leader: 0,
+        task_nsproxy: 0,
+        task_thread_pid: 0,
+        task_mm: 0,
+        task_exit_code: 0,
+        task_signal: 0,
+        nsproxy_uts_ns: 0,
+        nsproxy_mnt_ns: 0,
+        uts_ns_nodename: 0,
+        mnt_ns_inum: 0,
+        pid_level: 0,
+        pid_numbers: 0,
+        upid_size: 0,
+        upid_nr: 0,
+        upid_ns: 0,
+        pid_ns_inum: 0,
+        mm_arg_start: 0,
+        mm_arg_end: 0,
+        mm_env_start: 0,
+        mm_env_end: 0,
+        bprm_filename: 0,
+        bprm_argc: 0,
+        bprm_envc: 0,
+        signal_live: 0,
+        regs_args: [0; SYSCALL_ARGS],
+        exit_has_group_dead: 0,
+        regs_window: 0,
+    };
+}
+
+/// A syscall's argument registers.
+pub const SYSCALL_ARGS: usize = 6;
 /// Bytes of `pt_regs` read at once at sys_enter.
 pub const REGS_WINDOW_LEN: usize = 64;
+/// The window as 8-byte registers; a power of two, so that `i & (REGS_WINDOW_WORDS - 1)`
+/// is a bound the verifier can follow.
+pub const REGS_WINDOW_WORDS: usize = REGS_WINDOW_LEN / 8;
+const _: () = assert!(REGS_WINDOW_WORDS.is_power_of_two());
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 35 * 4);
 
 #[cfg(feature = "user")]

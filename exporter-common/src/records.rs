@@ -1,7 +1,7 @@
 //! The records the eBPF programs write into the ring buffer.
 //!
-//! Every record starts with a [`RecordHeader`] and a [`TaskContext`]; the rest
-//! depends on [`RecordKind`]. Variable-length data (strings read from user memory)
+//! Every record is a [`Record`]: a [`RecordHeader`], a [`TaskContext`], then
+//! the data of its [`RecordKind`]. Variable-length data (strings read from user memory)
 //! sits in fixed slots after the fixed part, and `RecordHeader::len` says how many
 //! bytes of the record were actually sent. User space must bounds-check every
 //! length against `len` before reading: the kernel side is trusted to be correct,
@@ -29,6 +29,35 @@ pub const EXEC_FILENAME_MAX: usize = 1024;
 /// Upper bound of the argv block read from the new process (NUL-separated
 /// strings between `mm->arg_start` and `mm->arg_end`).
 pub const EXEC_ARGV_MAX: usize = 4096;
+/// Upper bound of the environment block read from the new process.
+pub const EXEC_ENV_MAX: usize = 4096;
+
+// The eBPF side bounds every length it computes with `& (BOUND - 1)`, which
+// the verifier can follow: each bound must be a power of two.
+const _: () = assert!(STR_MAX.is_power_of_two());
+const _: () = assert!(ARRAY_ELEM_MAX.is_power_of_two());
+const _: () = assert!(EXEC_FILENAME_MAX.is_power_of_two());
+const _: () = assert!(EXEC_ARGV_MAX.is_power_of_two());
+const _: () = assert!(EXEC_ENV_MAX.is_power_of_two());
+/// `len & STR_MASK` keeps a string slot's length below [`STR_MAX`].
+pub const STR_MASK: usize = STR_MAX - 1;
+/// `len & EXEC_FILENAME_MASK` keeps the exec file name below [`EXEC_FILENAME_MAX`].
+pub const EXEC_FILENAME_MASK: usize = EXEC_FILENAME_MAX - 1;
+/// Where the next array element may start: below `STR_MAX - ARRAY_ELEM_MAX`.
+pub const ARRAY_START_MASK: usize = STR_MAX - ARRAY_ELEM_MAX - 1;
+const _: () = assert!((STR_MAX - ARRAY_ELEM_MAX).is_power_of_two());
+/// `n & ARRAY_ELEM_LEN_MASK` bounds an element's copied length (at most
+/// twice [`ARRAY_ELEM_MAX`] before the final `min`).
+pub const ARRAY_ELEM_LEN_MASK: usize = ARRAY_ELEM_MAX * 2 - 1;
+
+/// `MAX_ERRNO` (include/linux/err.h): a syscall failed when it returned a
+/// value in `-MAX_ERRNO..=-1`.
+pub const MAX_ERRNO: i64 = 4095;
+
+/// Whether a syscall's return value is a failure (a negative errno).
+pub const fn is_errno(ret: i64) -> bool {
+    -MAX_ERRNO <= ret && ret < 0
+}
 
 /// `RecordHeader::kind`.
 #[repr(u16)]
@@ -136,14 +165,22 @@ pub const STR_NOT_FILLED: u8 = 1 << 5;
 /// `SyscallRecord::str_arg` value of an unused slot.
 pub const NO_ARG: u8 = 0xff;
 
+/// The envelope of every record the kernel writes: the header, who did it,
+/// then what is the event's own.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record<T> {
+    pub header: RecordHeader,
+    pub ctx: TaskContext,
+    pub data: T,
+}
+
 /// One completed syscall. Slot `i` (if `str_arg[i] != NO_ARG`) holds
 /// `str_len[i]` bytes at `size_of::<SyscallRecord>() + i * STR_MAX`: a string
 /// (no NUL), raw bytes ([`STR_BYTES`]) or NUL-separated strings ([`STR_ARRAY`]).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SyscallRecord {
-    pub header: RecordHeader,
-    pub ctx: TaskContext,
+pub struct Syscall {
     /// Return value (`regs->ax` at exit).
     pub ret: i64,
     /// The six argument registers at entry.
@@ -157,11 +194,12 @@ pub struct SyscallRecord {
     pub array_count: [u8; MAX_STR_ARGS],
     pub _pad: [u8; 5],
 }
+pub type SyscallRecord = Record<Syscall>;
 const _: () = assert!(core::mem::size_of::<SyscallRecord>() == 232);
 
 /// Kernel pointers the context in a thread's slot was last read through. When
 /// they are unchanged, so is what was read behind them (see the eBPF
-/// `kernel::fill_context_cached`). Never sent to user space.
+/// `context::fill_cached`). Never sent to user space.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ContextCache {
@@ -186,13 +224,12 @@ const _: () = assert!(core::mem::size_of::<SyscallBuf>() == 232 + STR_MAX * MAX_
 /// `sched_process_fork`: `ctx` is the parent (the current task).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ForkRecord {
-    pub header: RecordHeader,
-    pub ctx: TaskContext,
+pub struct Fork {
     /// The child's thread-group id (equal to the parent's for a new thread).
     pub child_pid: u32,
     pub child_tid: u32,
 }
+pub type ForkRecord = Record<Fork>;
 const _: () = assert!(core::mem::size_of::<ForkRecord>() == 160);
 
 /// Exec file name was cut at [`EXEC_FILENAME_MAX`].
@@ -207,8 +244,6 @@ pub const EXEC_FILENAME_FAULT: u32 = 1 << 3;
 pub const EXEC_ENV_TRUNCATED: u32 = 1 << 4;
 /// The environment could not be read from the new process's memory.
 pub const EXEC_ENV_FAULT: u32 = 1 << 5;
-/// Upper bound of the environment block read from the new process.
-pub const EXEC_ENV_MAX: usize = 4096;
 
 /// `sched_process_exec`: `ctx` is the task after exec (new comm). The file name
 /// sits at `size_of::<ExecRecord>()` (`filename_len` bytes, slot of
@@ -216,9 +251,7 @@ pub const EXEC_ENV_MAX: usize = 4096;
 /// (`argv_len` bytes, NUL-separated), then the environment (`env_len` bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExecRecord {
-    pub header: RecordHeader,
-    pub ctx: TaskContext,
+pub struct Exec {
     /// The thread id before exec (differs from `ctx.tid` when a non-leader thread exec'd).
     pub old_tid: u32,
     /// `linux_binprm::argc`.
@@ -232,6 +265,7 @@ pub struct ExecRecord {
     pub env_len: u16,
     pub _pad: u16,
 }
+pub type ExecRecord = Record<Exec>;
 const _: () = assert!(core::mem::size_of::<ExecRecord>() == 176);
 
 /// The fixed part and both slots of an exec record (the per-CPU build buffer).
@@ -247,15 +281,14 @@ pub struct ExecBuf {
 /// `sched_process_exit`: one per exiting thread.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExitRecord {
-    pub header: RecordHeader,
-    pub ctx: TaskContext,
+pub struct Exit {
     /// `task->exit_code`: exit status in bits 8..16, terminating signal in bits 0..7,
     /// core dump in bit 7.
     pub exit_code: u32,
     /// 1 when this was the last thread of its group (the process is gone).
     pub group_dead: u32,
 }
+pub type ExitRecord = Record<Exit>;
 const _: () = assert!(core::mem::size_of::<ExitRecord>() == 160);
 
 #[cfg(feature = "user")]
@@ -263,8 +296,8 @@ mod pod {
     use super::*;
     unsafe impl aya::Pod for RecordHeader {}
     unsafe impl aya::Pod for TaskContext {}
-    unsafe impl aya::Pod for SyscallRecord {}
-    unsafe impl aya::Pod for ForkRecord {}
-    unsafe impl aya::Pod for ExecRecord {}
-    unsafe impl aya::Pod for ExitRecord {}
+    unsafe impl aya::Pod for Record<Syscall> {}
+    unsafe impl aya::Pod for Record<Fork> {}
+    unsafe impl aya::Pod for Record<Exec> {}
+    unsafe impl aya::Pod for Record<Exit> {}
 }

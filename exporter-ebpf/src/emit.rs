@@ -1,10 +1,15 @@
-//! Writing records to the ring buffer, and the counters that make every loss visible.
+//! Writing records to the ring buffer, and the counters that make every loss
+//! visible.
 
 use aya_ebpf::maps::PerCpuArray;
-use exporter_common::{config::KernelError, events::EventId};
+use exporter_common::{
+    config::KernelError,
+    events::EventId,
+    records::{Record, RecordHeader, RecordKind},
+};
 
 use crate::{
-    globals,
+    context, globals,
     maps::{ERRORS, EVENTS, LOST, SUBMITTED},
 };
 
@@ -17,11 +22,13 @@ const BPF_RB_FORCE_WAKEUP: u64 = 2;
 #[inline(always)]
 fn bump(map: &PerCpuArray<u64>, index: u32) {
     if let Some(p) = map.get_ptr_mut(index) {
-        // Per-CPU slot: no other writer, a plain add is enough.
+        // SAFETY: a per-CPU slot of this map, valid for the program's run; no
+        // other writer touches it while the program runs on this CPU.
         unsafe { *p += 1 };
     }
 }
 
+/// Counts something the kernel side could not do (see [`KernelError`]).
 #[inline(always)]
 pub fn count_error(e: KernelError) {
     bump(&ERRORS, e as u32);
@@ -39,27 +46,41 @@ fn wakeup_flags() -> u64 {
     }
 }
 
-/// Copies `len` bytes at `data` (a map value or per-CPU buffer) into the ring
-/// buffer as one record, counting it as submitted or lost under `id`.
+/// Copies the first `len` bytes of `data` (a map value or a per-CPU buffer)
+/// into the ring buffer as one record, counting it as submitted or lost under
+/// `id`. `len` is at most `size_of::<T>()`.
 #[inline(always)]
-pub fn output(id: EventId, data: *const u8, len: usize) {
-    let bytes = unsafe { core::slice::from_raw_parts(data, len) };
+pub fn output<T>(id: EventId, data: &T, len: usize) {
+    let len = len.min(core::mem::size_of::<T>());
+    // SAFETY: `data` is a live reference to at least `size_of::<T>()` bytes
+    // of plain data, and `len` does not exceed that.
+    let bytes = unsafe { core::slice::from_raw_parts(data as *const T as *const u8, len) };
     match EVENTS.output::<[u8]>(bytes, wakeup_flags()) {
         Ok(()) => bump(&SUBMITTED, id),
         Err(_) => bump(&LOST, id),
     }
 }
 
-/// Reserves a fixed-size `T` in the ring buffer, lets `fill` write all of it and
-/// submits it, counting it as submitted or lost under `id`.
+/// Writes a fixed-size record of the current task: the header, its context
+/// and `data`, reserved in the ring buffer and written whole, counted as
+/// submitted or lost under `id`.
 #[inline(always)]
-pub fn emit_fixed<T: 'static>(id: EventId, fill: impl FnOnce(&mut T)) {
-    match EVENTS.reserve::<T>(0) {
-        Some(mut entry) => {
-            fill(unsafe { &mut *entry.as_mut_ptr() });
-            entry.submit(wakeup_flags());
-            bump(&SUBMITTED, id);
-        }
-        None => bump(&LOST, id),
-    }
+pub fn emit_record<T: 'static>(id: EventId, kind: RecordKind, data: T) {
+    let Some(mut entry) = EVENTS.reserve::<Record<T>>(0) else {
+        bump(&LOST, id);
+        return;
+    };
+    entry.write(Record {
+        header: RecordHeader {
+            kind: kind as u16,
+            flags: 0,
+            event_id: id,
+            len: core::mem::size_of::<Record<T>>() as u32,
+            _pad: 0,
+        },
+        ctx: context::current(),
+        data,
+    });
+    entry.submit(wakeup_flags());
+    bump(&SUBMITTED, id);
 }

@@ -1,137 +1,32 @@
-//! Reads of kernel memory through the offsets user space resolved from BTF,
-//! and the per-event task context.
+//! Reads of kernel memory through the offsets user space resolved from BTF.
+//!
+//! `bpf_probe_read_kernel` accepts any address and fails cleanly on a bad
+//! one, so these wrappers are safe to call with whatever pointer was read.
 
-use aya_ebpf::helpers::{
-    bpf_get_current_cgroup_id, bpf_get_current_pid_tgid, bpf_get_current_task,
-    bpf_get_current_uid_gid, bpf_ktime_get_boot_ns, bpf_probe_read_kernel,
-    generated::{bpf_get_current_comm, bpf_probe_read_kernel as raw_read_kernel},
-};
-use exporter_common::records::{COMM_LEN, ContextCache, TaskContext, UTS_LEN};
+use aya_ebpf::helpers::{bpf_get_current_task, bpf_probe_read_kernel};
 
-use crate::globals::off;
-
-/// `MAX_PID_NS_LEVEL` (include/linux/pid_namespace.h).
-const MAX_PID_NS_LEVEL: u32 = 32;
-
-/// Reads a `T` at `base + offset` in kernel memory; zero/None on a bad pointer.
+/// Reads a `T` at `base + offset` in kernel memory; `None` on a null base or
+/// a failed read.
 #[inline(always)]
-pub unsafe fn read<T: Copy>(base: *const u8, offset: usize) -> Option<T> {
+pub fn read<T: Copy>(base: *const u8, offset: usize) -> Option<T> {
     if base.is_null() {
         return None;
     }
-    unsafe { bpf_probe_read_kernel(base.add(offset) as *const T).ok() }
+    // SAFETY: the helper checks the address itself and returns an error for a
+    // bad one; `wrapping_add` computes an address without dereferencing it.
+    unsafe { bpf_probe_read_kernel(base.wrapping_add(offset) as *const T).ok() }
 }
 
+/// Reads a pointer at `base + offset`; null when it cannot be read.
 #[inline(always)]
-pub unsafe fn read_ptr(base: *const u8, offset: usize) -> *const u8 {
-    unsafe { read::<*const u8>(base, offset).unwrap_or(core::ptr::null()) }
+pub fn read_ptr(base: *const u8, offset: usize) -> *const u8 {
+    read::<*const u8>(base, offset).unwrap_or(core::ptr::null())
 }
 
+/// The current `task_struct`.
 #[inline(always)]
 pub fn current_task() -> *const u8 {
+    // SAFETY: the helper has no preconditions; the address is only ever read
+    // through `read`.
     unsafe { bpf_get_current_task() as *const u8 }
-}
-
-/// The fields every event re-reads: ids, credentials, time, cgroup, comm.
-#[inline(always)]
-fn fill_cheap(c: &mut TaskContext) {
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let uid_gid = bpf_get_current_uid_gid();
-    c.ts_boot_ns = unsafe { bpf_ktime_get_boot_ns() };
-    c.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
-    c.pid = (pid_tgid >> 32) as u32;
-    c.tid = pid_tgid as u32;
-    c.uid = uid_gid as u32;
-    c.gid = (uid_gid >> 32) as u32;
-    unsafe {
-        bpf_get_current_comm(c.comm.as_mut_ptr() as *mut _, COMM_LEN as u32);
-    }
-}
-
-/// `nsproxy->uts_ns->name.nodename` into `c.uts_name`.
-#[inline(always)]
-unsafe fn read_nodename(c: &mut TaskContext, uts: *const u8) {
-    if uts.is_null()
-        || unsafe {
-            raw_read_kernel(
-                c.uts_name.as_mut_ptr() as *mut _,
-                UTS_LEN as u32,
-                uts.add(off!(uts_ns_nodename)) as *const _,
-            )
-        } < 0
-    {
-        c.uts_name[0] = 0;
-    }
-}
-
-/// The thread group's pid as its own (active) pid namespace sees it, and that
-/// namespace: `group_leader->thread_pid->numbers[level]`.
-#[inline(always)]
-unsafe fn read_pid_ns(c: &mut TaskContext, leader: *const u8) {
-    c.vpid = 0;
-    c.pid_ns = 0;
-    unsafe {
-        let pid = read_ptr(leader, off!(task_thread_pid));
-        let level = read::<u32>(pid, off!(pid_level)).unwrap_or(0);
-        if level <= MAX_PID_NS_LEVEL && !pid.is_null() {
-            let upid = pid.add(off!(pid_numbers) + level as usize * off!(upid_size));
-            c.vpid = read::<u32>(upid, off!(upid_nr)).unwrap_or(0);
-            let ns = read_ptr(upid, off!(upid_ns));
-            c.pid_ns = read::<u32>(ns, off!(pid_ns_inum)).unwrap_or(0);
-        }
-    }
-}
-
-/// Fills `c` from the current task, reading everything.
-#[inline(always)]
-pub unsafe fn fill_context(c: &mut TaskContext) {
-    fill_cheap(c);
-    let task = current_task();
-    unsafe {
-        let parent = read_ptr(task, off!(task_real_parent));
-        c.ppid = read::<u32>(parent, off!(task_tgid)).unwrap_or(0);
-        let nsproxy = read_ptr(task, off!(task_nsproxy));
-        read_nodename(c, read_ptr(nsproxy, off!(nsproxy_uts_ns)));
-        let mnt = read_ptr(nsproxy, off!(nsproxy_mnt_ns));
-        c.mnt_ns = read::<u32>(mnt, off!(mnt_ns_inum)).unwrap_or(0);
-        read_pid_ns(c, read_ptr(task, off!(task_group_leader)));
-    }
-}
-
-/// Fills `c` — which holds the thread's previous context — from the current
-/// task, re-reading only what may have changed since.
-///
-/// What sits behind an unchanged pointer is unchanged: a task's tgid never
-/// changes (so neither does the ppid behind the same `real_parent`); an
-/// `nsproxy` is never modified, a namespace change installs a new one (see
-/// `switch_task_namespaces` in kernel/nsproxy.c), so the same `nsproxy` means
-/// the same uts and mount namespaces; a mount namespace's inode and a `struct
-/// pid`'s numbers are fixed for their life, and exec by a non-leader thread
-/// changes `group_leader`. The thread holds references to all of them, so an
-/// unchanged address cannot be a recycled object. The nodename can change in
-/// place (sethostname), so it is read every time.
-#[inline(always)]
-pub unsafe fn fill_context_cached(c: &mut TaskContext, cache: &mut ContextCache) {
-    fill_cheap(c);
-    let task = current_task();
-    unsafe {
-        let parent = read_ptr(task, off!(task_real_parent));
-        if parent as u64 != cache.real_parent {
-            c.ppid = read::<u32>(parent, off!(task_tgid)).unwrap_or(0);
-            cache.real_parent = parent as u64;
-        }
-        let nsproxy = read_ptr(task, off!(task_nsproxy));
-        if nsproxy as u64 != cache.nsproxy {
-            cache.uts_ns = read_ptr(nsproxy, off!(nsproxy_uts_ns)) as u64;
-            let mnt = read_ptr(nsproxy, off!(nsproxy_mnt_ns));
-            c.mnt_ns = read::<u32>(mnt, off!(mnt_ns_inum)).unwrap_or(0);
-            cache.nsproxy = nsproxy as u64;
-        }
-        read_nodename(c, cache.uts_ns as *const u8);
-        let leader = read_ptr(task, off!(task_group_leader));
-        if leader as u64 != cache.group_leader {
-            read_pid_ns(c, leader);
-            cache.group_leader = leader as u64;
-        }
-    }
 }

@@ -6,12 +6,15 @@
 #![no_std]
 #![no_main]
 
+mod context;
 mod emit;
 mod globals;
 mod kernel;
 mod maps;
 mod probes;
 mod scope;
+mod syscall;
+mod user;
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -43,6 +43,7 @@ pub fn in_scope(tgid: u32) -> bool {
         return true;
     }
     let traced = if flags & (SCOPE_FOLLOW | SCOPE_NEW | SCOPE_NOT_NEW) != 0 {
+        // SAFETY: a value copied out of the map right away.
         unsafe { TRACED.get(tgid).copied().unwrap_or(0) }
     } else {
         0
@@ -103,8 +104,8 @@ fn matches(tgid: u32, traced: u8) -> bool {
     }
     let task = current_task();
     if has(ScopeKey::Ppid) {
-        let parent = unsafe { read_ptr(task, off!(task_real_parent)) };
-        let ppid = unsafe { read::<u32>(parent, off!(task_tgid)) }.unwrap_or(0);
+        let parent = read_ptr(task, off!(task_real_parent));
+        let ppid = read::<u32>(parent, off!(task_tgid)).unwrap_or(0);
         if !decide(ScopeKey::Ppid, ppid as u64, false, false) {
             return false;
         }
@@ -124,16 +125,16 @@ fn matches(tgid: u32, traced: u8) -> bool {
         }
     }
     if has(ScopeKey::Mntns) || has(ScopeKey::Uts) {
-        let nsproxy = unsafe { read_ptr(task, off!(task_nsproxy)) };
+        let nsproxy = read_ptr(task, off!(task_nsproxy));
         if has(ScopeKey::Mntns) {
-            let mnt = unsafe { read_ptr(nsproxy, off!(nsproxy_mnt_ns)) };
-            let ns = unsafe { read::<u32>(mnt, off!(mnt_ns_inum)) }.unwrap_or(0);
+            let mnt = read_ptr(nsproxy, off!(nsproxy_mnt_ns));
+            let ns = read::<u32>(mnt, off!(mnt_ns_inum)).unwrap_or(0);
             if !decide(ScopeKey::Mntns, ns as u64, false, false) {
                 return false;
             }
         }
         if has(ScopeKey::Uts) {
-            let uts = unsafe { read_ptr(nsproxy, off!(nsproxy_uts_ns)) };
+            let uts = read_ptr(nsproxy, off!(nsproxy_uts_ns));
             if !uts_matches(uts) {
                 return false;
             }
@@ -154,6 +155,7 @@ fn decide(key: ScopeKey, value: u64, inc: bool, exc: bool) -> bool {
             _pad: 0,
             value,
         };
+        // SAFETY: a value copied out of the map right away.
         let v = unsafe { SCOPE_IDS.get(id).copied().unwrap_or(0) };
         inc |= v & TERM_INCLUDE != 0;
         exc |= v & TERM_EXCLUDE != 0;
@@ -189,6 +191,7 @@ fn scan<const N: usize>(count: u32, term: impl Fn(usize) -> (bool, bool)) -> (bo
 #[inline(always)]
 fn comm_matches() -> bool {
     let mut comm = [0u64; 2];
+    // SAFETY: writes COMM_LEN (16) bytes into the 16-byte array.
     unsafe { bpf_get_current_comm(comm.as_mut_ptr() as *mut _, COMM_LEN as u32) };
     let (inc, exc) = scan::<MAX_COMMS>(sc!(comm_count), |i| {
         (
@@ -205,6 +208,7 @@ fn comm_matches() -> bool {
 #[inline(always)]
 fn in_pid_ns(inum: u32) -> bool {
     let mut info = bpf_pidns_info { pid: 0, tgid: 0 };
+    // SAFETY: `info` is a local of the size passed; the helper only writes it.
     unsafe {
         bpf_get_ns_current_pid_tgid(
             sc!(nsfs_dev),
@@ -219,6 +223,7 @@ fn in_pid_ns(inum: u32) -> bool {
 fn cgroup_matches() -> bool {
     let (inc, exc) = scan::<MAX_CGROUPS>(sc!(cgroup_count), |i| {
         (
+            // SAFETY: the helper takes any level and answers 0 past the task's depth.
             unsafe { bpf_get_current_ancestor_cgroup_id(sc!(cgroups[i].level) as i32) }
                 == sc!(cgroups[i].id),
             sc!(cgroups[i].exclude) != 0,
@@ -231,11 +236,13 @@ fn cgroup_matches() -> bool {
 fn uts_matches(uts: *const u8) -> bool {
     let mut name = [0u8; UTS_MATCH_LEN + 1];
     if uts.is_null()
+        // SAFETY: writes at most UTS_MATCH_LEN bytes into the larger `name`;
+        // the helper checks the kernel address.
         || unsafe {
             raw_read_kernel(
                 name.as_mut_ptr() as *mut _,
                 UTS_MATCH_LEN as u32,
-                uts.add(off!(uts_ns_nodename)) as *const _,
+                uts.wrapping_add(off!(uts_ns_nodename)) as *const _,
             )
         } < 0
     {

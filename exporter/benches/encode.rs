@@ -4,25 +4,20 @@
 //! `cargo bench -p exporter --bench encode`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use exporter_common::syscalls::RetKind;
 use prost::Message;
 use sysotel::{
-    catalog::Category,
-    clock::BootClock,
-    event::{Arg, Context, Event, Value},
-    otel::{LogMapper, Resource, wire::Encoder},
-    sinks::{kafka::encode::DocEncoder, otlp::sink::request},
+    base::clock::BootClock,
+    event::{Context, Event, Value, testing},
+    otel::{LogMapper, Resource, request, wire::Encoder},
+    sinks::kafka::encode::DocEncoder,
 };
 
 const BATCH: usize = 1024;
 
 fn events() -> Vec<Event> {
     (0..BATCH)
-        .map(|i| Event {
-            id: 257,
-            name: "openat",
-            category: Category::Syscall,
-            ctx: Context {
+        .map(|i| {
+            let ctx = Context {
                 ts_boot_ns: 1_000_000_000 + i as u64,
                 cgroup_id: 7,
                 pid: 4242,
@@ -36,35 +31,25 @@ fn events() -> Vec<Event> {
                 comm: "nginx".into(),
                 uts_name: "web-1".into(),
                 container_id: None,
-            },
-            ret: 3,
-            ret_kind: RetKind::Fd,
-            no_return: false,
-            args: vec![
-                Arg {
-                    name: "dfd",
-                    value: Value::Fd(-100),
-                },
-                Arg {
-                    name: "filename",
-                    value: Value::Str {
-                        value: format!("/var/www/html/index-{i}.html"),
-                        truncated: false,
-                    },
-                },
-                Arg {
-                    name: "flags",
-                    value: Value::Sym {
-                        raw: 0o2000000,
-                        text: "O_RDONLY|O_CLOEXEC".into(),
-                    },
-                },
-                Arg {
-                    name: "mode",
-                    value: Value::Octal(0),
-                },
-            ],
-            observed_unix_ns: 1_700_000_000_000_000_000,
+            };
+            let flags = Value::Sym {
+                raw: 0o2000000,
+                text: "O_RDONLY|O_CLOEXEC".into(),
+            };
+            let path = testing::string(&format!("/var/www/html/index-{i}.html"));
+            let mut e = testing::syscall(
+                "openat",
+                ctx,
+                3,
+                vec![
+                    ("dfd", Value::Fd(-100)),
+                    ("filename", path),
+                    ("flags", flags),
+                    ("mode", Value::Octal(0)),
+                ],
+            );
+            e.observed_unix_ns = 1_700_000_000_000_000_000;
+            e
         })
         .collect()
 }

@@ -4,8 +4,7 @@ use std::process::ExitCode;
 
 use sysotel::{
     app,
-    cli::Command,
-    config::{self, ConfigError, Loaded},
+    config::{self, ConfigError, Loaded, cli::Command},
 };
 
 /// A usage error (exit 2) with sysotel's usage line.
@@ -25,7 +24,7 @@ fn main() -> ExitCode {
         Err(ConfigError::Usage(e)) => e.exit(),
         Err(ConfigError::Invalid(m)) => usage_error(m),
     };
-    sysotel::log::set(loaded.cli.log_level);
+    sysotel::base::log::set(loaded.cli.log_level);
     let check = matches!(loaded.cli.command, Some(Command::Config { .. }));
     if let Some(Command::List) = loaded.cli.command {
         return match app::list(&mut std::io::stdout().lock()) {
@@ -71,7 +70,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("sysotel: {e:#}");
+            // The whole chain: what failed, then why.
+            eprintln!("sysotel: {:#}", anyhow::Error::from(e));
             ExitCode::FAILURE
         }
     }

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sysotel::{clock::BootClock, decode::decode, sinks::console::encode};
+use sysotel::{base::clock::BootClock, decode::decode, sinks::console::encode};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(event) = decode(data) {

@@ -5,15 +5,17 @@
 //! ECS document parse as JSON; a request split in two keeps every record.
 #![no_main]
 
+use exporter_common::events::EventKind;
 use libfuzzer_sys::fuzz_target;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use prost::Message as _;
 use sysotel::{
-    clock::BootClock,
+    base::clock::BootClock,
     decode::decode,
     event::{Arg, Event, Value},
-    otel::{LogMapper, Resource, json, wire::Encoder},
-    sinks::{kafka::encode::DocEncoder, otlp::sink::request},
+    format::args::args_text,
+    otel::{LogMapper, Resource, json, request, wire::Encoder},
+    sinks::kafka::encode::DocEncoder,
 };
 
 fn parses(what: &str, bytes: &[u8]) {
@@ -40,14 +42,15 @@ fn fixed() -> &'static (BootClock, Resource) {
 fuzz_target!(|data: &[u8]| {
     let Ok(event) = decode(data) else { return };
     // A second event of sysotel's own kind, carrying the first one's text.
+    let loss_def = EventKind::Loss.def();
     let mut loss = event.clone();
-    loss.id = exporter_common::events::LOSS_EVENT_ID;
-    loss.name = sysotel::catalog::LOSS_EVENT_NAME;
-    loss.category = sysotel::catalog::Category::Internal;
+    loss.id = loss_def.id;
+    loss.name = loss_def.name;
+    loss.category = loss_def.category;
     loss.args = vec![Arg {
         name: "by",
         value: Value::StrList {
-            values: vec![sysotel::sinks::console::encode::args_text(&event)],
+            values: vec![args_text(&event)],
             truncated: false,
             count: 1,
         },

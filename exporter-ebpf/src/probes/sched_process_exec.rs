@@ -9,25 +9,27 @@
 
 use aya_ebpf::{
     helpers::{
-        bpf_get_current_pid_tgid, bpf_probe_read_kernel,
+        bpf_get_current_pid_tgid,
         generated::{bpf_probe_read_kernel_str, bpf_probe_read_user},
     },
     macros::raw_tracepoint,
     programs::RawTracePointContext,
 };
 use exporter_common::{
-    events::SchedEvent,
+    config::KernelError,
+    events::EventKind,
     records::{
         EXEC_ARGV_FAULT, EXEC_ARGV_MAX, EXEC_ARGV_TRUNCATED, EXEC_ENV_FAULT, EXEC_ENV_TRUNCATED,
-        EXEC_FILENAME_FAULT, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, ExecBuf, ExecRecord,
-        RecordKind,
+        EXEC_FILENAME_FAULT, EXEC_FILENAME_MASK, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED,
+        ExecBuf, ExecRecord, RecordHeader, RecordKind,
     },
 };
 
 use crate::{
-    emit::output,
+    context,
+    emit::{count_error, output},
     globals::{self, off},
-    kernel::{current_task, fill_context, read, read_ptr},
+    kernel::{current_task, read, read_ptr},
     maps::{EXEC_SCRATCH, PENDING},
     scope::in_scope,
 };
@@ -54,23 +56,71 @@ fn try_sched_process_exec(ctx: &RawTracePointContext) -> Result<i32, i32> {
     if old_tid != tid
         && let Some(p) = PENDING.get_ptr(old_tid)
     {
-        // By reference: the slot is larger than the 512-byte BPF stack.
+        // SAFETY: a value of this map, alive while the program runs. By
+        // reference: the slot is larger than the 512-byte BPF stack.
         #[allow(clippy::needless_borrows_for_generic_args)]
         let _ = PENDING.insert(tid, unsafe { &*p }, 0);
         let _ = PENDING.remove(old_tid);
     }
 
-    if !globals::sched_selected(SchedEvent::ProcessExec.id()) {
+    let e = EventKind::ProcessExec;
+    if !globals::selected(e) {
         return Ok(0);
     }
-    let buf: &mut ExecBuf = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0)? };
-    unsafe { fill_context(&mut buf.rec.ctx) };
+    let Some(scratch) = EXEC_SCRATCH.get_ptr_mut(0) else {
+        count_error(KernelError::LookupFailed);
+        return Ok(0);
+    };
+    // SAFETY: this CPU's scratch buffer, alive while the program runs and used
+    // by one program at a time on this CPU.
+    let buf: &mut ExecBuf = unsafe { &mut *scratch };
+    context::fill(&mut buf.rec.ctx);
+    let mut flags = 0;
+    let filename_len = read_filename(read_ptr(bprm, off!(bprm_filename)), buf, &mut flags);
+    let mm = read_ptr(current_task(), off!(task_mm));
+    let (argv_len, argv_flags) = read_block(
+        mm,
+        off!(mm_arg_start),
+        off!(mm_arg_end),
+        &mut buf.argv,
+        EXEC_ARGV_TRUNCATED,
+        EXEC_ARGV_FAULT,
+    );
+    let (env_len, env_flags) = read_block(
+        mm,
+        off!(mm_env_start),
+        off!(mm_env_end),
+        &mut buf.env,
+        EXEC_ENV_TRUNCATED,
+        EXEC_ENV_FAULT,
+    );
+    let len = core::mem::size_of::<ExecRecord>() + EXEC_FILENAME_MAX + EXEC_ARGV_MAX + env_len;
     let rec = &mut buf.rec;
-    rec.old_tid = old_tid;
-    rec.argc = unsafe { read::<u32>(bprm, off!(bprm_argc)) }.unwrap_or(0);
-    rec.flags = 0;
+    rec.header = RecordHeader {
+        kind: RecordKind::Exec as u16,
+        flags: 0,
+        event_id: e.id(),
+        len: len as u32,
+        _pad: 0,
+    };
+    let d = &mut rec.data;
+    d.old_tid = old_tid;
+    d.argc = read::<u32>(bprm, off!(bprm_argc)).unwrap_or(0);
+    d.envc = read::<u32>(bprm, off!(bprm_envc)).unwrap_or(0);
+    d.filename_len = filename_len;
+    d.argv_len = argv_len as u16;
+    d.env_len = env_len as u16;
+    d.flags = flags | argv_flags | env_flags;
+    output(e.id(), buf, len);
+    Ok(0)
+}
 
-    let filename = unsafe { read_ptr(bprm, off!(bprm_filename)) };
+/// `bprm->filename` into the record's file-name slot; its length (without
+/// the NUL), and the truncated or fault flag in `flags`.
+#[inline(always)]
+fn read_filename(filename: *const u8, buf: &mut ExecBuf, flags: &mut u32) -> u16 {
+    // SAFETY: writes at most EXEC_FILENAME_MAX bytes into the slot of that
+    // size; the helper checks the kernel address.
     let n = unsafe {
         bpf_probe_read_kernel_str(
             buf.filename.as_mut_ptr() as *mut _,
@@ -78,61 +128,21 @@ fn try_sched_process_exec(ctx: &RawTracePointContext) -> Result<i32, i32> {
             filename as *const _,
         )
     };
-    rec.filename_len = if n > 0 {
-        if n as usize >= EXEC_FILENAME_MAX
-            && unsafe { bpf_probe_read_kernel(filename.add(EXEC_FILENAME_MAX - 1)) } != Ok(0u8)
-        {
-            rec.flags |= EXEC_FILENAME_TRUNCATED;
-        }
-        ((n as usize - 1) & (EXEC_FILENAME_MAX - 1)) as u16
-    } else {
-        rec.flags |= EXEC_FILENAME_FAULT;
-        0
-    };
-
-    let mm = unsafe { read_ptr(current_task(), off!(task_mm)) };
-    let (argv_len, argv_flags) = unsafe {
-        read_block(
-            mm,
-            off!(mm_arg_start),
-            off!(mm_arg_end),
-            &mut buf.argv,
-            EXEC_ARGV_TRUNCATED,
-            EXEC_ARGV_FAULT,
-        )
-    };
-    let (env_len, env_flags) = unsafe {
-        read_block(
-            mm,
-            off!(mm_env_start),
-            off!(mm_env_end),
-            &mut buf.env,
-            EXEC_ENV_TRUNCATED,
-            EXEC_ENV_FAULT,
-        )
-    };
-    let rec = &mut buf.rec;
-    rec.flags |= argv_flags | env_flags;
-    rec.argv_len = argv_len as u16;
-    rec.env_len = env_len as u16;
-    rec.envc = unsafe { read::<u32>(bprm, off!(bprm_envc)) }.unwrap_or(0);
-
-    let id = SchedEvent::ProcessExec.id();
-    let len = core::mem::size_of::<ExecRecord>() + EXEC_FILENAME_MAX + EXEC_ARGV_MAX + env_len;
-    let rec = &mut buf.rec;
-    rec.header.kind = RecordKind::Exec as u16;
-    rec.header.flags = 0;
-    rec.header.event_id = id;
-    rec.header.len = len as u32;
-    output(id, buf as *const ExecBuf as *const u8, len);
-    Ok(0)
+    if n <= 0 {
+        *flags |= EXEC_FILENAME_FAULT;
+        return 0;
+    }
+    if n as usize >= EXEC_FILENAME_MAX && read::<u8>(filename, EXEC_FILENAME_MAX - 1) != Some(0) {
+        *flags |= EXEC_FILENAME_TRUNCATED;
+    }
+    ((n as usize - 1) & EXEC_FILENAME_MASK) as u16
 }
 
 /// Reads the user block `[mm->start, mm->end)` of the current process (argv or
 /// the environment, NUL-separated strings) into `dst`; returns the bytes read
 /// and the truncated/fault flags.
 #[inline(always)]
-unsafe fn read_block<const N: usize>(
+fn read_block<const N: usize>(
     mm: *const u8,
     start_off: usize,
     end_off: usize,
@@ -140,8 +150,8 @@ unsafe fn read_block<const N: usize>(
     truncated: u32,
     fault: u32,
 ) -> (usize, u32) {
-    let start = unsafe { read::<u64>(mm, start_off) }.unwrap_or(0);
-    let end = unsafe { read::<u64>(mm, end_off) }.unwrap_or(0);
+    let start = read::<u64>(mm, start_off).unwrap_or(0);
+    let end = read::<u64>(mm, end_off).unwrap_or(0);
     if end <= start {
         return (0, if end < start || start == 0 { fault } else { 0 });
     }
@@ -151,6 +161,8 @@ unsafe fn read_block<const N: usize>(
     } else {
         (total, 0)
     };
+    // SAFETY: writes at most N bytes into the N-byte `dst`; the helper checks
+    // the user address.
     let r =
         unsafe { bpf_probe_read_user(dst.as_mut_ptr() as *mut _, len as u32, start as *const _) };
     if r < 0 { (0, fault) } else { (len, flags) }

@@ -9,14 +9,14 @@ use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
 };
 use exporter_common::{
-    events::SchedEvent,
-    records::{ExitRecord, RecordHeader, RecordKind, TaskContext},
+    events::EventKind,
+    records::{Exit, RecordKind},
 };
 
 use crate::{
-    emit::emit_fixed,
+    emit::emit_record,
     globals::{self, off},
-    kernel::{current_task, fill_context, read, read_ptr},
+    kernel::{current_task, read, read_ptr},
     maps::PENDING,
     scope::{in_scope, on_process_gone},
 };
@@ -36,27 +36,22 @@ fn try_sched_process_exit(ctx: &RawTracePointContext) -> Result<i32, i32> {
     let group_dead = if off!(exit_has_group_dead) != 0 {
         (ctx.arg::<u64>(1) & 1) as u32
     } else {
-        let signal = unsafe { read_ptr(task, off!(task_signal)) };
-        (unsafe { read::<i32>(signal, off!(signal_live)) } == Some(0)) as u32
+        let signal = read_ptr(task, off!(task_signal));
+        (read::<i32>(signal, off!(signal_live)) == Some(0)) as u32
     };
     let _ = PENDING.remove(tid);
 
-    if globals::sched_selected(SchedEvent::ProcessExit.id()) && in_scope(tgid) {
-        let exit_code = unsafe { read::<u32>(task, off!(task_exit_code)) }.unwrap_or(0);
-        let id = SchedEvent::ProcessExit.id();
-        emit_fixed::<ExitRecord>(id, |r| {
-            r.header = RecordHeader {
-                kind: RecordKind::Exit as u16,
-                flags: 0,
-                event_id: id,
-                len: core::mem::size_of::<ExitRecord>() as u32,
-                _pad: 0,
-            };
-            r.ctx = TaskContext::zeroed();
-            unsafe { fill_context(&mut r.ctx) };
-            r.exit_code = exit_code;
-            r.group_dead = group_dead;
-        });
+    let e = EventKind::ProcessExit;
+    if globals::selected(e) && in_scope(tgid) {
+        let exit_code = read::<u32>(task, off!(task_exit_code)).unwrap_or(0);
+        emit_record(
+            e.id(),
+            RecordKind::Exit,
+            Exit {
+                exit_code,
+                group_dead,
+            },
+        );
     }
     if group_dead != 0 {
         on_process_gone(tgid);

@@ -9,14 +9,15 @@ use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
 };
 use exporter_common::{
-    events::SchedEvent,
-    records::{ForkRecord, RecordHeader, RecordKind, TaskContext},
+    config::KernelError,
+    events::EventKind,
+    records::{Fork, RecordKind},
 };
 
 use crate::{
-    emit::emit_fixed,
+    emit::{count_error, emit_record},
     globals::{self, off},
-    kernel::{fill_context, read},
+    kernel::read,
     scope::{in_scope, on_new_process},
 };
 
@@ -30,30 +31,28 @@ pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
 fn try_sched_process_fork(ctx: &RawTracePointContext) -> Result<i32, i32> {
     let child: *const u8 = ctx.arg(1);
     let parent_tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
-    let child_tgid = unsafe { read::<u32>(child, off!(task_tgid)) }.ok_or(0)?;
-    let child_tid = unsafe { read::<u32>(child, off!(task_pid)) }.ok_or(0)?;
+    let (Some(child_tgid), Some(child_tid)) = (
+        read::<u32>(child, off!(task_tgid)),
+        read::<u32>(child, off!(task_pid)),
+    ) else {
+        count_error(KernelError::ForkChildUnreadable);
+        return Ok(0);
+    };
     if child_tgid == child_tid {
         on_new_process(parent_tgid, child_tgid);
     }
     // Scope is kept up to date above whether or not the event is selected.
-    if !globals::sched_selected(SchedEvent::ProcessFork.id())
-        || (!in_scope(parent_tgid) && !in_scope(child_tgid))
-    {
+    let e = EventKind::ProcessFork;
+    if !globals::selected(e) || (!in_scope(parent_tgid) && !in_scope(child_tgid)) {
         return Ok(0);
     }
-    let id = SchedEvent::ProcessFork.id();
-    emit_fixed::<ForkRecord>(id, |r| {
-        r.header = RecordHeader {
-            kind: RecordKind::Fork as u16,
-            flags: 0,
-            event_id: id,
-            len: core::mem::size_of::<ForkRecord>() as u32,
-            _pad: 0,
-        };
-        r.ctx = TaskContext::zeroed();
-        unsafe { fill_context(&mut r.ctx) };
-        r.child_pid = child_tgid;
-        r.child_tid = child_tid;
-    });
+    emit_record(
+        e.id(),
+        RecordKind::Fork,
+        Fork {
+            child_pid: child_tgid,
+            child_tid,
+        },
+    );
     Ok(0)
 }

@@ -1,5 +1,16 @@
+use std::mem::size_of;
+
+use exporter_common::{
+    events::EventKind,
+    records::{
+        COMM_LEN, EXEC_ARGV_MAX, EXEC_FILENAME_MAX, Exec, ExecRecord, Exit, ExitRecord, Fork,
+        ForkRecord, NO_ARG, RecordHeader, RecordKind, STR_ARRAY, STR_BYTES, STR_FAULT, STR_MAX,
+        STR_NOT_FILLED, STR_TRUNCATED, Syscall, SyscallRecord, TaskContext, UTS_LEN,
+    },
+};
+
 use super::*;
-use exporter_common::records::{COMM_LEN, UTS_LEN};
+use crate::event::Value;
 
 fn bytes_of<T: Copy>(v: &T) -> Vec<u8> {
     // SAFETY: records are plain data; reading their bytes is always valid.
@@ -37,14 +48,16 @@ fn openat_record(path: &[u8], flags: u8) -> Vec<u8> {
     let rec = SyscallRecord {
         header: header(RecordKind::Syscall, 257, len),
         ctx: ctx(),
-        ret: -2,
-        args: [(-100i64) as u64, 0x7ffd_0000, 0o2 | 0o100, 0o640, 0, 0],
-        nr: 257,
-        str_len: [path.len() as u16, 0, 0],
-        str_arg: [1, NO_ARG, NO_ARG],
-        str_flags: [flags, 0, 0],
-        array_count: [0; 3],
-        _pad: [0; 5],
+        data: Syscall {
+            ret: -2,
+            args: [(-100i64) as u64, 0x7ffd_0000, 0o2 | 0o100, 0o640, 0, 0],
+            nr: 257,
+            str_len: [path.len() as u16, 0, 0],
+            str_arg: [1, NO_ARG, NO_ARG],
+            str_flags: [flags, 0, 0],
+            array_count: [0; 3],
+            _pad: [0; 5],
+        },
     };
     let mut b = bytes_of(&rec);
     b.extend_from_slice(path);
@@ -100,14 +113,16 @@ fn two_string_slots() {
     let rec = SyscallRecord {
         header: header(RecordKind::Syscall, 82, len),
         ctx: ctx(),
-        ret: 0,
-        args: [1, 2, 0, 0, 0, 0],
-        nr: 82, // rename
-        str_len: [old.len() as u16, new.len() as u16, 0],
-        str_arg: [0, 1, NO_ARG],
-        str_flags: [0, 0, 0],
-        array_count: [0; 3],
-        _pad: [0; 5],
+        data: Syscall {
+            ret: 0,
+            args: [1, 2, 0, 0, 0, 0],
+            nr: 82, // rename
+            str_len: [old.len() as u16, new.len() as u16, 0],
+            str_arg: [0, 1, NO_ARG],
+            str_flags: [0, 0, 0],
+            array_count: [0; 3],
+            _pad: [0; 5],
+        },
     };
     let mut b = bytes_of(&rec);
     let mut slot0 = vec![0u8; STR_MAX];
@@ -126,14 +141,16 @@ fn one_slot(nr: u32, args: [u64; 6], arg: u8, data: &[u8], flags: u8, count: u8)
     let rec = SyscallRecord {
         header: header(RecordKind::Syscall, nr, len),
         ctx: ctx(),
-        ret: -111,
-        args,
-        nr,
-        str_len: [data.len() as u16, 0, 0],
-        str_arg: [arg, NO_ARG, NO_ARG],
-        str_flags: [flags, 0, 0],
-        array_count: [count, 0, 0],
-        _pad: [0; 5],
+        data: Syscall {
+            ret: -111,
+            args,
+            nr,
+            str_len: [data.len() as u16, 0, 0],
+            str_arg: [arg, NO_ARG, NO_ARG],
+            str_flags: [flags, 0, 0],
+            array_count: [count, 0, 0],
+            _pad: [0; 5],
+        },
     };
     let mut b = bytes_of(&rec);
     b.extend_from_slice(data);
@@ -155,7 +172,9 @@ fn sockaddr_and_array_slots() {
     ))
     .expect("connect");
     assert_eq!(e.name, "connect");
-    assert!(matches!(e.arg("uservaddr"), Some(Value::SockAddr(a)) if a.text() == "127.0.0.1:5432"));
+    assert!(
+        matches!(e.arg("uservaddr"), Some(Value::SockAddr(a)) if crate::format::sockaddr::text(a) == "127.0.0.1:5432")
+    );
     assert_eq!(e.arg("fd"), Some(&Value::Fd(3)));
     assert_eq!(e.errno(), Some(111));
 
@@ -195,17 +214,7 @@ fn sockaddr_and_array_slots() {
 
 #[test]
 fn fork_exec_exit_round_trip() {
-    let fork = ForkRecord {
-        header: header(
-            RecordKind::Fork,
-            SchedEvent::ProcessFork.id(),
-            size_of::<ForkRecord>(),
-        ),
-        ctx: ctx(),
-        child_pid: 200,
-        child_tid: 200,
-    };
-    let e = decode(&bytes_of(&fork)).expect("fork decodes");
+    let e = decode(&bytes_of(&fork_record(200))).expect("fork decodes");
     assert_eq!(e.name, "sched_process_fork");
     assert_eq!(e.arg("child_pid"), Some(&Value::Int(200)));
 
@@ -242,22 +251,16 @@ fn fork_exec_exit_round_trip() {
     );
     assert_eq!(e.arg("argc"), Some(&Value::Int(3)));
 
-    let exit = ExitRecord {
-        header: header(
-            RecordKind::Exit,
-            SchedEvent::ProcessExit.id(),
-            size_of::<ExitRecord>(),
-        ),
-        ctx: ctx(),
-        exit_code: 3 << 8,
-        group_dead: 1,
-    };
+    let exit = exit_record(3 << 8);
     let e = decode(&bytes_of(&exit)).expect("exit decodes");
     assert_eq!(e.arg("exit_code"), Some(&Value::Int(3)));
     assert_eq!(e.arg("signal"), Some(&Value::Int(0)));
     assert_eq!(e.arg("group_dead"), Some(&Value::Bool(true)));
     let killed = ExitRecord {
-        exit_code: 9,
+        data: Exit {
+            exit_code: 9,
+            ..exit.data
+        },
         ..exit
     };
     let e = decode(&bytes_of(&killed)).expect("exit decodes");
@@ -288,20 +291,20 @@ fn oversized_claims_and_bad_fields_are_errors() {
     // A string length past its slot (only the fixed part is sent from here on).
     let mut rec: SyscallRecord = read(&openat_record(b"/x", 0)).expect("record");
     rec.header.len = size_of::<SyscallRecord>() as u32;
-    rec.str_len[0] = STR_MAX as u16;
+    rec.data.str_len[0] = STR_MAX as u16;
     assert!(matches!(
         decode(&bytes_of(&rec)),
         Err(DecodeError::BadString { .. })
     ));
     // A string length past the bytes sent.
-    rec.str_len[0] = 100;
+    rec.data.str_len[0] = 100;
     assert!(matches!(
         decode(&bytes_of(&rec)),
         Err(DecodeError::BadString { .. })
     ));
     // An unknown syscall number.
-    rec.str_len[0] = 0;
-    rec.nr = 511;
+    rec.data.str_len[0] = 0;
+    rec.data.nr = 511;
     rec.header.event_id = 511;
     assert_eq!(decode(&bytes_of(&rec)), Err(DecodeError::UnknownEvent(511)));
 }
@@ -326,19 +329,51 @@ fn garbage_never_panics() {
     let _ = (COMM_LEN, UTS_LEN);
 }
 
+fn fork_record(child: u32) -> ForkRecord {
+    ForkRecord {
+        header: header(
+            RecordKind::Fork,
+            EventKind::ProcessFork.id(),
+            size_of::<ForkRecord>(),
+        ),
+        ctx: ctx(),
+        data: Fork {
+            child_pid: child,
+            child_tid: child,
+        },
+    }
+}
+
+fn exit_record(exit_code: u32) -> ExitRecord {
+    ExitRecord {
+        header: header(
+            RecordKind::Exit,
+            EventKind::ProcessExit.id(),
+            size_of::<ExitRecord>(),
+        ),
+        ctx: ctx(),
+        data: Exit {
+            exit_code,
+            group_dead: 1,
+        },
+    }
+}
+
 fn exec_record(filename: &[u8], argv: &[u8], argc: u32, env: &[u8], envc: u32) -> Vec<u8> {
     let len = size_of::<ExecRecord>() + EXEC_FILENAME_MAX + EXEC_ARGV_MAX + env.len();
     let exec = ExecRecord {
-        header: header(RecordKind::Exec, SchedEvent::ProcessExec.id(), len),
+        header: header(RecordKind::Exec, EventKind::ProcessExec.id(), len),
         ctx: ctx(),
-        old_tid: 101,
-        argc,
-        filename_len: filename.len() as u16,
-        argv_len: argv.len() as u16,
-        flags: 0,
-        envc,
-        env_len: env.len() as u16,
-        _pad: 0,
+        data: Exec {
+            old_tid: 101,
+            argc,
+            filename_len: filename.len() as u16,
+            argv_len: argv.len() as u16,
+            flags: 0,
+            envc,
+            env_len: env.len() as u16,
+            _pad: 0,
+        },
     };
     let mut b = bytes_of(&exec);
     let mut slot = vec![0u8; EXEC_FILENAME_MAX];
@@ -364,26 +399,8 @@ fn fuzz_seeds() -> Vec<(&'static str, Vec<u8>)> {
     inet6.extend_from_slice(&[0; 4]);
     let mut unix = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
     unix.extend_from_slice(b"/run/x.sock\0");
-    let fork = ForkRecord {
-        header: header(
-            RecordKind::Fork,
-            SchedEvent::ProcessFork.id(),
-            size_of::<ForkRecord>(),
-        ),
-        ctx: ctx(),
-        child_pid: 200,
-        child_tid: 200,
-    };
-    let exit = ExitRecord {
-        header: header(
-            RecordKind::Exit,
-            SchedEvent::ProcessExit.id(),
-            size_of::<ExitRecord>(),
-        ),
-        ctx: ctx(),
-        exit_code: (3 << 8) | 0x80 | 6,
-        group_dead: 1,
-    };
+    let fork = fork_record(200);
+    let exit = exit_record((3 << 8) | 0x80 | 6);
     vec![
         ("openat", openat_record(b"/etc/passwd", 0)),
         (

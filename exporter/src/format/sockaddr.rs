@@ -1,79 +1,25 @@
-//! `struct sockaddr` bytes -> a readable address.
+//! A socket address as text: `127.0.0.1:5432`, `[::1]:443`, `/run/x.sock`,
+//! `@abstract`, other families as name and hex bytes.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use super::flags;
+use crate::event::SockAddr;
 
-/// A decoded socket address.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SockAddr {
-    /// AF_INET / AF_INET6: address and port.
-    Ip { addr: std::net::IpAddr, port: u16 },
-    /// AF_UNIX with a path; `abstract_` when the name lives in the abstract
-    /// namespace (first byte NUL), shown with a leading `@`.
-    Unix { path: String, abstract_: bool },
-    /// AF_UNIX with no name (an unbound socket).
-    UnixUnnamed,
-    /// Any other family: its number and the raw bytes after it.
-    Other { family: u16, bytes: Vec<u8> },
-}
-
-impl SockAddr {
-    /// Decodes the bytes the kernel read; `None` when there are fewer than the
-    /// two bytes of `sa_family`.
-    pub fn parse(b: &[u8]) -> Option<SockAddr> {
-        let family = u16::from_ne_bytes([*b.first()?, *b.get(1)?]);
-        let port = || b.get(2..4).map(|p| u16::from_be_bytes([p[0], p[1]]));
-        Some(match family as i32 {
-            libc::AF_INET if b.len() >= 8 => SockAddr::Ip {
-                addr: Ipv4Addr::new(b[4], b[5], b[6], b[7]).into(),
-                port: port()?,
-            },
-            libc::AF_INET6 if b.len() >= 24 => {
-                let mut a = [0u8; 16];
-                a.copy_from_slice(&b[8..24]);
-                SockAddr::Ip {
-                    addr: Ipv6Addr::from(a).into(),
-                    port: port()?,
-                }
+/// `127.0.0.1:5432`, `[::1]:443`, `/run/x.sock`, `@abstract`,
+/// `AF_NETLINK 0000…`.
+pub fn text(a: &SockAddr) -> String {
+    match a {
+        SockAddr::Ip { addr, port } => std::net::SocketAddr::new(*addr, *port).to_string(),
+        SockAddr::Unix { path, abstract_ } => {
+            if *abstract_ {
+                format!("@{path}")
+            } else {
+                path.clone()
             }
-            libc::AF_UNIX => {
-                let path = &b[2..];
-                match path.first() {
-                    None => SockAddr::UnixUnnamed,
-                    Some(0) => SockAddr::Unix {
-                        // Abstract names are length-delimited; NULs are part of them.
-                        path: crate::event::text(&path[1..]),
-                        abstract_: true,
-                    },
-                    Some(_) => SockAddr::Unix {
-                        path: crate::event::c_text(path),
-                        abstract_: false,
-                    },
-                }
-            }
-            _ => SockAddr::Other {
-                family,
-                bytes: b[2..].to_vec(),
-            },
-        })
-    }
-
-    /// `127.0.0.1:5432`, `[::1]:443`, `/run/x.sock`, `@abstract`,
-    /// `AF_NETLINK 0000…`.
-    pub fn text(&self) -> String {
-        match self {
-            SockAddr::Ip { addr, port } => std::net::SocketAddr::new(*addr, *port).to_string(),
-            SockAddr::Unix { path, abstract_ } => {
-                if *abstract_ {
-                    format!("@{path}")
-                } else {
-                    path.clone()
-                }
-            }
-            SockAddr::UnixUnnamed => "(unnamed)".to_string(),
-            SockAddr::Other { family, bytes } => {
-                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                format!("{} {hex}", super::flags::socket_domain(*family as i64))
-            }
+        }
+        SockAddr::UnixUnnamed => "(unnamed)".to_string(),
+        SockAddr::Other { family, bytes } => {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{} {hex}", flags::socket_domain(*family as i64))
         }
     }
 }
@@ -94,7 +40,7 @@ mod tests {
     fn families() {
         assert_eq!(
             SockAddr::parse(&inet(5432, [127, 0, 0, 1]))
-                .map(|a| a.text())
+                .map(|a| text(&a))
                 .as_deref(),
             Some("127.0.0.1:5432")
         );
@@ -106,24 +52,24 @@ mod tests {
         v6.extend_from_slice(&a);
         v6.extend_from_slice(&[0; 4]);
         assert_eq!(
-            SockAddr::parse(&v6).map(|a| a.text()).as_deref(),
+            SockAddr::parse(&v6).map(|a| text(&a)).as_deref(),
             Some("[::1]:443")
         );
         let mut unix = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
         unix.extend_from_slice(b"/run/x.sock\0\0\0");
         assert_eq!(
-            SockAddr::parse(&unix).map(|a| a.text()).as_deref(),
+            SockAddr::parse(&unix).map(|a| text(&a)).as_deref(),
             Some("/run/x.sock")
         );
         let mut abs = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
         abs.extend_from_slice(b"\0name");
         assert_eq!(
-            SockAddr::parse(&abs).map(|a| a.text()).as_deref(),
+            SockAddr::parse(&abs).map(|a| text(&a)).as_deref(),
             Some("@name")
         );
         let nl = [16u8, 0, 0, 0, 1, 2];
         assert_eq!(
-            SockAddr::parse(&nl).map(|a| a.text()).as_deref(),
+            SockAddr::parse(&nl).map(|a| text(&a)).as_deref(),
             Some("AF_NETLINK 00000102")
         );
         assert_eq!(SockAddr::parse(&[2]), None);

@@ -4,7 +4,7 @@
 //! `UPDATE_GOLDEN=1 cargo test -p exporter golden` rewrites the files, by
 //! hand only (a test fails if it is set with `CI`); review the diff like code.
 
-use exporter_common::syscalls::RetKind;
+use exporter_common::events::EventKind;
 use opentelemetry_proto::tonic::{
     common::v1::{AnyValue, any_value},
     logs::v1::LogRecord,
@@ -12,10 +12,8 @@ use opentelemetry_proto::tonic::{
 
 use super::LogMapper;
 use crate::{
-    catalog::Category,
-    clock::BootClock,
-    event::{Arg, Context, Event, Value},
-    format::sockaddr::SockAddr,
+    base::clock::BootClock,
+    event::{Context, Event, SockAddr, Value, testing},
 };
 
 fn render_value(v: &Option<AnyValue>) -> String {
@@ -70,27 +68,19 @@ fn ctx(comm: &str) -> Context {
     }
 }
 
-fn event(
-    id: u32,
-    name: &'static str,
-    category: Category,
-    ret: i64,
-    args: Vec<(&'static str, Value)>,
-) -> Event {
-    Event {
-        id,
-        name,
-        category,
-        ctx: ctx("app"),
-        ret,
-        ret_kind: RetKind::Int,
-        no_return: false,
-        args: args
-            .into_iter()
-            .map(|(name, value)| Arg { name, value })
-            .collect(),
-        observed_unix_ns: 1_700_000_001_500_000_000,
-    }
+/// Observed a moment after the events (which happened 1 s after boot).
+const OBSERVED: u64 = 1_700_000_001_500_000_000;
+
+fn syscall(name: &str, ret: i64, args: Vec<(&'static str, Value)>) -> Event {
+    let mut e = testing::syscall(name, ctx("app"), ret, args);
+    e.observed_unix_ns = OBSERVED;
+    e
+}
+
+fn declared(kind: EventKind, args: Vec<(&'static str, Value)>) -> Event {
+    let mut e = testing::declared(kind, ctx("app"), args);
+    e.observed_unix_ns = OBSERVED;
+    e
 }
 
 fn s(v: &str) -> Value {
@@ -131,10 +121,8 @@ fn check(name: &str, events: &[Event]) {
 
 #[test]
 fn golden_syscalls() {
-    let open = event(
-        257,
+    let open = syscall(
         "openat",
-        Category::Syscall,
         3,
         vec![
             ("dfd", Value::Fd(-100)),
@@ -152,10 +140,8 @@ fn golden_syscalls() {
     let mut failed = open.clone();
     failed.ret = -2;
     failed.args[1].value = s("/etc/shadow-missing");
-    let connect = event(
-        42,
+    let connect = syscall(
         "connect",
-        Category::Syscall,
         -111,
         vec![
             ("fd", Value::Fd(3)),
@@ -169,10 +155,8 @@ fn golden_syscalls() {
             ("addrlen", Value::Int(16)),
         ],
     );
-    let execve = event(
-        59,
+    let execve = syscall(
         "execve",
-        Category::Syscall,
         0,
         vec![
             ("filename", s("/usr/bin/curl")),
@@ -192,21 +176,15 @@ fn golden_syscalls() {
 
 #[test]
 fn golden_sched() {
-    let fork = event(
-        1000,
-        "sched_process_fork",
-        Category::Sched,
-        0,
+    let fork = declared(
+        EventKind::ProcessFork,
         vec![
             ("child_pid", Value::Int(4300)),
             ("child_tid", Value::Int(4300)),
         ],
     );
-    let exec = event(
-        1001,
-        "sched_process_exec",
-        Category::Sched,
-        0,
+    let exec = declared(
+        EventKind::ProcessExec,
         vec![
             ("filename", s("/bin/sh")),
             (
@@ -230,11 +208,8 @@ fn golden_sched() {
             ("old_tid", Value::Int(4243)),
         ],
     );
-    let exit = event(
-        1002,
-        "sched_process_exit",
-        Category::Sched,
-        0,
+    let exit = declared(
+        EventKind::ProcessExit,
         vec![
             ("exit_code", Value::Int(3)),
             ("signal", Value::Int(0)),

@@ -55,7 +55,7 @@ mod tests {
     use opentelemetry_proto::tonic::logs::v1::LogRecord;
 
     use super::*;
-    use crate::{otel::Resource, sinks::otlp::sink::request};
+    use crate::otel::{Resource, record::request};
 
     #[test]
     fn split_halves_in_order_and_keeps_the_resource() {

@@ -8,7 +8,7 @@ pub mod record;
 pub mod resource;
 pub mod wire;
 
-pub use record::{LogMapper, body};
+pub use record::{LogMapper, request};
 pub use resource::{Resource, ResourceError};
 
 #[cfg(test)]

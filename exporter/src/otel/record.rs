@@ -5,28 +5,22 @@
 //! [`super::wire::Encoder`] writes the same record straight to protobuf bytes
 //! (the hot path of OTLP/gRPC, OTLP/HTTP protobuf and Kafka).
 
-use std::fmt::Write as _;
-
-use exporter_common::syscalls::{self, ArgKind};
 use opentelemetry_proto::tonic::{
+    collector::logs::v1::ExportLogsServiceRequest,
     common::v1::{AnyValue, ArrayValue, KeyValue, any_value},
-    logs::v1::LogRecord,
+    logs::v1::{LogRecord, ResourceLogs, ScopeLogs},
 };
 
-use super::attributes as attr;
+use super::{Resource, attributes as attr};
 use crate::{
-    catalog::Category,
-    clock::BootClock,
-    errno,
-    event::{Event, Value},
-    format::sockaddr::SockAddr,
-    sinks::console::encode::args_text_into,
+    base::clock::BootClock,
+    event::{
+        Category, Event, SockAddr, Value,
+        catalog::{self, EventInfo, Role, Severity},
+        errno,
+    },
+    format::{args::call_text, sockaddr},
 };
-
-/// `SEVERITY_NUMBER_INFO`: every trace event.
-pub const SEVERITY_INFO: i32 = 9;
-/// `SEVERITY_NUMBER_WARN`: loss records and detections.
-pub const SEVERITY_WARN: i32 = 13;
 
 /// An attribute key: `prefix` followed by `name` (`sysotel.arg.` + `flags`),
 /// so argument keys need no allocation.
@@ -69,7 +63,7 @@ fn arg_attr(out: &mut impl Attrs, k: Key, v: &Value) {
         Value::Bool(b) => out.boolean(k, *b),
         Value::Sym { text, .. } => out.string(k, text),
         Value::Str { value, .. } => out.string(k, value),
-        Value::SockAddr(a) => out.string(k, &a.text()),
+        Value::SockAddr(a) => out.string(k, &sockaddr::text(a)),
         Value::StrList { values, .. } => out.strings(k, values),
         Value::Unreadable(_) => {}
     }
@@ -77,6 +71,55 @@ fn arg_attr(out: &mut impl Attrs, k: Key, v: &Value) {
 
 /// Every attribute of `e`, in a fixed order.
 pub fn attributes(e: &Event, out: &mut impl Attrs) {
+    let info = catalog::info(e.id);
+    context_attributes(e, out);
+    if e.category == Category::Syscall && !e.no_return {
+        out.int(key(attr::RETURN_VALUE), e.ret);
+        if let Some(name) = e.errno().and_then(errno::name) {
+            out.string(key(attr::ERROR_TYPE), name);
+        }
+    }
+    // The first path field read is the file the event is about.
+    if let Some(path) = info.and_then(|i| first_path(e, i)) {
+        out.string(key(attr::FILE_PATH), path);
+    }
+    for a in &e.args {
+        match &a.value {
+            Value::SockAddr(SockAddr::Ip { addr, port }) => {
+                out.string(key(attr::NETWORK_PEER_ADDRESS), &addr.to_string());
+                out.int(key(attr::NETWORK_PEER_PORT), *port as i64);
+                break;
+            }
+            Value::SockAddr(u @ SockAddr::Unix { .. }) => {
+                out.string(key(attr::NETWORK_PEER_ADDRESS), &sockaddr::text(u));
+                break;
+            }
+            _ => {}
+        }
+    }
+    match info.map_or(Role::Plain, |i| i.role) {
+        Role::Exec => exec_attributes(e, out),
+        Role::Exit => {
+            if let Some(Value::Int(code)) = e.arg("exit_code") {
+                out.int(key(attr::PROCESS_EXIT_CODE), *code);
+            }
+        }
+        Role::Plain => {}
+    }
+    for a in &e.args {
+        arg_attr(
+            out,
+            Key {
+                prefix: attr::ARG_PREFIX,
+                name: a.name,
+            },
+            &a.value,
+        );
+    }
+}
+
+/// Who did it and where: the task's context.
+fn context_attributes(e: &Event, out: &mut impl Attrs) {
     let c = &e.ctx;
     out.string(key(attr::EVENT_NAME), e.name);
     out.int(key(attr::PROCESS_PID), c.pid as i64);
@@ -93,115 +136,43 @@ pub fn attributes(e: &Event, out: &mut impl Attrs) {
     if let Some(id) = &c.container_id {
         out.string(key(attr::CONTAINER_ID), id);
     }
-    if e.category == Category::Syscall && !e.no_return {
-        out.int(key(attr::RETURN_VALUE), e.ret);
-        if let Some(name) = e.errno().and_then(errno::name) {
-            out.string(key(attr::ERROR_TYPE), name);
-        }
-    }
-    // The first path argument is the file the event is about. A syscall's
-    // arguments are in its table's order: one lookup per event, not per argument.
-    let kinds = match e.category {
-        Category::Syscall => syscalls::by_nr(e.id).map_or(&[][..], |s| s.args),
-        _ => &[],
-    };
-    if let Some(path) = e
-        .args
-        .iter()
-        .zip(kinds)
-        .find_map(|(a, def)| match &a.value {
-            Value::Str { value, .. } if def.kind == ArgKind::Path => Some(value),
-            _ => None,
-        })
-    {
-        out.string(key(attr::FILE_PATH), path);
-    }
-    for a in &e.args {
-        match &a.value {
-            Value::SockAddr(SockAddr::Ip { addr, port }) => {
-                out.string(key(attr::NETWORK_PEER_ADDRESS), &addr.to_string());
-                out.int(key(attr::NETWORK_PEER_PORT), *port as i64);
-                break;
-            }
-            Value::SockAddr(u @ SockAddr::Unix { .. }) => {
-                out.string(key(attr::NETWORK_PEER_ADDRESS), &u.text());
-                break;
-            }
-            _ => {}
-        }
-    }
-    let is_exec = e.name == "sched_process_exec"
-        || (e.category == Category::Syscall && matches!(e.name, "execve" | "execveat"));
-    if is_exec {
-        if let Some(Value::Str { value, .. }) = e.arg("filename") {
-            out.string(key(attr::PROCESS_EXECUTABLE_PATH), value);
-            out.string(
-                key(attr::PROCESS_EXECUTABLE_NAME),
-                value.rsplit('/').next().unwrap_or(value),
-            );
-        }
-        if let Some(Value::StrList { values, count, .. }) = e.arg("argv") {
-            out.strings(key(attr::PROCESS_COMMAND_ARGS), values);
-            out.int(key(attr::PROCESS_ARGS_COUNT), *count as i64);
-        }
-    }
-    if e.name == "sched_process_exit"
-        && let Some(Value::Int(code)) = e.arg("exit_code")
-    {
-        out.int(key(attr::PROCESS_EXIT_CODE), *code);
-    }
-    for a in &e.args {
-        arg_attr(
-            out,
-            Key {
-                prefix: attr::ARG_PREFIX,
-                name: a.name,
-            },
-            &a.value,
+}
+
+/// The first path field of `e` that holds a string.
+fn first_path<'e>(e: &'e Event, info: &EventInfo) -> Option<&'e str> {
+    e.args.iter().enumerate().find_map(|(i, a)| match &a.value {
+        Value::Str { value, .. } if info.is_path(i) => Some(value.as_str()),
+        _ => None,
+    })
+}
+
+/// An exec's executable and command line.
+fn exec_attributes(e: &Event, out: &mut impl Attrs) {
+    if let Some(Value::Str { value, .. }) = e.arg("filename") {
+        out.string(key(attr::PROCESS_EXECUTABLE_PATH), value);
+        out.string(
+            key(attr::PROCESS_EXECUTABLE_NAME),
+            value.rsplit('/').next().unwrap_or(value),
         );
     }
-}
-
-/// The display line into `out`: `openat(dfd: AT_FDCWD, filename: "/etc/passwd", flags: O_RDONLY) = 3`.
-pub fn body_into(out: &mut String, e: &Event) {
-    out.push_str(e.name);
-    out.push('(');
-    args_text_into(out, e);
-    out.push(')');
-    if e.category == Category::Syscall && !e.no_return {
-        let _ = write!(out, " = {}", e.ret);
-        if let Some(n) = e.errno() {
-            out.push(' ');
-            out.push_str(errno::name(n).unwrap_or("E?"));
-        }
+    if let Some(Value::StrList { values, count, .. }) = e.arg("argv") {
+        out.strings(key(attr::PROCESS_COMMAND_ARGS), values);
+        out.int(key(attr::PROCESS_ARGS_COUNT), *count as i64);
     }
-}
-
-pub fn body(e: &Event) -> String {
-    let mut s = String::new();
-    body_into(&mut s, e);
-    s
 }
 
 /// `EventName`: `sysotel.syscall.openat`, as prefix and name
 /// (`sysotel.loss` as it is).
 pub fn event_name(e: &Event) -> Key<'static> {
     Key {
-        prefix: match e.category {
-            Category::Syscall => attr::EVENT_SYSCALL_PREFIX,
-            Category::Sched => attr::EVENT_SCHED_PREFIX,
-            Category::Internal => "",
-        },
+        prefix: e.category.event_prefix(),
         name: e.name,
     }
 }
 
-/// Severity number and text: INFO for trace events, WARN for loss reports.
-pub fn severity(e: &Event) -> (i32, &'static str) {
-    match e.category {
-        Category::Internal => (SEVERITY_WARN, "WARN"),
-        Category::Syscall | Category::Sched => (SEVERITY_INFO, "INFO"),
-    }
+/// The event's severity: INFO for trace events, WARN for loss reports.
+pub fn severity(e: &Event) -> Severity {
+    catalog::info(e.id).map_or(Severity::Info, |i| i.severity)
 }
 
 fn full(k: Key) -> String {
@@ -263,16 +234,32 @@ impl LogMapper {
     pub fn record(&self, e: &Event) -> LogRecord {
         let mut a = ProstAttrs(Vec::with_capacity(20 + e.args.len()));
         attributes(e, &mut a);
-        let (severity_number, severity_text) = severity(e);
+        let severity = severity(e);
         LogRecord {
             time_unix_nano: self.clock.unix_ns(e.ctx.ts_boot_ns),
             observed_time_unix_nano: e.observed_unix_ns,
-            severity_number,
-            severity_text: severity_text.to_string(),
-            body: any(any_value::Value::StringValue(body(e))),
+            severity_number: severity.number(),
+            severity_text: severity.text().to_string(),
+            body: any(any_value::Value::StringValue(call_text(e))),
             attributes: a.0,
             event_name: full(event_name(e)),
             ..Default::default()
         }
+    }
+}
+
+/// The prost request for one batch (one resource, one scope): what the
+/// direct encoder must produce byte for byte.
+pub fn request(resource: &Resource, records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(resource.proto()),
+            scope_logs: vec![ScopeLogs {
+                scope: Some(Resource::scope()),
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
     }
 }

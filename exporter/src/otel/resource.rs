@@ -81,7 +81,7 @@ impl Resource {
         let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
         // SAFETY: uname fills the struct it is given.
         let os_version = if unsafe { libc::uname(&mut uts) } == 0 {
-            crate::event::c_text(&uts.release.map(|c| c as u8))
+            crate::event::text::c_text(&uts.release.map(|c| c as u8))
         } else {
             String::new()
         };

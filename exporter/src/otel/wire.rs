@@ -10,9 +10,9 @@ use prost::Message;
 
 use super::{
     Resource,
-    record::{Attrs, Key, attributes, body_into, event_name, severity},
+    record::{Attrs, Key, attributes, event_name, severity},
 };
-use crate::{clock::BootClock, event::Event};
+use crate::{base::clock::BootClock, event::Event, format::args::call_text_into};
 
 const VARINT: u32 = 0;
 const FIXED64: u32 = 1;
@@ -128,14 +128,15 @@ impl Encoder {
             r.extend_from_slice(&time.to_le_bytes());
         }
         // 2: severity_number, 3: severity_text.
-        let (number, text) = severity(e);
+        let severity = severity(e);
         tag(r, 2, VARINT);
-        varint(r, number as u64);
+        varint(r, severity.number() as u64);
+        let text = severity.text();
         len_prefix(r, 3, text.len());
         r.extend_from_slice(text.as_bytes());
         // 5: body (AnyValue string).
         self.body.clear();
-        body_into(&mut self.body, e);
+        call_text_into(&mut self.body, e);
         len_prefix(r, 5, any_string_len(self.body.len()));
         len_prefix(r, 1, self.body.len());
         r.extend_from_slice(self.body.as_bytes());
@@ -180,115 +181,72 @@ mod tests {
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 
     use super::*;
+    use exporter_common::events::EventKind;
+
     use crate::{
-        catalog::Category,
-        event::{Arg, Context, Value},
-        format::sockaddr::SockAddr,
-        otel::LogMapper,
-        sinks::otlp::sink::request,
+        event::{Context, SockAddr, Value, testing},
+        otel::{LogMapper, record::request},
     };
 
     fn events() -> Vec<Event> {
-        let base = Event {
-            id: 257,
-            name: "openat",
-            category: Category::Syscall,
-            ctx: Context {
-                ts_boot_ns: 5_000_000_123,
-                pid: 300,
-                tid: 301,
-                ppid: 1,
-                vpid: 300,
-                uid: 0,
-                gid: 0,
-                mnt_ns: 4026531841,
-                pid_ns: 4026531836,
-                cgroup_id: 99,
-                comm: "cat".into(),
-                uts_name: "h".into(),
-                container_id: None,
-            },
-            ret: -2,
-            ret_kind: exporter_common::syscalls::RetKind::Fd,
-            no_return: false,
-            args: vec![
-                Arg {
-                    name: "dfd",
-                    value: Value::Fd(-100),
-                },
-                Arg {
-                    name: "filename",
-                    value: Value::Str {
-                        value: "/etc/x".into(),
-                        truncated: false,
-                    },
-                },
-                Arg {
-                    name: "flags",
-                    value: Value::Sym {
-                        raw: 0,
-                        text: "O_RDONLY".into(),
-                    },
-                },
-                Arg {
-                    name: "mode",
-                    value: Value::Octal(0o644),
-                },
-            ],
-            observed_unix_ns: 1_700_000_009_000_000_000,
+        let ctx = Context {
+            ts_boot_ns: 5_000_000_123,
+            pid: 300,
+            tid: 301,
+            ppid: 1,
+            vpid: 300,
+            mnt_ns: 4026531841,
+            pid_ns: 4026531836,
+            cgroup_id: 99,
+            comm: "cat".into(),
+            uts_name: "h".into(),
+            ..Context::default()
         };
-        let mut exec = base.clone();
-        exec.id = 1001;
-        exec.name = "sched_process_exec";
-        exec.category = Category::Sched;
-        exec.args = vec![
-            Arg {
-                name: "filename",
-                value: Value::Str {
-                    value: "/bin/ls".into(),
-                    truncated: false,
+        let open_args = vec![
+            ("dfd", Value::Fd(-100)),
+            ("filename", testing::string("/etc/x")),
+            (
+                "flags",
+                Value::Sym {
+                    raw: 0,
+                    text: "O_RDONLY".into(),
                 },
-            },
-            Arg {
-                name: "argv",
-                value: Value::StrList {
-                    values: vec!["ls".into(), "".into(), "é".repeat(100)],
-                    truncated: false,
-                    count: 3,
-                },
-            },
-            Arg {
-                name: "core",
-                value: Value::Bool(true),
-            },
-            Arg {
-                name: "big",
-                value: Value::UInt(u64::MAX),
-            },
-            Arg {
-                name: "gone",
-                value: Value::Unreadable(1),
-            },
-            Arg {
-                name: "addr",
-                value: Value::Hex(0xdead),
-            },
+            ),
+            ("mode", Value::Octal(0o644)),
         ];
-        let mut connect = base.clone();
-        connect.id = 42;
-        connect.name = "connect";
-        connect.args = vec![Arg {
-            name: "uservaddr",
-            value: Value::SockAddr(SockAddr::Ip {
-                addr: "::1".parse().unwrap(),
-                port: 443,
-            }),
-        }];
-        let mut exit = base.clone();
-        exit.id = 231;
-        exit.name = "exit_group";
-        exit.no_return = true;
-        exit.observed_unix_ns = 0;
+        let mut base = testing::syscall("openat", ctx.clone(), -2, open_args.clone());
+        base.observed_unix_ns = 1_700_000_009_000_000_000;
+        // Values of every kind, some unusual (an exec with fields it does not declare).
+        let exec = testing::declared(
+            EventKind::ProcessExec,
+            ctx.clone(),
+            vec![
+                ("filename", testing::string("/bin/ls")),
+                (
+                    "argv",
+                    Value::StrList {
+                        values: vec!["ls".into(), "".into(), "é".repeat(100)],
+                        truncated: false,
+                        count: 3,
+                    },
+                ),
+                ("core", Value::Bool(true)),
+                ("big", Value::UInt(u64::MAX)),
+                ("gone", Value::Unreadable(1)),
+                ("addr", Value::Hex(0xdead)),
+            ],
+        );
+        let addr = SockAddr::Ip {
+            addr: "::1".parse().unwrap(),
+            port: 443,
+        };
+        let connect = testing::syscall(
+            "connect",
+            ctx.clone(),
+            -2,
+            vec![("uservaddr", Value::SockAddr(addr))],
+        );
+        let exit = testing::syscall("exit_group", ctx, -2, open_args);
         vec![base, exec, connect, exit]
     }
 

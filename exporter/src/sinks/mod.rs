@@ -4,6 +4,7 @@
 //! What happens when a queue is full is the sink's [`FullPolicy`], named where
 //! the sink is built; every record that does not reach its sink is counted.
 
+pub mod batch;
 pub mod console;
 pub mod kafka;
 pub mod otlp;
@@ -23,6 +24,21 @@ use crate::event::Event;
 
 /// What the pipeline hands to every sink: one allocation shared by all of them.
 pub type Batch = Arc<Vec<Event>>;
+
+/// Batch slots of the channel in front of a network output; the bound that
+/// matters is the output's own, in records.
+pub const CHANNEL_BATCHES: usize = 4096;
+/// How often a network output looks at its batch's age (and, for Kafka, at
+/// messages to split) when nothing arrives: often enough that a batch closes
+/// within half its age limit of falling due.
+pub fn tick(batch_age: Duration) -> tokio::time::Interval {
+    let every = Duration::from_millis(50)
+        .min(batch_age / 2)
+        .max(Duration::from_millis(1));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
 
 /// What to do with a batch when a sink's queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,10 +7,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use exporter_common::syscalls::RetKind;
 
 use crate::{
-    clock::BootClock,
-    errno,
-    event::{Event, Value},
-    format::flags,
+    base::clock::BootClock,
+    event::{Event, Value, errno},
+    format::{args::args_text_into, sockaddr},
 };
 
 /// The column header, in the original tracer's layout.
@@ -30,104 +29,6 @@ pub fn table_header() -> String {
         "RET",
         "ARGS"
     )
-}
-
-/// A string as it appears in ARGS: quoted, with quotes and control characters
-/// escaped. Backslashes are left alone: bytes that are not UTF-8 already arrive
-/// as `\xNN` (see `event::text`).
-fn quote(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn value_text(out: &mut String, v: &Value) {
-    match v {
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Value::UInt(u) => {
-            let _ = write!(out, "{u}");
-        }
-        Value::Hex(h) => {
-            let _ = write!(out, "{h:#x}");
-        }
-        Value::Octal(o) => {
-            let _ = write!(out, "0{o:o}");
-        }
-        Value::Bool(b) => {
-            let _ = write!(out, "{b}");
-        }
-        Value::Fd(fd) => match flags::fd(*fd) {
-            Some(name) => out.push_str(name),
-            None => {
-                let _ = write!(out, "{fd}");
-            }
-        },
-        Value::Sym { text, .. } => out.push_str(text),
-        Value::SockAddr(a) => out.push_str(&a.text()),
-        Value::Str { value, truncated } => {
-            quote(out, value);
-            if *truncated {
-                out.push_str("...");
-            }
-        }
-        Value::Unreadable(p) => {
-            let _ = write!(out, "{p:#x} (unreadable)");
-        }
-        Value::StrList {
-            values,
-            truncated,
-            count,
-        } => {
-            out.push('[');
-            for (i, s) in values.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                quote(out, s);
-            }
-            if *truncated {
-                if !values.is_empty() {
-                    out.push_str(", ");
-                }
-                out.push_str("...");
-            }
-            out.push(']');
-            if *truncated {
-                let _ = write!(out, " ({count})");
-            }
-        }
-    }
-}
-
-/// ARGS: `name: value` pairs joined by `, `.
-pub fn args_text(e: &Event) -> String {
-    let mut out = String::new();
-    args_text_into(&mut out, e);
-    out
-}
-
-/// [`args_text`], appended to `out`.
-pub fn args_text_into(out: &mut String, e: &Event) {
-    for (i, a) in e.args.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(a.name);
-        out.push_str(": ");
-        value_text(out, &a.value);
-    }
 }
 
 /// One table row (no newline): `%-14f %-16s %-12d %-12d %-6d %-16s %-16s %-6d %-6d %-6d %-12d %s`.
@@ -168,7 +69,7 @@ impl Serialize for Args<'_> {
                 // mapping; the table shows AT_FDCWD by name.
                 Value::Fd(fd) => m.serialize_entry(a.name, fd)?,
                 Value::Sym { text, .. } => m.serialize_entry(a.name, text)?,
-                Value::SockAddr(addr) => m.serialize_entry(a.name, &addr.text())?,
+                Value::SockAddr(addr) => m.serialize_entry(a.name, &sockaddr::text(addr))?,
                 Value::Str { value, .. } => m.serialize_entry(a.name, value)?,
                 Value::Unreadable(_) => m.serialize_entry(a.name, &())?,
                 Value::StrList { values, .. } => m.serialize_entry(a.name, values)?,
@@ -278,51 +179,31 @@ pub fn json_line(out: &mut Vec<u8>, e: &Event, clock: &BootClock) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        catalog::Category,
-        event::{Arg, Context},
-    };
+    use crate::event::{Context, testing};
 
     fn openat() -> Event {
-        Event {
-            id: 257,
-            name: "openat",
-            category: Category::Syscall,
-            ctx: Context {
-                ts_boot_ns: 1_234_500_000_123,
-                pid: 42,
-                tid: 43,
-                ppid: 1,
-                uid: 0,
-                mnt_ns: 4026531841,
-                pid_ns: 4026531836,
-                comm: "cat".into(),
-                uts_name: "box".into(),
-                container_id: None,
-                ..Context::default()
-            },
-            ret: -2,
-            ret_kind: RetKind::Fd,
-            no_return: false,
-            args: vec![
-                Arg {
-                    name: "dfd",
-                    value: Value::Fd(-100),
-                },
-                Arg {
-                    name: "filename",
-                    value: Value::Str {
-                        value: "/etc/\"x\"".into(),
-                        truncated: false,
-                    },
-                },
-                Arg {
-                    name: "mode",
-                    value: Value::Octal(0o640),
-                },
+        let ctx = Context {
+            ts_boot_ns: 1_234_500_000_123,
+            pid: 42,
+            tid: 43,
+            ppid: 1,
+            uid: 0,
+            mnt_ns: 4026531841,
+            pid_ns: 4026531836,
+            comm: "cat".into(),
+            uts_name: "box".into(),
+            ..Context::default()
+        };
+        testing::syscall(
+            "openat",
+            ctx,
+            -2,
+            vec![
+                ("dfd", Value::Fd(-100)),
+                ("filename", testing::string("/etc/\"x\"")),
+                ("mode", Value::Octal(0o640)),
             ],
-            observed_unix_ns: 0,
-        }
+        )
     }
 
     #[test]

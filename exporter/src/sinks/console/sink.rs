@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use crate::{
-    clock::BootClock,
+    base::clock::BootClock,
     sinks::{FullPolicy, SinkHandle, SinkStats, queue},
 };
 

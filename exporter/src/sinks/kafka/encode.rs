@@ -5,18 +5,29 @@
 use serde_json::{Map, Value as Json, json};
 
 use crate::{
-    catalog::{self, Category, sets::SETS},
-    clock::{BootClock, rfc3339_ns},
-    errno,
-    event::Event,
+    base::clock::{BootClock, rfc3339_ns},
+    event::{
+        Category, Event,
+        catalog::{self, Ecs},
+        errno,
+    },
+    format::args::call_text_into,
     otel::{
         Resource, attributes as attr,
-        record::{Attrs, Key, attributes, body_into, event_name, key, severity},
+        record::{Attrs, Key, attributes, event_name, key, severity},
     },
 };
 
 /// The ECS version the documents follow.
 pub const ECS_VERSION: &str = "8.17.0";
+
+/// The classification of an event sysotel does not know (not seen: every
+/// event a decoder makes is in the catalog).
+const UNKNOWN: Ecs = Ecs {
+    kind: "event",
+    category: &["host"],
+    types: &["info"],
+};
 
 fn push_str(out: &mut Vec<u8>, s: &str) {
     // Writing to a Vec cannot fail.
@@ -94,64 +105,6 @@ impl Attrs for Collected {
     }
 }
 
-/// ECS `event.category` and `event.type` of one event.
-type Classes = (&'static [&'static str], &'static [&'static str]);
-
-fn classify(name: &str, category: Category) -> Classes {
-    match (category, name) {
-        (Category::Internal, _) => (&[], &["info"]),
-        (Category::Sched, "sched_process_exit") => (&["process"], &["end"]),
-        (Category::Sched, _) => (&["process"], &["start"]),
-        (Category::Syscall, _) => {
-            let set = SETS
-                .iter()
-                .find(|(_, _, members)| members.contains(&name))
-                .map(|(set, _, _)| *set);
-            match set {
-                Some("fs") => {
-                    let kind: &'static [&'static str] = match name {
-                        n if n.starts_with("unlink") || n == "rmdir" => &["deletion"],
-                        n if n.starts_with("mkdir")
-                            || n.starts_with("mknod")
-                            || n.starts_with("symlink")
-                            || n.starts_with("link")
-                            || n == "creat" =>
-                        {
-                            &["creation"]
-                        }
-                        n if n.starts_with("rename")
-                            || n.contains("chmod")
-                            || n.contains("chown")
-                            || n.contains("truncate")
-                            || n.contains("xattr") && !n.contains("get") && !n.contains("list")
-                            || n.starts_with("write")
-                            || n.starts_with("pwrite") =>
-                        {
-                            &["change"]
-                        }
-                        _ => &["access"],
-                    };
-                    (&["file"], kind)
-                }
-                Some("net") => match name {
-                    "connect" | "accept" | "accept4" => (&["network"], &["connection", "start"]),
-                    "shutdown" => (&["network"], &["connection", "end"]),
-                    _ => (&["network"], &["info"]),
-                },
-                Some("proc") => match name {
-                    "execve" | "execveat" | "fork" | "vfork" | "clone" | "clone3" => {
-                        (&["process"], &["start"])
-                    }
-                    "exit" | "exit_group" => (&["process"], &["end"]),
-                    n if n.starts_with("set") => (&["process"], &["change"]),
-                    _ => (&["process"], &["info"]),
-                },
-                _ => (&["host"], &["info"]),
-            }
-        }
-    }
-}
-
 /// What a per-event encoder keeps for the whole run.
 pub struct DocEncoder {
     clock: BootClock,
@@ -160,7 +113,6 @@ pub struct DocEncoder {
     /// The ECS `host` and `agent` objects: the resource, fixed for the run.
     ecs_host: Json,
     ecs_agent: Json,
-    classes: Vec<Option<Classes>>,
     body: String,
     ts: String,
 }
@@ -171,12 +123,6 @@ impl DocEncoder {
         for (k, v) in &resource.attributes {
             push_key(&mut resource_members, key(k));
             push_str(&mut resource_members, v);
-        }
-        let mut classes = vec![None; exporter_common::events::EVENT_ID_LIMIT as usize];
-        for e in catalog::all() {
-            if let Some(slot) = classes.get_mut(e.id as usize) {
-                *slot = Some(classify(e.name, e.category));
-            }
         }
         let res = |k: &str| resource.get(k).map(Json::from);
         let mut host = Map::new();
@@ -213,7 +159,6 @@ impl DocEncoder {
             resource_members,
             ecs_host: Json::Object(host),
             ecs_agent: agent,
-            classes,
             body: String::with_capacity(256),
             ts: String::with_capacity(32),
         }
@@ -238,9 +183,9 @@ impl DocEncoder {
         out.extend_from_slice(name.name.as_bytes());
         out.push(b'"');
         push_key(out, key("severity"));
-        push_str(out, severity(e).1);
+        push_str(out, severity(e).text());
         self.body.clear();
-        body_into(&mut self.body, e);
+        call_text_into(&mut self.body, e);
         push_key(out, key("body"));
         push_str(out, &self.body);
         attributes(e, &mut FlatAttrs(out));
@@ -253,12 +198,7 @@ impl DocEncoder {
         let mut a = Collected::default();
         attributes(e, &mut a);
         let c = &e.ctx;
-        let (categories, types) = self
-            .classes
-            .get(e.id as usize)
-            .copied()
-            .flatten()
-            .unwrap_or_else(|| classify(e.name, e.category));
+        let ecs = catalog::info(e.id).map_or(UNKNOWN, |i| i.ecs);
         let failed = e.errno().is_some();
         let outcome = match e.category {
             Category::Syscall if !e.no_return => {
@@ -272,7 +212,7 @@ impl DocEncoder {
         };
         self.timestamp(e);
         self.body.clear();
-        body_into(&mut self.body, e);
+        call_text_into(&mut self.body, e);
         let name = event_name(e);
         let event_name = format!("{}{}", name.prefix, name.name);
 
@@ -323,14 +263,14 @@ impl DocEncoder {
             "message": self.body,
             "ecs": {"version": ECS_VERSION},
             "event": {
-                "kind": if e.category == Category::Internal { "pipeline_error" } else { "event" },
-                "category": categories,
-                "type": types,
+                "kind": ecs.kind,
+                "category": ecs.category,
+                "type": ecs.types,
                 "action": e.name,
                 "outcome": outcome,
                 "module": "sysotel",
                 "dataset": event_name,
-                "severity": severity(e).0,
+                "severity": severity(e).number(),
             },
             "process": process,
             "user": {"id": c.uid.to_string()},
@@ -372,10 +312,7 @@ impl DocEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        event::{Arg, Context, Value},
-        format::sockaddr::SockAddr,
-    };
+    use crate::event::{Context, SockAddr, Value, testing};
 
     fn resource() -> Resource {
         Resource {
@@ -387,44 +324,31 @@ mod tests {
         }
     }
 
-    fn openat_enoent() -> Event {
-        let id = exporter_common::syscalls::by_name("openat")
-            .expect("openat exists")
-            .nr;
-        Event {
-            id,
-            name: "openat",
-            category: Category::Syscall,
-            ctx: Context {
-                ts_boot_ns: 1_000_000_001,
-                pid: 42,
-                tid: 43,
-                ppid: 1,
-                uid: 1000,
-                gid: 100,
-                comm: "cat".into(),
-                uts_name: "web-1".into(),
-                container_id: Some("abc".into()),
-                ..Default::default()
-            },
-            ret: -2,
-            ret_kind: exporter_common::syscalls::RetKind::Int,
-            no_return: false,
-            args: vec![
-                Arg {
-                    name: "dfd",
-                    value: Value::Fd(-100),
-                },
-                Arg {
-                    name: "filename",
-                    value: Value::Str {
-                        value: "/etc/\"x\"".into(),
-                        truncated: false,
-                    },
-                },
-            ],
-            observed_unix_ns: 0,
+    fn ctx() -> Context {
+        Context {
+            ts_boot_ns: 1_000_000_001,
+            pid: 42,
+            tid: 43,
+            ppid: 1,
+            uid: 1000,
+            gid: 100,
+            comm: "cat".into(),
+            uts_name: "web-1".into(),
+            container_id: Some("abc".into()),
+            ..Default::default()
         }
+    }
+
+    fn openat_enoent() -> Event {
+        testing::syscall(
+            "openat",
+            ctx(),
+            -2,
+            vec![
+                ("dfd", Value::Fd(-100)),
+                ("filename", testing::string("/etc/\"x\"")),
+            ],
+        )
     }
 
     #[test]
@@ -478,19 +402,16 @@ mod tests {
         assert_eq!(doc["sysotel"]["return_value"], -2);
         assert_eq!(doc["sysotel"]["args"]["dfd"], -100);
 
-        let mut connect = openat_enoent();
-        connect.id = exporter_common::syscalls::by_name("connect")
-            .expect("connect exists")
-            .nr;
-        connect.name = "connect";
-        connect.ret = 0;
-        connect.args = vec![Arg {
-            name: "uservaddr",
-            value: Value::SockAddr(SockAddr::Ip {
-                addr: "10.1.2.3".parse().expect("an address"),
-                port: 443,
-            }),
-        }];
+        let addr = SockAddr::Ip {
+            addr: "10.1.2.3".parse().expect("an address"),
+            port: 443,
+        };
+        let connect = testing::syscall(
+            "connect",
+            ctx(),
+            0,
+            vec![("uservaddr", Value::SockAddr(addr))],
+        );
         out.clear();
         enc.ecs(&connect, &mut out);
         let doc: Json = serde_json::from_slice(&out).expect("valid JSON");

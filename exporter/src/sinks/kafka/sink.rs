@@ -10,7 +10,6 @@
 //! split in two and sent again, down to single records.
 
 use std::{
-    collections::HashSet,
     sync::{Arc, Mutex, mpsc as std_mpsc},
     time::{Duration, Instant},
 };
@@ -30,17 +29,24 @@ use super::{
     encode::DocEncoder,
 };
 use crate::{
-    clock::BootClock,
+    base::clock::BootClock,
     event::Event,
     otel::{Resource, attributes as attr, json, wire::Encoder},
-    sinks::{FullPolicy, SinkHandle, SinkInput, SinkStats, queue, spawn_on_runtime},
+    sinks::{
+        CHANNEL_BATCHES, FullPolicy, SinkHandle, SinkInput, SinkStats,
+        batch::{Batch, LogOnce},
+        queue, spawn_on_runtime, tick,
+    },
 };
 
-/// Batch slots of the channel in front of the sink; the bound that matters
-/// is `queue_records`.
-const CHANNEL_BATCHES: usize = 4096;
-/// How often the sink looks at batch ages and messages to split.
-const TICK: Duration = Duration::from_millis(50);
+/// Why the Kafka output could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("creating the Kafka producer")]
+    Producer(#[source] KafkaError),
+    #[error(transparent)]
+    Thread(#[from] std::io::Error),
+}
 
 /// A message the broker refused as too large, to be split and sent again.
 struct TooLarge {
@@ -53,15 +59,13 @@ struct Context {
     stats: Arc<SinkStats>,
     too_large: Mutex<std_mpsc::Sender<TooLarge>>,
     batched: bool,
-    logged: Mutex<HashSet<String>>,
+    logged: LogOnce,
 }
 
 impl Context {
     fn log_once(&self, kind: &str, message: &str) {
-        let mut seen = self.logged.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.insert(kind.to_string()) {
-            crate::warn!("sysotel: kafka: {message} (logged once per kind)");
-        }
+        self.logged
+            .warn(kind, || format!("sysotel: kafka: {message}"));
     }
 
     fn failed(&self, error: &KafkaError, records: usize) {
@@ -266,7 +270,7 @@ pub fn spawn(
     clock: BootClock,
     resource: &Resource,
     shutdown_budget: Duration,
-) -> anyhow::Result<SinkHandle> {
+) -> Result<SinkHandle, StartError> {
     let (handle, input) = queue(
         "kafka",
         FullPolicy::DropNewest {
@@ -279,10 +283,10 @@ pub fn spawn(
         stats: input.stats.clone(),
         too_large: Mutex::new(too_large_tx),
         batched: cfg.encoding.batched(),
-        logged: Mutex::new(HashSet::new()),
+        logged: LogOnce::default(),
     };
     let producer = ThreadedProducer::from_config_and_context(&cfg.client_config(), context)
-        .map_err(|e| anyhow::anyhow!("creating the Kafka producer: {e}"))?;
+        .map_err(StartError::Producer)?;
     let host = resource
         .get(attr::HOST_NAME)
         .map(str::to_string)
@@ -302,18 +306,16 @@ pub fn spawn(
         host,
         batch_bytes,
     };
-    let wire = Encoder::new(clock, resource);
-    let docs = DocEncoder::new(clock, resource);
+    let encoders = Encoders {
+        wire: Encoder::new(clock, resource),
+        docs: DocEncoder::new(clock, resource),
+        clock,
+        pending: Batch::default(),
+        doc: Vec::with_capacity(2048),
+        pid: String::new(),
+    };
     spawn_on_runtime("kafka", input, move |input| {
-        run(
-            shipper,
-            wire,
-            docs,
-            input,
-            too_large_rx,
-            clock,
-            shutdown_budget,
-        )
+        run(shipper, encoders, input, too_large_rx, shutdown_budget)
     })?;
     Ok(handle)
 }
@@ -338,84 +340,91 @@ fn event_key<'a>(
     }
 }
 
+/// The encoders and the batch of one run.
+struct Encoders {
+    wire: Encoder,
+    docs: DocEncoder,
+    clock: BootClock,
+    /// The OTLP records waiting to become one message (batched encodings).
+    pending: Batch,
+    doc: Vec<u8>,
+    pid: String,
+}
+
+impl Encoders {
+    /// One event: into the batch (OTLP encodings), or a message of its own.
+    fn take(&mut self, shipper: &Shipper, e: &Event) {
+        let cfg = &shipper.cfg;
+        if !cfg.encoding.batched() {
+            self.doc.clear();
+            match cfg.encoding {
+                Encoding::Ecs => self.docs.ecs(e, &mut self.doc),
+                _ => self.docs.json(e, &mut self.doc),
+            }
+            let key = event_key(cfg.key, e, &shipper.host, &mut self.pid);
+            let ts_ms = (self.clock.unix_ns(e.ctx.ts_boot_ns) / 1_000_000) as i64;
+            // One record: never split.
+            let _ = shipper.produce(&self.doc, key, 1, Some(ts_ms));
+            return;
+        }
+        // Keep the batch under the message limit: close it before the record
+        // that would cross it.
+        let wire = &mut self.wire;
+        if let Some(next) = self.pending.push_within(shipper.batch_bytes, |out| {
+            wire.append(e, out);
+        }) {
+            self.close(shipper);
+            self.pending = Batch::starting_with(next);
+        }
+        if self.pending.count >= cfg.batch_records {
+            self.close(shipper);
+        }
+    }
+
+    /// Sends the batch, if it holds anything.
+    fn close(&mut self, shipper: &Shipper) {
+        if !self.pending.is_empty() {
+            let b = self.pending.take();
+            shipper.produce_batch(self.wire.request(&b.records), b.count);
+        }
+    }
+}
+
 async fn run(
     shipper: Shipper,
-    mut wire: Encoder,
-    mut docs: DocEncoder,
+    mut enc: Encoders,
     mut input: SinkInput,
     too_large: std_mpsc::Receiver<TooLarge>,
-    clock: BootClock,
     shutdown_budget: Duration,
 ) {
     let cfg = &shipper.cfg;
-    let mut records = Vec::new();
-    let mut count = 0usize;
-    let mut since = Instant::now();
-    let mut doc = Vec::with_capacity(2048);
-    let mut pid = String::new();
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-
-    let close = |records: &mut Vec<u8>, count: &mut usize, wire: &Encoder| {
-        if *count > 0 {
-            let request = wire.request(records);
-            shipper.produce_batch(request, *count);
-            records.clear();
-            *count = 0;
-        }
-    };
-
+    let mut tick = tick(cfg.batch_age);
     loop {
         tokio::select! {
             batch = input.rx.recv() => match batch {
-                Some(events) => {
-                    for e in events.iter() {
-                        if cfg.encoding.batched() {
-                            if count == 0 {
-                                since = Instant::now();
-                            }
-                            let before = records.len();
-                            wire.append(e, &mut records);
-                            // Keep the batch under the message limit: close it
-                            // before the record that would cross it.
-                            if count > 0 && records.len() > shipper.batch_bytes {
-                                let tail = records.split_off(before);
-                                close(&mut records, &mut count, &wire);
-                                records = tail;
-                            }
-                            count += 1;
-                            if count >= cfg.batch_records {
-                                close(&mut records, &mut count, &wire);
-                            }
-                        } else {
-                            doc.clear();
-                            match cfg.encoding {
-                                Encoding::Ecs => docs.ecs(e, &mut doc),
-                                _ => docs.json(e, &mut doc),
-                            }
-                            let key = event_key(cfg.key, e, &shipper.host, &mut pid);
-                            let ts_ms = (clock.unix_ns(e.ctx.ts_boot_ns) / 1_000_000) as i64;
-                            // One record: never split.
-                            let _ = shipper.produce(&doc, key, 1, Some(ts_ms));
-                        }
-                    }
-                }
+                Some(events) => events.iter().for_each(|e| enc.take(&shipper, e)),
                 None => break,
             },
             _ = tick.tick() => {}
         }
-        if count > 0 && since.elapsed() >= cfg.batch_age {
-            close(&mut records, &mut count, &wire);
+        if enc.pending.is_due(cfg.batch_age) {
+            enc.close(&shipper);
         }
         while let Ok(m) = too_large.try_recv() {
             shipper.split_and_produce(&m.payload, m.records);
         }
     }
-
     // Shutdown: what is batched goes out, then librdkafka delivers what it
     // holds within the budget; what is left is purged and counted.
-    close(&mut records, &mut count, &wire);
-    let deadline = Instant::now() + shutdown_budget;
+    enc.close(&shipper);
+    flush(&shipper, &too_large, shutdown_budget);
+    input.finish();
+}
+
+/// Delivers what librdkafka holds within `budget` (splitting what the broker
+/// refuses meanwhile); purges what is left and counts it.
+fn flush(shipper: &Shipper, too_large: &std_mpsc::Receiver<TooLarge>, budget: Duration) {
+    let deadline = Instant::now() + budget;
     loop {
         while let Ok(m) = too_large.try_recv() {
             shipper.split_and_produce(&m.payload, m.records);
@@ -424,7 +433,7 @@ async fn run(
         if shipper.producer.in_flight_count() == 0 || left.is_zero() {
             break;
         }
-        let _ = shipper.producer.flush(left.min(TICK));
+        let _ = shipper.producer.flush(left.min(Duration::from_millis(50)));
     }
     if shipper.producer.in_flight_count() > 0 {
         shipper
@@ -438,5 +447,4 @@ async fn run(
     while let Ok(m) = too_large.try_recv() {
         stats.finished(&stats.dropped_shutdown, m.records);
     }
-    input.finish();
 }

@@ -7,7 +7,7 @@ use std::{path::PathBuf, time::Duration};
 
 use thiserror::Error;
 
-use crate::cli::parse_size;
+use crate::{base::units::parse_size, sinks::batch::Limits};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
@@ -88,6 +88,17 @@ pub struct OtlpConfig {
     pub retry_max_elapsed: Duration,
 }
 
+impl OtlpConfig {
+    /// When a batch closes.
+    pub fn batch_limits(&self) -> Limits {
+        Limits {
+            records: self.batch_records,
+            bytes: self.batch_bytes,
+            age: self.batch_age,
+        }
+    }
+}
+
 pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
 pub const LOGS_PATH: &str = "/v1/logs";
@@ -142,131 +153,154 @@ fn existing_file(p: PathBuf, setting: &str) -> Result<PathBuf, ConfigError> {
     }
 }
 
+/// The environment, as `pick` reads it.
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn protocol(flags: &OtlpFlags, env: Env) -> Result<Protocol, ConfigError> {
+    match pick(flags.protocol.clone(), "--otlp-protocol", env, "PROTOCOL") {
+        Some((v, from)) => Protocol::parse(&v).ok_or_else(|| {
+            err(
+                &from,
+                format!("unknown protocol `{v}`; expected grpc, http/protobuf or http/json"),
+            )
+        }),
+        None => Ok(Protocol::HttpProtobuf),
+    }
+}
+
+fn insecure(flags: &OtlpFlags, env: Env) -> Result<bool, ConfigError> {
+    match (flags.insecure, pick(None, "", env, "INSECURE")) {
+        (true, _) => Ok(true),
+        (false, Some((v, from))) => match v.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(err(&from, format!("`{v}` is not true or false"))),
+        },
+        (false, None) => Ok(false),
+    }
+}
+
+/// The standard variable's headers, then the flags' (a flag replaces a
+/// variable's header of the same name).
+fn headers(flags: &OtlpFlags, env: Env) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut headers = Vec::new();
+    if let Some((v, from)) = pick(None, "", env, "HEADERS") {
+        headers = parse_headers(&v, &from)?;
+    }
+    for h in &flags.headers {
+        let (k, v) = h
+            .split_once('=')
+            .ok_or_else(|| err("--otlp-header", format!("`{h}` is not key=value")))?;
+        headers.retain(|(key, _)| key != k.trim());
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    for (k, v) in &headers {
+        let bad_name = k.is_empty()
+            || !k
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if bad_name || v.bytes().any(|b| b.is_ascii_control()) {
+            return Err(err(
+                "OTLP headers",
+                format!("`{k}` cannot be sent as a header"),
+            ));
+        }
+    }
+    Ok(headers)
+}
+
+fn gzip(flags: &OtlpFlags, env: Env) -> Result<bool, ConfigError> {
+    let picked = pick(
+        flags.compression.clone(),
+        "--otlp-compression",
+        env,
+        "COMPRESSION",
+    );
+    match picked {
+        Some((v, from)) => match v.trim() {
+            "gzip" => Ok(true),
+            "none" => Ok(false),
+            _ => Err(err(
+                &from,
+                format!("unknown compression `{v}`; expected gzip or none"),
+            )),
+        },
+        None => Ok(true),
+    }
+}
+
+fn timeout(flags: &OtlpFlags, env: Env) -> Result<Duration, ConfigError> {
+    let timeout = match (flags.timeout, pick(None, "", env, "TIMEOUT")) {
+        (Some(t), _) => t,
+        (None, Some((v, from))) => Duration::from_millis(
+            v.trim()
+                .parse()
+                .map_err(|_| err(&from, format!("`{v}` is not a number of milliseconds")))?,
+        ),
+        (None, None) => Duration::from_secs(10),
+    };
+    if timeout.is_zero() {
+        return Err(err("--otlp-timeout", "must be more than zero"));
+    }
+    Ok(timeout)
+}
+
+/// The CA file and the client certificate and key, each an existing file.
+#[allow(clippy::type_complexity)]
+fn tls_files(
+    flags: &OtlpFlags,
+    env: Env,
+) -> Result<(Option<PathBuf>, Option<(PathBuf, PathBuf)>), ConfigError> {
+    let file = |flag: &Option<PathBuf>, flag_name: &str, name: &str| match pick(
+        flag.as_ref().map(|p| p.display().to_string()),
+        flag_name,
+        env,
+        name,
+    ) {
+        Some((v, from)) => existing_file(PathBuf::from(v), &from).map(Some),
+        None => Ok(None),
+    };
+    let ca_file = file(&flags.ca_file, "--otlp-ca-file", "CERTIFICATE")?;
+    let cert = file(
+        &flags.client_cert,
+        "--otlp-client-cert",
+        "CLIENT_CERTIFICATE",
+    )?;
+    let key = file(&flags.client_key, "--otlp-client-key", "CLIENT_KEY")?;
+    let identity = match (cert, key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(err(
+                "--otlp-client-key",
+                "a client certificate needs its key",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(err(
+                "--otlp-client-cert",
+                "a client key needs its certificate",
+            ));
+        }
+    };
+    Ok((ca_file, identity))
+}
+
 impl OtlpConfig {
-    pub fn resolve(
-        flags: &OtlpFlags,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<OtlpConfig, ConfigError> {
-        let protocol = match pick(flags.protocol.clone(), "--otlp-protocol", env, "PROTOCOL") {
-            Some((v, from)) => Protocol::parse(&v).ok_or_else(|| {
-                err(
-                    &from,
-                    format!("unknown protocol `{v}`; expected grpc, http/protobuf or http/json"),
-                )
-            })?,
-            None => Protocol::HttpProtobuf,
+    pub fn resolve(flags: &OtlpFlags, env: Env) -> Result<OtlpConfig, ConfigError> {
+        // In this order: the first bad setting is the one reported.
+        let protocol = protocol(flags, env)?;
+        let endpoint = resolve_endpoint(flags, env, protocol, insecure(flags, env)?)?;
+        let (headers, gzip, timeout) = (
+            headers(flags, env)?,
+            gzip(flags, env)?,
+            timeout(flags, env)?,
+        );
+        let (ca_file, client_identity) = tls_files(flags, env)?;
+        let bytes = |v: &Option<String>, name: &str, default: usize| match v {
+            Some(s) => parse_size(s).map(|n| n as usize).map_err(|m| err(name, m)),
+            None => Ok(default),
         };
-        let insecure = match (flags.insecure, pick(None, "", env, "INSECURE")) {
-            (true, _) => true,
-            (false, Some((v, from))) => match v.trim().to_ascii_lowercase().as_str() {
-                "true" => true,
-                "false" => false,
-                _ => return Err(err(&from, format!("`{v}` is not true or false"))),
-            },
-            (false, None) => false,
-        };
-        let endpoint = resolve_endpoint(flags, env, protocol, insecure)?;
-
-        let mut headers = Vec::new();
-        if let Some((v, from)) = pick(None, "", env, "HEADERS") {
-            headers = parse_headers(&v, &from)?;
-        }
-        for h in &flags.headers {
-            let (k, v) = h
-                .split_once('=')
-                .ok_or_else(|| err("--otlp-header", format!("`{h}` is not key=value")))?;
-            headers.retain(|(key, _)| key != k.trim());
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-        for (k, v) in &headers {
-            let bad_name = k.is_empty()
-                || !k
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-            if bad_name || v.bytes().any(|b| b.is_ascii_control()) {
-                return Err(err(
-                    "OTLP headers",
-                    format!("`{k}` cannot be sent as a header"),
-                ));
-            }
-        }
-
-        let gzip = match pick(
-            flags.compression.clone(),
-            "--otlp-compression",
-            env,
-            "COMPRESSION",
-        ) {
-            Some((v, from)) => match v.trim() {
-                "gzip" => true,
-                "none" => false,
-                _ => {
-                    return Err(err(
-                        &from,
-                        format!("unknown compression `{v}`; expected gzip or none"),
-                    ));
-                }
-            },
-            None => true,
-        };
-        let timeout = match (flags.timeout, pick(None, "", env, "TIMEOUT")) {
-            (Some(t), _) => t,
-            (None, Some((v, from))) => Duration::from_millis(
-                v.trim()
-                    .parse()
-                    .map_err(|_| err(&from, format!("`{v}` is not a number of milliseconds")))?,
-            ),
-            (None, None) => Duration::from_secs(10),
-        };
-        if timeout.is_zero() {
-            return Err(err("--otlp-timeout", "must be more than zero"));
-        }
-
-        let file = |flag: &Option<PathBuf>,
-                    flag_name: &str,
-                    name: &str|
-         -> Result<Option<PathBuf>, ConfigError> {
-            match pick(
-                flag.as_ref().map(|p| p.display().to_string()),
-                flag_name,
-                env,
-                name,
-            ) {
-                Some((v, from)) => existing_file(PathBuf::from(v), &from).map(Some),
-                None => Ok(None),
-            }
-        };
-        let ca_file = file(&flags.ca_file, "--otlp-ca-file", "CERTIFICATE")?;
-        let cert = file(
-            &flags.client_cert,
-            "--otlp-client-cert",
-            "CLIENT_CERTIFICATE",
-        )?;
-        let key = file(&flags.client_key, "--otlp-client-key", "CLIENT_KEY")?;
-        let client_identity = match (cert, key) {
-            (Some(c), Some(k)) => Some((c, k)),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(err(
-                    "--otlp-client-key",
-                    "a client certificate needs its key",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(err(
-                    "--otlp-client-cert",
-                    "a client key needs its certificate",
-                ));
-            }
-        };
-
-        let bytes =
-            |v: &Option<String>, name: &str, default: usize| -> Result<usize, ConfigError> {
-                match v {
-                    Some(s) => parse_size(s).map(|n| n as usize).map_err(|m| err(name, m)),
-                    None => Ok(default),
-                }
-            };
         let cfg = OtlpConfig {
             endpoint,
             protocol,
@@ -285,21 +319,27 @@ impl OtlpConfig {
             retry_max_delay: Duration::from_secs(10),
             retry_max_elapsed: flags.retry_max_elapsed.unwrap_or(Duration::from_secs(60)),
         };
+        cfg.check_limits()?;
+        Ok(cfg)
+    }
+
+    /// Every bound must be more than zero.
+    fn check_limits(&self) -> Result<(), ConfigError> {
         for (v, name) in [
-            (cfg.batch_records, "--otlp-batch-records"),
-            (cfg.batch_bytes, "--otlp-batch-bytes"),
-            (cfg.queue_records, "--otlp-queue-records"),
-            (cfg.queue_bytes, "--otlp-queue-bytes"),
-            (cfg.max_in_flight, "--otlp-max-in-flight"),
+            (self.batch_records, "--otlp-batch-records"),
+            (self.batch_bytes, "--otlp-batch-bytes"),
+            (self.queue_records, "--otlp-queue-records"),
+            (self.queue_bytes, "--otlp-queue-bytes"),
+            (self.max_in_flight, "--otlp-max-in-flight"),
         ] {
             if v == 0 {
                 return Err(err(name, "must be more than zero"));
             }
         }
-        if cfg.batch_age.is_zero() {
+        if self.batch_age.is_zero() {
             return Err(err("--otlp-batch-age", "must be more than zero"));
         }
-        Ok(cfg)
+        Ok(())
     }
 }
 

@@ -10,16 +10,12 @@
 //! exported, rejected, or dropped (queue full, failed, shutdown).
 
 use std::{
-    collections::{HashSet, VecDeque},
-    sync::{Arc, Mutex, atomic::Ordering},
+    collections::VecDeque,
+    sync::{Arc, atomic::Ordering},
     time::Instant,
 };
 
 use bytes::Bytes;
-use opentelemetry_proto::tonic::{
-    collector::logs::v1::ExportLogsServiceRequest,
-    logs::v1::{LogRecord, ResourceLogs, ScopeLogs},
-};
 use tokio::task::JoinSet;
 
 use super::{
@@ -27,28 +23,13 @@ use super::{
     transport::{SendError, Transport},
 };
 use crate::{
-    otel::{Resource, wire::Encoder},
-    sinks::{FullPolicy, SinkHandle, SinkInput, SinkStats, queue, spawn_on_runtime},
+    otel::wire::Encoder,
+    sinks::{
+        CHANNEL_BATCHES, FullPolicy, SinkHandle, SinkInput, SinkStats,
+        batch::{Batch, LogOnce},
+        queue, spawn_on_runtime, tick,
+    },
 };
-
-/// Batch slots of the channel in front of the sink. The bound that matters
-/// is in records: the queue inside plus what may be in flight.
-const CHANNEL_BATCHES: usize = 4096;
-
-/// Encoded `log_records` fields waiting to become one request.
-struct Batch {
-    records: Vec<u8>,
-    count: usize,
-}
-
-impl Batch {
-    fn new() -> Batch {
-        Batch {
-            records: Vec::new(),
-            count: 0,
-        }
-    }
-}
 
 /// A closed batch: the whole request, encoded.
 struct Ready {
@@ -58,33 +39,11 @@ struct Ready {
     since: Instant,
 }
 
-/// Builds the prost request for one batch (one resource, one scope): what
-/// the direct encoder must produce byte for byte.
-pub fn request(resource: &Resource, records: Vec<LogRecord>) -> ExportLogsServiceRequest {
-    ExportLogsServiceRequest {
-        resource_logs: vec![ResourceLogs {
-            resource: Some(resource.proto()),
-            scope_logs: vec![ScopeLogs {
-                scope: Some(Resource::scope()),
-                log_records: records,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
-
-/// Failure kinds already logged: each is logged once.
-#[derive(Default)]
-struct Logged(Mutex<HashSet<String>>);
-
-impl Logged {
-    fn once(&self, endpoint: &str, e: &SendError, what: &str) {
-        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.insert(format!("{what}/{}", e.kind)) {
-            crate::warn!("sysotel: otlp {endpoint}: {what}: {e} (logged once per kind)");
-        }
-    }
+/// Logs a failure of `kind` once.
+fn log_once(logged: &LogOnce, endpoint: &str, e: &SendError, what: &str) {
+    logged.warn(&format!("{what}/{}", e.kind), || {
+        format!("sysotel: otlp {endpoint}: {what}: {e}")
+    });
 }
 
 struct Outcome {
@@ -113,6 +72,70 @@ pub fn spawn(
     Ok(handle)
 }
 
+/// Records waiting for a request: the batch being filled and the closed
+/// ones, bounded in records and bytes (what is in flight is not counted).
+struct Waiting {
+    current: Batch,
+    ready: VecDeque<Ready>,
+    records: usize,
+    bytes: usize,
+}
+
+impl Waiting {
+    /// Encodes `events` into the current batch; returns how many found the
+    /// queue full (dropped).
+    fn take(
+        &mut self,
+        events: &[crate::event::Event],
+        cfg: &OtlpConfig,
+        encoder: &mut Encoder,
+    ) -> usize {
+        let limits = cfg.batch_limits();
+        let mut dropped = 0;
+        for e in events {
+            if self.records >= cfg.queue_records || self.bytes >= cfg.queue_bytes {
+                dropped += 1;
+                continue;
+            }
+            let size = self.current.push(|out| {
+                encoder.append(e, out);
+            });
+            self.records += 1;
+            self.bytes += size;
+            if self.current.is_full(&limits) {
+                self.close(encoder);
+            }
+        }
+        dropped
+    }
+
+    /// Closes the current batch into a request.
+    fn close(&mut self, encoder: &Encoder) {
+        let batch = self.current.take();
+        self.ready.push_back(Ready {
+            since: batch.since,
+            request: Bytes::from(encoder.request(&batch.records)),
+            count: batch.count,
+        });
+    }
+
+    /// The next request to send, no longer counted as waiting.
+    fn next(&mut self) -> Option<Ready> {
+        let batch = self.ready.pop_front()?;
+        self.records -= batch.count;
+        // The request adds a few header bytes to what the records took.
+        self.bytes = self.bytes.saturating_sub(batch.request.len());
+        if self.records == 0 {
+            self.bytes = 0;
+        }
+        Some(batch)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ready.is_empty() && self.current.is_empty()
+    }
+}
+
 async fn run(
     cfg: OtlpConfig,
     transport: Arc<Transport>,
@@ -120,48 +143,21 @@ async fn run(
     mut input: SinkInput,
 ) {
     let stats = input.stats.clone();
-    let logged = Arc::new(Logged::default());
-    let mut current = Batch::new();
-    let mut current_since = Instant::now();
-    let mut ready: VecDeque<Ready> = VecDeque::new();
-    // Records and bytes waiting in `current` and `ready` (not in flight).
-    let (mut queued_records, mut queued_bytes) = (0usize, 0usize);
+    let logged = Arc::new(LogOnce::default());
+    let mut waiting = Waiting {
+        current: Batch::default(),
+        ready: VecDeque::new(),
+        records: 0,
+        bytes: 0,
+    };
     let mut in_flight: JoinSet<Outcome> = JoinSet::new();
-    let mut tick = tokio::time::interval(cfg.batch_age / 2);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = tick(cfg.batch_age);
     let mut open = true;
-
-    let close =
-        |current: &mut Batch, ready: &mut VecDeque<Ready>, encoder: &Encoder, since: Instant| {
-            let batch = std::mem::replace(current, Batch::new());
-            ready.push_back(Ready {
-                since,
-                request: Bytes::from(encoder.request(&batch.records)),
-                count: batch.count,
-            });
-        };
-
-    while open || !ready.is_empty() || current.count > 0 || !in_flight.is_empty() {
+    while open || !waiting.is_empty() || !in_flight.is_empty() {
         tokio::select! {
             batch = input.rx.recv(), if open => match batch {
                 Some(events) => {
-                    let mut dropped = 0;
-                    for e in events.iter() {
-                        if queued_records >= cfg.queue_records || queued_bytes >= cfg.queue_bytes {
-                            dropped += 1;
-                            continue;
-                        }
-                        if current.count == 0 {
-                            current_since = Instant::now();
-                        }
-                        let size = encoder.append(e, &mut current.records);
-                        current.count += 1;
-                        queued_records += 1;
-                        queued_bytes += size;
-                        if current.count >= cfg.batch_records || current.records.len() >= cfg.batch_bytes {
-                            close(&mut current, &mut ready, &encoder, current_since);
-                        }
-                    }
+                    let dropped = waiting.take(&events, &cfg, &mut encoder);
                     if dropped > 0 {
                         SinkStats::add(&stats.dropped_full, dropped);
                         input.processed(dropped);
@@ -181,19 +177,12 @@ async fn run(
             }
             _ = tick.tick() => {}
         }
-        if current.count > 0 && (current_since.elapsed() >= cfg.batch_age || !open) {
-            close(&mut current, &mut ready, &encoder, current_since);
+        let current = &waiting.current;
+        if current.is_due(cfg.batch_age) || (!open && !current.is_empty()) {
+            waiting.close(&encoder);
         }
         while in_flight.len() < cfg.max_in_flight {
-            let Some(batch) = ready.pop_front() else {
-                break;
-            };
-            queued_records -= batch.count;
-            // The request adds a few header bytes to what the records took.
-            queued_bytes = queued_bytes.saturating_sub(batch.request.len());
-            if queued_records == 0 {
-                queued_bytes = 0;
-            }
+            let Some(batch) = waiting.next() else { break };
             let (t, c, l) = (transport.clone(), cfg.clone(), logged.clone());
             in_flight.spawn(export(t, c, l, stats.clone(), batch));
         }
@@ -205,7 +194,7 @@ async fn run(
 async fn export(
     transport: Arc<Transport>,
     cfg: OtlpConfig,
-    logged: Arc<Logged>,
+    logged: Arc<LogOnce>,
     stats: Arc<SinkStats>,
     batch: Ready,
 ) -> Outcome {
@@ -235,7 +224,12 @@ async fn export(
                 };
             }
             Err(e) if !e.retryable => {
-                logged.once(&cfg.endpoint, &e, "permanent failure, batch dropped");
+                log_once(
+                    &logged,
+                    &cfg.endpoint,
+                    &e,
+                    "permanent failure, batch dropped",
+                );
                 return Outcome {
                     records,
                     since,
@@ -252,7 +246,12 @@ async fn export(
                 let jittered = delay.mul_f64(0.5 + (seed % 1000) as f64 / 2000.0);
                 let wait = e.retry_after.unwrap_or(jittered);
                 if started.elapsed() + wait > cfg.retry_max_elapsed {
-                    logged.once(&cfg.endpoint, &e, "retry budget spent, batch dropped");
+                    log_once(
+                        &logged,
+                        &cfg.endpoint,
+                        &e,
+                        "retry budget spent, batch dropped",
+                    );
                     return Outcome {
                         records,
                         since,
@@ -261,7 +260,7 @@ async fn export(
                         failed: records,
                     };
                 }
-                logged.once(&cfg.endpoint, &e, "retrying");
+                log_once(&logged, &cfg.endpoint, &e, "retrying");
                 stats.retries.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(wait).await;
                 delay = (delay * 2).min(cfg.retry_max_delay);

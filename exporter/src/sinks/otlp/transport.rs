@@ -81,27 +81,37 @@ impl tonic::codec::Codec for RawCodec {
     }
 }
 
-/// What the transport needs set up once: a lazily connecting client.
+/// gRPC request metadata, sent with every request.
+type GrpcHeaders = Vec<(
+    MetadataKey<tonic::metadata::Ascii>,
+    MetadataValue<tonic::metadata::Ascii>,
+)>;
+
+/// What the transport needs set up once: a lazily connecting client. No
+/// connection is made until the first request, so a collector that is down
+/// at start-up is not an error.
 pub enum Transport {
-    Grpc {
-        /// Made on the first send, on the runtime that sends: a channel made
-        /// on another runtime (the reader's) left every request after the
-        /// first without its answer.
-        client: OnceLock<tonic::client::Grpc<Channel>>,
-        endpoint: Endpoint,
-        gzip: bool,
-        headers: Vec<(
-            MetadataKey<tonic::metadata::Ascii>,
-            MetadataValue<tonic::metadata::Ascii>,
-        )>,
-    },
-    Http {
-        client: reqwest::Client,
-        url: reqwest::Url,
-        json: bool,
-        gzip: bool,
-        headers: reqwest::header::HeaderMap,
-    },
+    Grpc(Box<GrpcTransport>),
+    Http(HttpTransport),
+}
+
+pub struct GrpcTransport {
+    /// Made on the first request, on the runtime that sends it: the channel's
+    /// connection and buffer tasks run where they are made, and a channel made
+    /// on another runtime (the reader's) left every request after the first
+    /// without its answer.
+    client: OnceLock<tonic::client::Grpc<Channel>>,
+    endpoint: Endpoint,
+    gzip: bool,
+    headers: GrpcHeaders,
+}
+
+pub struct HttpTransport {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    json: bool,
+    gzip: bool,
+    headers: reqwest::header::HeaderMap,
 }
 
 /// Setting up a transport failed (bad certificate, bad header).
@@ -123,202 +133,208 @@ fn read(path: &std::path::Path, setting: &str) -> Result<Vec<u8>, SetupError> {
     std::fs::read(path).map_err(|e| setup_err(setting, format!("{}: {e}", path.display())))
 }
 
+fn header_err(k: &str, e: impl std::fmt::Display) -> SetupError {
+    setup_err("OTLP headers", format!("{k}: {e}"))
+}
+
 impl Transport {
-    /// Builds the client; no connection is made until the first request, so a
-    /// collector that is down at start-up is not an error.
     pub fn new(cfg: &OtlpConfig) -> Result<Transport, SetupError> {
-        match cfg.protocol {
-            Protocol::Grpc => {
-                let mut endpoint = Endpoint::from_shared(cfg.endpoint.clone())
-                    .map_err(|e| setup_err("--otlp-endpoint", e))?
-                    .timeout(cfg.timeout)
-                    .connect_timeout(cfg.timeout);
-                if cfg.endpoint.starts_with("https://") {
-                    let mut tls = ClientTlsConfig::new().with_native_roots();
-                    if let Some(ca) = &cfg.ca_file {
-                        tls =
-                            tls.ca_certificate(Certificate::from_pem(read(ca, "--otlp-ca-file")?));
-                    }
-                    if let Some((cert, key)) = &cfg.client_identity {
-                        tls = tls.identity(Identity::from_pem(
-                            read(cert, "--otlp-client-cert")?,
-                            read(key, "--otlp-client-key")?,
-                        ));
-                    }
-                    endpoint = endpoint
-                        .tls_config(tls)
-                        .map_err(|e| setup_err("--otlp-ca-file", e))?;
-                }
-                let headers = cfg
-                    .headers
-                    .iter()
-                    .map(|(k, v)| {
-                        let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
-                            .map_err(|e| setup_err("OTLP headers", format!("{k}: {e}")))?;
-                        let value = v
-                            .parse()
-                            .map_err(|e| setup_err("OTLP headers", format!("{k}: {e}")))?;
-                        Ok((key, value))
-                    })
-                    .collect::<Result<_, SetupError>>()?;
-                Ok(Transport::Grpc {
-                    client: OnceLock::new(),
-                    endpoint,
-                    gzip: cfg.gzip,
-                    headers,
-                })
-            }
+        Ok(match cfg.protocol {
+            Protocol::Grpc => Transport::Grpc(Box::new(GrpcTransport::new(cfg)?)),
             Protocol::HttpProtobuf | Protocol::HttpJson => {
-                let mut b = reqwest::Client::builder()
-                    .timeout(cfg.timeout)
-                    .connect_timeout(cfg.timeout);
-                if let Some(ca) = &cfg.ca_file {
-                    let pem = read(ca, "--otlp-ca-file")?;
-                    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                        .map_err(|e| setup_err("--otlp-ca-file", e))?;
-                    for c in certs {
-                        b = b.add_root_certificate(c);
-                    }
-                }
-                if let Some((cert, key)) = &cfg.client_identity {
-                    let mut pem = read(cert, "--otlp-client-cert")?;
-                    pem.push(b'\n');
-                    pem.extend(read(key, "--otlp-client-key")?);
-                    b = b.identity(
-                        reqwest::Identity::from_pem(&pem)
-                            .map_err(|e| setup_err("--otlp-client-cert", e))?,
-                    );
-                }
-                let mut headers = reqwest::header::HeaderMap::new();
-                for (k, v) in &cfg.headers {
-                    let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
-                        .map_err(|e| setup_err("OTLP headers", format!("{k}: {e}")))?;
-                    let value = reqwest::header::HeaderValue::from_str(v)
-                        .map_err(|e| setup_err("OTLP headers", format!("{k}: {e}")))?;
-                    headers.insert(name, value);
-                }
-                Ok(Transport::Http {
-                    client: b.build().map_err(|e| setup_err("--otlp-endpoint", e))?,
-                    url: reqwest::Url::parse(&cfg.endpoint)
-                        .map_err(|e| setup_err("--otlp-endpoint", e))?,
-                    json: cfg.protocol == Protocol::HttpJson,
-                    gzip: cfg.gzip,
-                    headers,
-                })
+                Transport::Http(HttpTransport::new(cfg)?)
             }
-        }
+        })
     }
 
     /// Sends one encoded `ExportLogsServiceRequest`; on success, the records
     /// the server rejected (`partial_success.rejected_log_records`).
     pub async fn send(&self, req: &Bytes) -> Result<i64, SendError> {
         match self {
-            Transport::Grpc {
-                client,
-                endpoint,
-                gzip,
-                headers,
-            } => {
-                let mut request = tonic::Request::new(req.clone());
-                for (k, v) in headers {
-                    request.metadata_mut().insert(k.clone(), v.clone());
-                }
-                let mut client = client
-                    .get_or_init(|| {
-                        let client = tonic::client::Grpc::new(endpoint.connect_lazy())
-                            .max_decoding_message_size(16 << 20);
-                        if *gzip {
-                            client.send_compressed(CompressionEncoding::Gzip)
-                        } else {
-                            client
-                        }
-                    })
-                    .clone();
-                client.ready().await.map_err(|e| SendError {
-                    retryable: true,
-                    retry_after: None,
-                    kind: "connection".into(),
-                    message: e.to_string(),
-                })?;
-                let path = PathAndQuery::from_static(EXPORT_PATH);
-                match client.unary(request, path, RawCodec).await {
-                    Ok(resp) => Ok(rejected(Some(resp.into_inner()))),
-                    Err(status) => Err(grpc_error(&status)),
-                }
+            Transport::Grpc(t) => t.send(req).await,
+            Transport::Http(t) => t.send(req).await,
+        }
+    }
+}
+
+impl GrpcTransport {
+    fn new(cfg: &OtlpConfig) -> Result<GrpcTransport, SetupError> {
+        let mut endpoint = Endpoint::from_shared(cfg.endpoint.clone())
+            .map_err(|e| setup_err("--otlp-endpoint", e))?
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout);
+        if cfg.endpoint.starts_with("https://") {
+            let mut tls = ClientTlsConfig::new().with_native_roots();
+            if let Some(ca) = &cfg.ca_file {
+                tls = tls.ca_certificate(Certificate::from_pem(read(ca, "--otlp-ca-file")?));
             }
-            Transport::Http {
-                client,
-                url,
-                json,
-                gzip,
-                headers,
-            } => {
-                let body = if *json {
-                    // OTLP/JSON: the protobuf message rendered by its serde
-                    // mapping (the slower path; protobuf is the default).
-                    let encoding = |e: String| SendError {
-                        retryable: false,
-                        retry_after: None,
-                        kind: "encoding".into(),
-                        message: e,
-                    };
-                    crate::otel::json::otlp_json(req.as_ref()).map_err(encoding)?
+            if let Some((cert, key)) = &cfg.client_identity {
+                tls = tls.identity(Identity::from_pem(
+                    read(cert, "--otlp-client-cert")?,
+                    read(key, "--otlp-client-key")?,
+                ));
+            }
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| setup_err("--otlp-ca-file", e))?;
+        }
+        let headers = cfg
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+                    .map_err(|e| header_err(k, e))?;
+                let value = v.parse().map_err(|e| header_err(k, e))?;
+                Ok((key, value))
+            })
+            .collect::<Result<_, SetupError>>()?;
+        Ok(GrpcTransport {
+            client: OnceLock::new(),
+            endpoint,
+            gzip: cfg.gzip,
+            headers,
+        })
+    }
+
+    async fn send(&self, req: &Bytes) -> Result<i64, SendError> {
+        let mut request = tonic::Request::new(req.clone());
+        for (k, v) in &self.headers {
+            request.metadata_mut().insert(k.clone(), v.clone());
+        }
+        let mut client = self
+            .client
+            .get_or_init(|| {
+                let client = tonic::client::Grpc::new(self.endpoint.connect_lazy())
+                    .max_decoding_message_size(16 << 20);
+                if self.gzip {
+                    client.send_compressed(CompressionEncoding::Gzip)
                 } else {
-                    req.to_vec()
-                };
-                let content_type = if *json {
-                    "application/json"
-                } else {
-                    "application/x-protobuf"
-                };
-                let mut r = client
-                    .post(url.clone())
-                    .headers(headers.clone())
-                    .header(reqwest::header::CONTENT_TYPE, content_type);
-                let body = if *gzip {
-                    r = r.header(reqwest::header::CONTENT_ENCODING, "gzip");
-                    gzip_bytes(&body)
-                } else {
-                    body
-                };
-                let resp = r.body(body).send().await.map_err(|e| SendError {
-                    // Connection refused, reset, timeout: the collector may come back.
-                    retryable: true,
-                    retry_after: None,
-                    kind: if e.is_timeout() {
-                        "timeout"
-                    } else {
-                        "connection"
-                    }
-                    .into(),
-                    message: e.to_string(),
-                })?;
-                let status = resp.status();
-                let retry_after = resp
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                let bytes = resp.bytes().await.unwrap_or_default();
-                if status.is_success() {
-                    let parsed = if *json {
-                        serde_json::from_slice::<ExportLogsServiceResponse>(&bytes).ok()
-                    } else {
-                        ExportLogsServiceResponse::decode(bytes.as_ref()).ok()
-                    };
-                    return Ok(rejected(parsed));
+                    client
                 }
-                // OTLP/HTTP: only these are worth retrying.
-                let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
-                Err(SendError {
-                    retryable,
-                    retry_after,
-                    kind: format!("HTTP {}", status.as_u16()),
-                    message: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
-                })
+            })
+            .clone();
+        client.ready().await.map_err(|e| SendError {
+            retryable: true,
+            retry_after: None,
+            kind: "connection".into(),
+            message: e.to_string(),
+        })?;
+        let path = PathAndQuery::from_static(EXPORT_PATH);
+        match client.unary(request, path, RawCodec).await {
+            Ok(resp) => Ok(rejected(Some(resp.into_inner()))),
+            Err(status) => Err(grpc_error(&status)),
+        }
+    }
+}
+
+impl HttpTransport {
+    fn new(cfg: &OtlpConfig) -> Result<HttpTransport, SetupError> {
+        let mut b = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout);
+        if let Some(ca) = &cfg.ca_file {
+            let pem = read(ca, "--otlp-ca-file")?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| setup_err("--otlp-ca-file", e))?;
+            for c in certs {
+                b = b.add_root_certificate(c);
             }
         }
+        if let Some((cert, key)) = &cfg.client_identity {
+            let mut pem = read(cert, "--otlp-client-cert")?;
+            pem.push(b'\n');
+            pem.extend(read(key, "--otlp-client-key")?);
+            b = b.identity(
+                reqwest::Identity::from_pem(&pem)
+                    .map_err(|e| setup_err("--otlp-client-cert", e))?,
+            );
+        }
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (k, v) in &cfg.headers {
+            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| header_err(k, e))?;
+            let value = reqwest::header::HeaderValue::from_str(v).map_err(|e| header_err(k, e))?;
+            headers.insert(name, value);
+        }
+        Ok(HttpTransport {
+            client: b.build().map_err(|e| setup_err("--otlp-endpoint", e))?,
+            url: reqwest::Url::parse(&cfg.endpoint).map_err(|e| setup_err("--otlp-endpoint", e))?,
+            json: cfg.protocol == Protocol::HttpJson,
+            gzip: cfg.gzip,
+            headers,
+        })
+    }
+
+    /// The request body: protobuf, or OTLP/JSON (the protobuf message
+    /// rendered by its serde mapping, the slower path), gzipped when asked.
+    fn body(&self, req: &Bytes) -> Result<Vec<u8>, SendError> {
+        let body = if self.json {
+            crate::otel::json::otlp_json(req.as_ref()).map_err(|message| SendError {
+                retryable: false,
+                retry_after: None,
+                kind: "encoding".into(),
+                message,
+            })?
+        } else {
+            req.to_vec()
+        };
+        Ok(if self.gzip { gzip_bytes(&body) } else { body })
+    }
+
+    async fn send(&self, req: &Bytes) -> Result<i64, SendError> {
+        let content_type = if self.json {
+            "application/json"
+        } else {
+            "application/x-protobuf"
+        };
+        let mut r = self
+            .client
+            .post(self.url.clone())
+            .headers(self.headers.clone())
+            .header(reqwest::header::CONTENT_TYPE, content_type);
+        if self.gzip {
+            r = r.header(reqwest::header::CONTENT_ENCODING, "gzip");
+        }
+        let resp = r
+            .body(self.body(req)?)
+            .send()
+            .await
+            .map_err(|e| SendError {
+                // Connection refused, reset, timeout: the collector may come back.
+                retryable: true,
+                retry_after: None,
+                kind: if e.is_timeout() {
+                    "timeout"
+                } else {
+                    "connection"
+                }
+                .into(),
+                message: e.to_string(),
+            })?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = resp.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            let parsed = if self.json {
+                serde_json::from_slice::<ExportLogsServiceResponse>(&bytes).ok()
+            } else {
+                ExportLogsServiceResponse::decode(bytes.as_ref()).ok()
+            };
+            return Ok(rejected(parsed));
+        }
+        // OTLP/HTTP: only these are worth retrying.
+        let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
+        Err(SendError {
+            retryable,
+            retry_after,
+            kind: format!("HTTP {}", status.as_u16()),
+            message: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+        })
     }
 }
 

@@ -1,0 +1,117 @@
+//! Reads of user memory into a record's string slots. Every helper here
+//! accepts any address (a bad or unmapped one fails cleanly), so the wrappers
+//! are safe to call with whatever a syscall argument held.
+
+use aya_ebpf::helpers::{
+    bpf_probe_read_user,
+    generated::{bpf_probe_read_user as bpf_probe_read_user_raw, bpf_probe_read_user_str},
+};
+use exporter_common::records::{
+    ARRAY_ELEM_LEN_MASK, ARRAY_ELEM_MAX, ARRAY_MAX_ELEMS, ARRAY_START_MASK, SOCKADDR_MAX,
+    STR_ARRAY, STR_BYTES, STR_FAULT, STR_MASK, STR_MAX, STR_TRUNCATED,
+};
+
+/// Reads `n` bytes (at most `SOCKADDR_MAX`) of user memory into `dst`;
+/// returns the bytes read and the `STR_*` flags.
+#[inline(always)]
+pub fn read_bytes(ptr: *const u8, n: i32, dst: &mut [u8; STR_MAX]) -> (u16, u8) {
+    if ptr.is_null() || n <= 0 {
+        return (0, STR_BYTES | STR_FAULT);
+    }
+    let n = (n as usize).min(SOCKADDR_MAX);
+    // SAFETY: writes at most SOCKADDR_MAX (< STR_MAX) bytes into `dst`; the
+    // helper checks the user address.
+    let r =
+        unsafe { bpf_probe_read_user_raw(dst.as_mut_ptr() as *mut _, n as u32, ptr as *const _) };
+    if r < 0 {
+        return (0, STR_BYTES | STR_FAULT);
+    }
+    (n as u16, STR_BYTES)
+}
+
+/// Reads one `T` of user memory.
+#[inline(always)]
+pub fn read<T: Copy>(ptr: *const T) -> Option<T> {
+    // SAFETY: the helper checks the user address and copies into a local.
+    unsafe { bpf_probe_read_user(ptr) }.ok()
+}
+
+/// Reads a NULL-terminated array of user strings (argv, envp) into `dst`, NUL
+/// after each element; returns the bytes used, the flags and the element count
+/// (`ARRAY_MAX_ELEMS + 1` when there were more).
+#[inline(always)]
+pub fn read_str_array(ptr: *const u8, dst: &mut [u8; STR_MAX]) -> (u16, u8, u8) {
+    let mut flags = STR_ARRAY;
+    if ptr.is_null() {
+        return (0, flags | STR_FAULT, 0);
+    }
+    let mut pos = 0usize;
+    let mut count = 0u8;
+    for i in 0..=ARRAY_MAX_ELEMS as usize {
+        let Some(p) = read::<u64>((ptr as *const u64).wrapping_add(i)) else {
+            flags |= STR_FAULT;
+            break;
+        };
+        if p == 0 {
+            break;
+        }
+        if i == ARRAY_MAX_ELEMS as usize {
+            flags |= STR_TRUNCATED;
+            count += 1;
+            break;
+        }
+        count += 1;
+        // An element starts only where a whole ARRAY_ELEM_MAX still fits.
+        if pos >= STR_MAX - ARRAY_ELEM_MAX {
+            flags |= STR_TRUNCATED;
+            continue;
+        }
+        let off = pos & ARRAY_START_MASK;
+        // SAFETY: `off + ARRAY_ELEM_MAX <= STR_MAX`, so the copy stays in `dst`;
+        // the helper checks the user address.
+        let n = unsafe {
+            bpf_probe_read_user_str(
+                dst.as_mut_ptr().add(off) as *mut _,
+                ARRAY_ELEM_MAX as u32,
+                p as *const _,
+            )
+        };
+        if n <= 0 {
+            flags |= STR_FAULT;
+            break;
+        }
+        if n as usize >= ARRAY_ELEM_MAX {
+            flags |= STR_TRUNCATED;
+        }
+        pos = off + (n as usize & ARRAY_ELEM_LEN_MASK).min(ARRAY_ELEM_MAX);
+    }
+    (pos as u16, flags, count)
+}
+
+/// Reads a NUL-terminated user string into `dst`; returns its length without
+/// the NUL and the `STR_*` flags.
+#[inline(always)]
+pub fn read_str(ptr: *const u8, dst: &mut [u8; STR_MAX]) -> (u16, u8) {
+    if ptr.is_null() {
+        return (0, STR_FAULT);
+    }
+    // SAFETY: writes at most STR_MAX bytes into `dst`; the helper checks the
+    // user address.
+    let n = unsafe {
+        bpf_probe_read_user_str(dst.as_mut_ptr() as *mut _, STR_MAX as u32, ptr as *const _)
+    };
+    if n <= 0 {
+        return (0, STR_FAULT);
+    }
+    let len = (n as usize - 1) & STR_MASK;
+    // A full slot is ambiguous: look at the byte after the copied part.
+    let flags = if n as usize >= STR_MAX {
+        match read::<u8>(ptr.wrapping_add(STR_MAX - 1)) {
+            Some(0) => 0,
+            _ => STR_TRUNCATED,
+        }
+    } else {
+        0
+    };
+    (len as u16, flags)
+}

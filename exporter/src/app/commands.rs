@@ -1,0 +1,57 @@
+//! The commands that load nothing: `sysotel list` and `sysotel config check`.
+
+use super::plan::Plan;
+use crate::event::catalog;
+
+/// `sysotel list`: every event, by category, then sysotel's own records,
+/// which every output receives. A closed stdout (`sysotel list | head`) ends
+/// the listing quietly.
+pub fn list(out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let mut current = None;
+    for e in catalog::all().chain(catalog::internal()) {
+        if current != Some(e.category) {
+            writeln!(out, "{}:", e.category.name())?;
+            current = Some(e.category);
+        }
+        writeln!(out, "  {:<24} {}", e.name, e.signature())?;
+    }
+    out.flush()
+}
+
+/// What the plan resolved to, for `sysotel config check`: the scope, the
+/// filters and each output's settings after every source was applied.
+pub fn describe_plan(plan: &Plan) -> String {
+    let list = |v: &[String]| {
+        v.iter()
+            .map(|t| format!("{t:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = String::from("\n# resolved\n");
+    out.push_str(&format!("# filters = [{}]\n", list(plan.filters.written())));
+    out.push_str(&format!("# events selected: {}\n", plan.selection.len()));
+    if let Some(o) = &plan.otlp {
+        out.push_str(&format!(
+            "# otlp: {} {}, gzip {}, timeout {:?}\n",
+            o.protocol.name(),
+            o.endpoint,
+            o.gzip,
+            o.timeout
+        ));
+    }
+    if let Some(k) = &plan.kafka {
+        let brokers = k
+            .properties
+            .iter()
+            .rev()
+            .find(|(p, _)| p == "bootstrap.servers")
+            .map_or("", |(_, v)| v.as_str());
+        out.push_str(&format!(
+            "# kafka: brokers {brokers}, topic {}, encoding {}, key {}\n",
+            k.topic,
+            k.encoding.name(),
+            k.key.name()
+        ));
+    }
+    out
+}

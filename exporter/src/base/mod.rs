@@ -1,0 +1,7 @@
+//! What every layer shares and nothing in sysotel is below: the boot clock,
+//! sysotel's own log on stderr, units of size and time, and name matching.
+
+pub mod clock;
+pub mod log;
+pub mod units;
+pub mod words;

@@ -1,0 +1,366 @@
+//! Named event sets for `-e/--events`: `fs`, `net`, `proc`, `ipc`, `mem`, and
+//! `default` (every event, the original tracer's default). The syscalls of
+//! each set are listed here (the syscall table is generated); the other
+//! events name their sets in their declaration (`exporter_common::events`).
+//! A syscall's set also gives its Elastic Common Schema classification.
+
+use exporter_common::events::Ecs;
+
+/// Each set: its name, what it holds, and its syscalls.
+pub const SETS: &[(&str, &str, &[&str])] = &[
+    (
+        "fs",
+        "files, directories, mounts, extended attributes",
+        &[
+            "open",
+            "openat",
+            "openat2",
+            "creat",
+            "close",
+            "close_range",
+            "read",
+            "write",
+            "pread64",
+            "pwrite64",
+            "readv",
+            "writev",
+            "preadv",
+            "pwritev",
+            "preadv2",
+            "pwritev2",
+            "lseek",
+            "stat",
+            "fstat",
+            "lstat",
+            "newfstatat",
+            "statx",
+            "statfs",
+            "fstatfs",
+            "access",
+            "faccessat",
+            "faccessat2",
+            "chdir",
+            "fchdir",
+            "getcwd",
+            "mkdir",
+            "mkdirat",
+            "rmdir",
+            "rename",
+            "renameat",
+            "renameat2",
+            "link",
+            "linkat",
+            "unlink",
+            "unlinkat",
+            "symlink",
+            "symlinkat",
+            "readlink",
+            "readlinkat",
+            "chmod",
+            "fchmod",
+            "fchmodat",
+            "fchmodat2",
+            "chown",
+            "fchown",
+            "lchown",
+            "fchownat",
+            "truncate",
+            "ftruncate",
+            "fallocate",
+            "fsync",
+            "fdatasync",
+            "sync",
+            "syncfs",
+            "sync_file_range",
+            "getdents",
+            "getdents64",
+            "dup",
+            "dup2",
+            "dup3",
+            "fcntl",
+            "flock",
+            "ioctl",
+            "mknod",
+            "mknodat",
+            "utime",
+            "utimes",
+            "futimesat",
+            "utimensat",
+            "mount",
+            "umount2",
+            "pivot_root",
+            "chroot",
+            "setxattr",
+            "lsetxattr",
+            "fsetxattr",
+            "getxattr",
+            "lgetxattr",
+            "fgetxattr",
+            "listxattr",
+            "llistxattr",
+            "flistxattr",
+            "removexattr",
+            "lremovexattr",
+            "fremovexattr",
+            "setxattrat",
+            "getxattrat",
+            "listxattrat",
+            "removexattrat",
+            "sendfile",
+            "splice",
+            "tee",
+            "copy_file_range",
+            "inotify_init",
+            "inotify_init1",
+            "inotify_add_watch",
+            "inotify_rm_watch",
+            "fanotify_init",
+            "fanotify_mark",
+            "name_to_handle_at",
+            "open_by_handle_at",
+            "memfd_create",
+            "open_tree",
+            "open_tree_attr",
+            "move_mount",
+            "fsopen",
+            "fsconfig",
+            "fsmount",
+            "fspick",
+            "mount_setattr",
+            "statmount",
+            "listmount",
+            "file_getattr",
+            "file_setattr",
+            "quotactl",
+            "quotactl_fd",
+            "umask",
+            "acct",
+        ],
+    ),
+    (
+        "net",
+        "sockets and host names",
+        &[
+            "socket",
+            "socketpair",
+            "connect",
+            "accept",
+            "accept4",
+            "bind",
+            "listen",
+            "getsockname",
+            "getpeername",
+            "sendto",
+            "recvfrom",
+            "sendmsg",
+            "recvmsg",
+            "sendmmsg",
+            "recvmmsg",
+            "shutdown",
+            "setsockopt",
+            "getsockopt",
+            "sethostname",
+            "setdomainname",
+        ],
+    ),
+    (
+        "proc",
+        "process life cycle, credentials, signals, namespaces",
+        &[
+            "clone",
+            "clone3",
+            "fork",
+            "vfork",
+            "execve",
+            "execveat",
+            "exit",
+            "exit_group",
+            "wait4",
+            "waitid",
+            "kill",
+            "tkill",
+            "tgkill",
+            "getpid",
+            "getppid",
+            "gettid",
+            "setuid",
+            "setgid",
+            "setreuid",
+            "setregid",
+            "setresuid",
+            "setresgid",
+            "setfsuid",
+            "setfsgid",
+            "setsid",
+            "setpgid",
+            "getpgid",
+            "getsid",
+            "setgroups",
+            "prctl",
+            "ptrace",
+            "capset",
+            "capget",
+            "unshare",
+            "setns",
+            "pidfd_open",
+            "pidfd_send_signal",
+            "pidfd_getfd",
+            "rt_sigaction",
+            "rt_sigprocmask",
+            "rt_sigreturn",
+            "rt_sigqueueinfo",
+            "rt_tgsigqueueinfo",
+            "seccomp",
+            "setpriority",
+            "getpriority",
+            "prlimit64",
+            "setrlimit",
+            "getrlimit",
+            "personality",
+            "arch_prctl",
+            "set_tid_address",
+            "init_module",
+            "finit_module",
+            "delete_module",
+            "kexec_load",
+            "kexec_file_load",
+            "bpf",
+            "perf_event_open",
+        ],
+    ),
+    (
+        "ipc",
+        "System V and POSIX IPC, pipes, futexes, cross-process memory",
+        &[
+            "msgget",
+            "msgsnd",
+            "msgrcv",
+            "msgctl",
+            "semget",
+            "semop",
+            "semtimedop",
+            "semctl",
+            "shmget",
+            "shmat",
+            "shmdt",
+            "shmctl",
+            "mq_open",
+            "mq_unlink",
+            "mq_timedsend",
+            "mq_timedreceive",
+            "mq_notify",
+            "mq_getsetattr",
+            "pipe",
+            "pipe2",
+            "eventfd",
+            "eventfd2",
+            "futex",
+            "futex_waitv",
+            "process_vm_readv",
+            "process_vm_writev",
+        ],
+    ),
+    (
+        "mem",
+        "memory mappings and protection",
+        &[
+            "mmap",
+            "munmap",
+            "mprotect",
+            "mremap",
+            "brk",
+            "madvise",
+            "mlock",
+            "mlock2",
+            "munlock",
+            "mlockall",
+            "munlockall",
+            "msync",
+            "mincore",
+            "pkey_mprotect",
+            "pkey_alloc",
+            "pkey_free",
+            "membarrier",
+            "mbind",
+            "set_mempolicy",
+            "get_mempolicy",
+            "migrate_pages",
+            "move_pages",
+            "process_madvise",
+            "process_mrelease",
+            "memfd_secret",
+            "map_shadow_stack",
+            "mseal",
+            "userfaultfd",
+            "remap_file_pages",
+            "swapon",
+            "swapoff",
+        ],
+    ),
+];
+
+/// `default`: every event, as the original tracer traced by default.
+pub const DEFAULT_SET: &str = "default";
+
+/// Whether syscall `name` is in set `set`.
+pub fn syscall_in(set: &str, name: &str) -> bool {
+    SETS.iter()
+        .any(|(n, _, members)| *n == set && members.contains(&name))
+}
+
+/// The Elastic Common Schema `event.category` and `event.type` of syscall
+/// `name`, from its set and what its name says it does.
+pub fn syscall_ecs(name: &str) -> Ecs {
+    let set = SETS
+        .iter()
+        .find(|(_, _, members)| members.contains(&name))
+        .map(|(set, _, _)| *set);
+    let (category, types): (&'static [&'static str], &'static [&'static str]) = match set {
+        Some("fs") => (&["file"], file_type(name)),
+        Some("net") => match name {
+            "connect" | "accept" | "accept4" => (&["network"], &["connection", "start"]),
+            "shutdown" => (&["network"], &["connection", "end"]),
+            _ => (&["network"], &["info"]),
+        },
+        Some("proc") => match name {
+            "execve" | "execveat" | "fork" | "vfork" | "clone" | "clone3" => {
+                (&["process"], &["start"])
+            }
+            "exit" | "exit_group" => (&["process"], &["end"]),
+            n if n.starts_with("set") => (&["process"], &["change"]),
+            _ => (&["process"], &["info"]),
+        },
+        _ => (&["host"], &["info"]),
+    };
+    Ecs {
+        kind: "event",
+        category,
+        types,
+    }
+}
+
+/// `event.type` of a file syscall.
+fn file_type(name: &str) -> &'static [&'static str] {
+    match name {
+        n if n.starts_with("unlink") || n == "rmdir" => &["deletion"],
+        n if n.starts_with("mkdir")
+            || n.starts_with("mknod")
+            || n.starts_with("symlink")
+            || n.starts_with("link")
+            || n == "creat" =>
+        {
+            &["creation"]
+        }
+        n if n.starts_with("rename")
+            || n.contains("chmod")
+            || n.contains("chown")
+            || n.contains("truncate")
+            || n.contains("xattr") && !n.contains("get") && !n.contains("list")
+            || n.starts_with("write")
+            || n.starts_with("pwrite") =>
+        {
+            &["change"]
+        }
+        _ => &["access"],
+    }
+}

@@ -1,0 +1,348 @@
+//! Loading and attaching the eBPF programs, and reading the kernel's counters.
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
+    programs::{RawTracePoint, raw_trace_point::RawTracePointLinkId},
+};
+use exporter_common::{
+    EventId,
+    config::{
+        GLOBAL_OFFSETS, GLOBAL_SELECTED, GLOBAL_SELF_TGID, GLOBAL_WAKEUP_BYTES, KernelError,
+        MAP_ERRORS, MAP_EVENTS, MAP_LOST, MAP_SUBMITTED, MAP_SYSCALL_CONF, SYSCALL_CONF_LEN,
+    },
+    events::{
+        Attach, EVENT_ID_LIMIT, EventKind, KERNEL_EVENT_SLOTS, Program, SYSCALL_PROGRAMS, Source,
+        selected_slot,
+    },
+    scope::{GLOBAL_SCOPE, MAP_SCOPE_IDS, ScopeConf, ScopeId},
+    syscalls::SYSCALLS,
+};
+use thiserror::Error;
+
+use super::{
+    counters::KernelCounts,
+    offsets::{self, OffsetsError},
+};
+use crate::event::select::Selection;
+
+/// The eBPF object built by build.rs.
+static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sysotel"));
+
+/// Every program, once: the syscall programs, then each declared kernel
+/// event's.
+pub fn programs() -> Vec<Program> {
+    let mut all: Vec<Program> = SYSCALL_PROGRAMS.to_vec();
+    for e in EventKind::ALL {
+        if let Source::Kernel { program, .. } = e.def().source
+            && !all.contains(&program)
+        {
+            all.push(program);
+        }
+    }
+    all
+}
+
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error(
+        "sysotel needs root, or the capabilities CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); run it with sudo"
+    )]
+    Privileges,
+    #[error(transparent)]
+    Offsets(#[from] OffsetsError),
+    #[error("loading the eBPF object failed: {0}")]
+    Object(#[source] aya::EbpfError),
+    #[error("eBPF program {program} failed to {action}: {source}")]
+    Program {
+        program: &'static str,
+        action: &'static str,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error("eBPF map {map}: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error("the eBPF object has no {0}")]
+    Missing(&'static str),
+    #[error("enabling kernel BPF run-time statistics failed (--bpf-stats): {0}")]
+    Stats(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// The events the kernel writes.
+    pub selection: Selection,
+    /// Which processes the kernel traces: the scope's terms, and its exact
+    /// ids for the `SCOPE_IDS` map.
+    pub scope: ScopeConf,
+    pub scope_ids: Vec<(ScopeId, u8)>,
+    /// Write every fork, exec and exit record whether selected or not (user
+    /// space follows executables with them).
+    pub lifecycle_records: bool,
+    /// Have the kernel time every program run (BPF_ENABLE_STATS; costs two
+    /// clock reads per run while on).
+    pub bpf_stats: bool,
+    /// Ring buffer size in bytes (a power of two, a multiple of the page size).
+    pub ring_bytes: u32,
+    /// Unread bytes above which a write wakes the reader.
+    pub wakeup_bytes: u64,
+}
+
+/// Loaded and attached programs.
+pub struct Tracer {
+    ebpf: Ebpf,
+    links: Vec<(&'static str, RawTracePointLinkId)>,
+    /// The programs, in the order they were attached.
+    programs: Vec<Program>,
+    /// Keeps kernel run-time statistics on while open.
+    stats_fd: Option<std::os::fd::OwnedFd>,
+}
+
+/// Kernel-measured cost of one program (with `--bpf-stats`).
+#[derive(Clone, Debug)]
+pub struct ProgramCost {
+    pub name: &'static str,
+    pub runs: u64,
+    pub total: std::time::Duration,
+}
+
+/// CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF (include/uapi/linux/capability.h).
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
+const CAP_BPF: u32 = 39;
+
+fn has_privileges() -> bool {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    let has = |c: u32| caps & (1u64 << c) != 0;
+    has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))
+}
+
+/// Loads the programs with the running kernel's offsets and attaches them all.
+pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
+    if !has_privileges() {
+        return Err(LoadError::Privileges);
+    }
+    let btf = offsets::load_kernel_btf()?;
+    let offsets = offsets::resolve(&btf)?;
+    raise_memlock();
+
+    let self_tgid = std::process::id();
+    let mut selected = [0u8; KERNEL_EVENT_SLOTS];
+    for &e in EventKind::ALL {
+        let wanted = opts.lifecycle_records
+            && e.def().category == exporter_common::events::Category::Sched
+            || opts.selection.contains(e.id())
+            || (e == EventKind::ProcessExec && opts.selection.needs_exec_records());
+        if wanted && matches!(e.def().source, Source::Kernel { .. }) {
+            selected[selected_slot(e)] = 1;
+        }
+    }
+    let mut ebpf = EbpfLoader::new()
+        .override_global(GLOBAL_SELF_TGID, &self_tgid, true)
+        .override_global(GLOBAL_WAKEUP_BYTES, &opts.wakeup_bytes, true)
+        .override_global(GLOBAL_SELECTED, &selected, true)
+        .override_global(GLOBAL_OFFSETS, &offsets, true)
+        .override_global(GLOBAL_SCOPE, &opts.scope, true)
+        .map_max_entries(MAP_EVENTS, opts.ring_bytes)
+        .load(EBPF_OBJECT)
+        .map_err(LoadError::Object)?;
+
+    {
+        let map = ebpf
+            .map_mut(MAP_SYSCALL_CONF)
+            .ok_or(LoadError::Missing(MAP_SYSCALL_CONF))?;
+        let mut conf: Array<_, u32> = Array::try_from(map).map_err(|source| LoadError::Map {
+            map: MAP_SYSCALL_CONF,
+            source,
+        })?;
+        for s in SYSCALLS.iter().filter(|s| s.nr < SYSCALL_CONF_LEN) {
+            conf.set(s.nr, s.conf(opts.selection.contains(s.nr)).0, 0)
+                .map_err(|source| LoadError::Map {
+                    map: MAP_SYSCALL_CONF,
+                    source,
+                })?;
+        }
+    }
+
+    write_scope(&mut ebpf, &opts.scope_ids)?;
+
+    let stats_fd = if opts.bpf_stats {
+        Some(
+            aya::sys::enable_stats(aya::sys::Stats::RunTime)
+                .map_err(|e| LoadError::Stats(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let mut tracer = Tracer {
+        ebpf,
+        links: Vec::new(),
+        programs: programs(),
+        stats_fd,
+    };
+    for p in tracer.programs.clone() {
+        let link = tracer.attach(p)?;
+        tracer.links.push((p.name, link));
+    }
+    Ok(tracer)
+}
+
+impl Tracer {
+    /// Loads program `p` and attaches it where it is declared to attach.
+    fn attach(&mut self, p: Program) -> Result<RawTracePointLinkId, LoadError> {
+        let err = |action| {
+            move |source| LoadError::Program {
+                program: p.name,
+                action,
+                source,
+            }
+        };
+        match p.attach {
+            Attach::RawTracepoint(tracepoint) => {
+                let prog: &mut RawTracePoint = self
+                    .ebpf
+                    .program_mut(p.name)
+                    .ok_or(LoadError::Missing(p.name))?
+                    .try_into()
+                    .map_err(err("load"))?;
+                prog.load().map_err(err("load"))?;
+                prog.attach(tracepoint).map_err(err("attach"))
+            }
+        }
+    }
+}
+
+/// The scope's exact terms, before any program is attached.
+fn write_scope(ebpf: &mut Ebpf, ids: &[(ScopeId, u8)]) -> Result<(), LoadError> {
+    fn map<'a>(
+        ebpf: &'a mut Ebpf,
+        name: &'static str,
+    ) -> Result<&'a mut aya::maps::Map, LoadError> {
+        ebpf.map_mut(name).ok_or(LoadError::Missing(name))
+    }
+    let err = |map: &'static str| move |source| LoadError::Map { map, source };
+    let mut map: HashMap<_, ScopeId, u8> =
+        HashMap::try_from(map(ebpf, MAP_SCOPE_IDS)?).map_err(err(MAP_SCOPE_IDS))?;
+    for (k, v) in ids {
+        map.insert(k, v, 0).map_err(err(MAP_SCOPE_IDS))?;
+    }
+    Ok(())
+}
+
+/// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones ignore it.
+fn raise_memlock() {
+    let rlim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: a valid rlimit struct; failure only matters on old kernels, where
+    // loading then reports the real error.
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) };
+}
+
+impl Tracer {
+    /// The ring-buffer losses only (the periodic loss check).
+    pub fn lost(&self) -> Result<KernelCounts, LoadError> {
+        let lost = sum_per_cpu(&self.ebpf, MAP_LOST, EVENT_ID_LIMIT)?;
+        Ok(KernelCounts {
+            lost: non_zero(&lost),
+            ..KernelCounts::default()
+        })
+    }
+
+    /// Hands the ring buffer to the reader.
+    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>, LoadError> {
+        let map = self
+            .ebpf
+            .take_map(MAP_EVENTS)
+            .ok_or(LoadError::Missing(MAP_EVENTS))?;
+        RingBuf::try_from(map).map_err(|source| LoadError::Map {
+            map: MAP_EVENTS,
+            source,
+        })
+    }
+
+    /// How many programs are attached.
+    pub fn attached(&self) -> usize {
+        self.links.len()
+    }
+
+    /// Runs and run time of every program, when `--bpf-stats` is on.
+    pub fn program_costs(&self) -> Vec<ProgramCost> {
+        if self.stats_fd.is_none() {
+            return Vec::new();
+        }
+        self.programs
+            .iter()
+            .filter_map(|p| {
+                let info = self.ebpf.program(p.name)?.info().ok()?;
+                Some(ProgramCost {
+                    name: p.name,
+                    runs: info.run_count(),
+                    total: info.run_time(),
+                })
+            })
+            .collect()
+    }
+
+    /// Detaches every program: no new records after this returns.
+    pub fn detach(&mut self) {
+        for (name, link) in self.links.drain(..) {
+            if let Some(p) = self.ebpf.program_mut(name)
+                && let Ok(p) = <&mut RawTracePoint>::try_from(p)
+            {
+                let _ = p.detach(link);
+            }
+        }
+    }
+
+    /// Every kernel counter (at shutdown).
+    pub fn counts(&self) -> Result<KernelCounts, LoadError> {
+        let submitted = sum_per_cpu(&self.ebpf, MAP_SUBMITTED, EVENT_ID_LIMIT)?;
+        let errors = sum_per_cpu(&self.ebpf, MAP_ERRORS, KernelError::COUNT)?;
+        Ok(KernelCounts {
+            lost: self.lost()?.lost,
+            submitted: non_zero(&submitted),
+            errors: KernelError::ALL
+                .iter()
+                .zip(errors)
+                .filter(|(_, n)| *n > 0)
+                .map(|(e, n)| (*e, n))
+                .collect(),
+        })
+    }
+}
+
+/// Each slot of per-CPU map `name`, summed over CPUs.
+fn sum_per_cpu(ebpf: &Ebpf, name: &'static str, len: u32) -> Result<Vec<u64>, LoadError> {
+    let map = ebpf.map(name).ok_or(LoadError::Missing(name))?;
+    let arr: PerCpuArray<_, u64> =
+        PerCpuArray::try_from(map).map_err(|source| LoadError::Map { map: name, source })?;
+    (0..len)
+        .map(|i| {
+            arr.get(&i, 0)
+                .map(|v| v.iter().sum())
+                .map_err(|source| LoadError::Map { map: name, source })
+        })
+        .collect()
+}
+
+/// (index, count) of the slots that are not zero.
+fn non_zero(v: &[u64]) -> Vec<(EventId, u64)> {
+    v.iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(id, n)| (id as EventId, *n))
+        .collect()
+}

@@ -1,0 +1,155 @@
+//! Resolves [`KernelOffsets`] from the running kernel's BTF at start-up.
+//!
+//! Each field is checked for its expected size (a pointer where a pointer is
+//! read, a 4-byte int where one is read): a kernel that changed a type fails at
+//! start-up naming the field, instead of producing silently wrong values.
+
+use exporter_common::offsets::{KernelOffsets, REGS_WINDOW_LEN, SYSCALL_ARGS};
+use thiserror::Error;
+
+use super::btf::{Btf, BtfError};
+
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// The `pt_regs` members that hold a syscall's six arguments, in order
+/// (x86_64 syscall calling convention: arch/x86/entry/entry_64.S).
+pub const SYSCALL_ARG_REGS: [&str; SYSCALL_ARGS] = ["di", "si", "dx", "r10", "r8", "r9"];
+
+#[derive(Debug, Error)]
+pub enum OffsetsError {
+    #[error(
+        "cannot read kernel BTF at {path}: {source} (sysotel needs a kernel built with CONFIG_DEBUG_INFO_BTF=y)"
+    )]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Btf(#[from] BtfError),
+    #[error("kernel field {field} has size {got:?}, sysotel reads {want} bytes there")]
+    Size {
+        field: String,
+        want: u32,
+        got: Option<u32>,
+    },
+    #[error("kernel field {0} is not a pointer")]
+    NotPointer(String),
+    #[error("unexpected kernel layout: {0}")]
+    Layout(String),
+}
+
+enum Want {
+    Ptr,
+    Bytes(u32),
+}
+
+fn field(btf: &Btf, strukt: &str, path: &str, want: Want) -> Result<u32, OffsetsError> {
+    let m = btf.member(strukt, path)?;
+    let name = format!("{strukt}.{path}");
+    match want {
+        Want::Ptr if !btf.is_ptr(m.type_id) => return Err(OffsetsError::NotPointer(name)),
+        Want::Ptr => {}
+        Want::Bytes(n) => {
+            let got = btf.size_of(m.type_id);
+            if got != Some(n) {
+                return Err(OffsetsError::Size {
+                    field: name,
+                    want: n,
+                    got,
+                });
+            }
+        }
+    }
+    Ok(m.offset)
+}
+
+/// Reads and parses the running kernel's BTF.
+pub fn load_kernel_btf() -> Result<Btf, OffsetsError> {
+    let data = std::fs::read(VMLINUX_BTF).map_err(|source| OffsetsError::Read {
+        path: VMLINUX_BTF.to_string(),
+        source,
+    })?;
+    Ok(Btf::parse(&data)?)
+}
+
+/// Every offset the eBPF programs use.
+pub fn resolve(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
+    use Want::{Bytes, Ptr};
+    let numbers = btf.member("pid", "numbers")?;
+    let upid = btf
+        .array_elem(numbers.type_id)
+        .ok_or_else(|| OffsetsError::NotPointer("pid.numbers (expected an array)".into()))?;
+    let upid_size = btf.size_of(upid).ok_or(OffsetsError::Size {
+        field: "struct upid".into(),
+        want: 16,
+        got: None,
+    })?;
+    // 3 parameters (void *__data, struct task_struct *p, bool group_dead) since
+    // the tracepoint grew `group_dead`; 2 before.
+    let exit_params = btf.typedef_proto_params("btf_trace_sched_process_exit")?;
+    let mut regs = [0u32; SYSCALL_ARGS];
+    for (off, name) in regs.iter_mut().zip(SYSCALL_ARG_REGS) {
+        *off = field(btf, "pt_regs", name, Bytes(8))?;
+    }
+    let regs_window = regs.iter().copied().min().unwrap_or(0);
+    if regs
+        .iter()
+        .any(|&o| o - regs_window >= REGS_WINDOW_LEN as u32 || o % 8 != 0)
+    {
+        return Err(OffsetsError::Layout(format!(
+            "pt_regs argument registers at {regs:?} do not fit one {REGS_WINDOW_LEN}-byte window"
+        )));
+    }
+    Ok(KernelOffsets {
+        task_real_parent: field(btf, "task_struct", "real_parent", Ptr)?,
+        task_tgid: field(btf, "task_struct", "tgid", Bytes(4))?,
+        task_pid: field(btf, "task_struct", "pid", Bytes(4))?,
+        task_group_leader: field(btf, "task_struct", "group_leader", Ptr)?,
+        task_nsproxy: field(btf, "task_struct", "nsproxy", Ptr)?,
+        task_thread_pid: field(btf, "task_struct", "thread_pid", Ptr)?,
+        task_mm: field(btf, "task_struct", "mm", Ptr)?,
+        task_exit_code: field(btf, "task_struct", "exit_code", Bytes(4))?,
+        task_signal: field(btf, "task_struct", "signal", Ptr)?,
+        nsproxy_uts_ns: field(btf, "nsproxy", "uts_ns", Ptr)?,
+        nsproxy_mnt_ns: field(btf, "nsproxy", "mnt_ns", Ptr)?,
+        uts_ns_nodename: field(btf, "uts_namespace", "name.nodename", Bytes(65))?,
+        mnt_ns_inum: field(btf, "mnt_namespace", "ns.inum", Bytes(4))?,
+        pid_level: field(btf, "pid", "level", Bytes(4))?,
+        pid_numbers: numbers.offset,
+        upid_size,
+        upid_nr: field(btf, "upid", "nr", Bytes(4))?,
+        upid_ns: field(btf, "upid", "ns", Ptr)?,
+        pid_ns_inum: field(btf, "pid_namespace", "ns.inum", Bytes(4))?,
+        mm_arg_start: field(btf, "mm_struct", "arg_start", Bytes(8))?,
+        mm_arg_end: field(btf, "mm_struct", "arg_end", Bytes(8))?,
+        mm_env_start: field(btf, "mm_struct", "env_start", Bytes(8))?,
+        mm_env_end: field(btf, "mm_struct", "env_end", Bytes(8))?,
+        bprm_filename: field(btf, "linux_binprm", "filename", Ptr)?,
+        bprm_argc: field(btf, "linux_binprm", "argc", Bytes(4))?,
+        bprm_envc: field(btf, "linux_binprm", "envc", Bytes(4))?,
+        signal_live: field(btf, "signal_struct", "live", Bytes(4))?,
+        regs_args: regs,
+        exit_has_group_dead: u32::from(exit_params >= 3),
+        regs_window,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_on_the_running_kernel() {
+        // sysotel runs only on kernels with BTF, and so do its tests.
+        let btf = load_kernel_btf().expect("the running kernel's BTF");
+        let o = resolve(&btf).expect("every field sysotel reads exists");
+        // x86_64 pt_regs has been stable for a decade: a sanity anchor for the parser.
+        assert_eq!(
+            (o.regs_args[0], o.regs_args[1], o.regs_args[5]),
+            (112, 104, 64)
+        );
+        assert_eq!(o.upid_size, 16);
+        assert_eq!(o.regs_window, 56);
+        assert!(o.task_tgid > 0 && o.task_pid + 4 == o.task_tgid);
+    }
+}
