@@ -175,15 +175,7 @@ impl Tansu {
             .spawn()
             .expect("spawn tansu");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not listen within 20s:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::wait_listening(self.port, "tansu");
     }
 
     /// Creates a topic (3 partitions) with tansu's own client.

@@ -117,6 +117,40 @@ pub fn python_path(code: &str, what: &str) -> String {
     p
 }
 
+/// Waits (up to 20 s) until something listens on 127.0.0.1:`port`.
+pub fn wait_listening(port: u16, what: &str) {
+    wait_for(
+        &format!("{what} to listen on port {port}"),
+        Duration::from_secs(20),
+        || std::net::TcpStream::connect(("127.0.0.1", port)).ok(),
+    );
+}
+
+/// Runs sysotel to completion with `args` and `env` only (the test's own
+/// `SYSOTEL_*` and `OTEL_*` variables removed).
+pub fn run_sysotel(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(sysotel_bin());
+    cmd.args(args).envs(env.iter().copied());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SYSOTEL_") && k != "SYSOTEL_BIN" || k.starts_with("OTEL_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.output().expect("run sysotel")
+}
+
+/// sysotel refuses `args` and `env` as a usage error (exit 2); its stderr.
+pub fn usage_error(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = run_sysotel(args, env);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{args:?} {env:?} must be a usage error: {err}"
+    );
+    err
+}
+
 /// A path under /tmp no other run uses.
 pub fn unique_path(tag: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -289,6 +323,25 @@ pub fn assert_all_exported(stopped: &Stopped, name: &str) -> OutputTotals {
     t
 }
 
+/// Output `name` delivered nothing and counted every record it was handed as
+/// dropped for `reason`: `dropped_failed` or `dropped_shutdown` and so on.
+/// Returns its totals.
+pub fn assert_none_delivered(stopped: &Stopped, name: &str) -> OutputTotals {
+    let t = assert_accounted(stopped, name);
+    assert!(
+        t.produced > 0,
+        "output {name} was handed nothing:\n{}",
+        stopped.stderr
+    );
+    assert_eq!(
+        (t.exported, t.rejected, t.dropped),
+        (0, 0, t.produced),
+        "output {name} delivered nothing, and counted all of it as dropped:\n{}",
+        stopped.stderr
+    );
+    t
+}
+
 pub struct Sysotel {
     child: Child,
     stdout_path: String,
@@ -301,6 +354,17 @@ impl Sysotel {
     /// Starts sysotel with `args` and waits for its `ready` line.
     pub fn start(args: &[&str]) -> Sysotel {
         Sysotel::start_with_env(args, &[])
+    }
+
+    /// sysotel writing the getppid calls of the processes in `scope` as JSON
+    /// lines, with `extra` flags.
+    pub fn getppid_json(scope: &[&str], extra: &[&str]) -> Sysotel {
+        let mut args = vec!["-o", "json", "-e", "getppid"];
+        for t in scope {
+            args.extend(["--scope", t]);
+        }
+        args.extend_from_slice(extra);
+        Sysotel::start(&args)
     }
 
     /// As [`Sysotel::start`], with extra environment variables.

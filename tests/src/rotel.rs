@@ -4,7 +4,6 @@
 
 use std::{
     collections::HashMap,
-    net::TcpStream,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -102,18 +101,8 @@ impl Rotel {
             grpc_port,
             http_port,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while [grpc_port, http_port]
-            .iter()
-            .any(|p| TcpStream::connect(("127.0.0.1", *p)).is_err())
-        {
-            assert!(
-                Instant::now() < deadline,
-                "rotel did not listen within 20s:\n{}",
-                r.output()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::wait_listening(grpc_port, "rotel's gRPC receiver");
+        crate::wait_listening(http_port, "rotel's HTTP receiver");
         r
     }
 
@@ -358,11 +347,7 @@ impl TlsProxy {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn socat (scripts/peers.sh installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "socat did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::wait_listening(port, "socat");
         TlsProxy { child, port }
     }
 }

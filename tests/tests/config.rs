@@ -13,14 +13,7 @@ fn write(text: &str) -> String {
 }
 
 fn sysotel(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(sysotel_bin());
-    cmd.args(args).envs(env.iter().copied());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SYSOTEL_") && k != "SYSOTEL_BIN" || k.starts_with("OTEL_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.output().expect("run sysotel")
+    sysotel_tests::run_sysotel(args, env)
 }
 
 /// `config check` of `file` with `args` before it: the line for `key`.

@@ -429,11 +429,7 @@ fn demo_path_from_sysotel_through_a_collector_to_kafka() {
         .stderr(log_file)
         .spawn()
         .expect("spawn rotel");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", http)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "rotel did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    sysotel_tests::wait_listening(http, "rotel");
     let sysotel = Sysotel::start(&[
         "-o",
         "otlp",

@@ -130,16 +130,7 @@ fn prometheus_metrics_match_the_summary() {
     // The only process in scope: its 1000 getppid are every event.
     let w = Waiting::start(WORKLOAD, &[], &[], "getppid", 1000);
     let scope = format!("pid={}", w.pid());
-    let sysotel = Sysotel::start(&[
-        "-o",
-        "json",
-        "-e",
-        "getppid",
-        "--scope",
-        &scope,
-        "--metrics-listen",
-        &addr,
-    ]);
+    let sysotel = Sysotel::getppid_json(&[&scope], &["--metrics-listen", &addr]);
     let pid = sysotel.pid();
     let cpu_before = cpu_seconds(pid);
     w.release();
@@ -219,16 +210,7 @@ fn ring_buffer_used_is_what_the_kernel_wrote_and_sysotel_did_not_read() {
     let first = Waiting::start(WORKLOAD, &[], &[], "getppid", 1);
     let w = Waiting::start(WORKLOAD, &[], &[], "getppid", 1000);
     let scope = format!("pid={},{}", first.pid(), w.pid());
-    let sysotel = Sysotel::start(&[
-        "-o",
-        "json",
-        "-e",
-        "getppid",
-        "--scope",
-        &scope,
-        "--metrics-listen",
-        &addr,
-    ]);
+    let sysotel = Sysotel::getppid_json(&[&scope], &["--metrics-listen", &addr]);
     // A snapshot that counts the first workload's call: the reader and its
     // periodic check run on their regular schedule.
     first.release();

@@ -72,11 +72,7 @@ fn run_scope(
     matching: Waiting,
     other: Waiting,
 ) -> (HashMap<u64, u64>, HashMap<u64, u64>, Stopped) {
-    let mut args = vec!["-o", "json", "-e", "getppid"];
-    for t in scope {
-        args.extend(["--scope", t]);
-    }
-    let sysotel = Sysotel::start(&args);
+    let sysotel = Sysotel::getppid_json(scope, &[]);
     matching.release();
     other.release();
     let stopped = sysotel.stop();
@@ -257,14 +253,7 @@ fn follow_traces_descendants() {
     require_root();
     // Without follow, the parent's child is not traced...
     let (a, parent, b) = parent_and_other();
-    let sysotel = Sysotel::start(&[
-        "-o",
-        "json",
-        "-e",
-        "getppid",
-        "--scope",
-        &format!("pid={parent}"),
-    ]);
+    let sysotel = Sysotel::getppid_json(&[&format!("pid={parent}")], &[]);
     a.release();
     b.release();
     let stopped = sysotel.stop();
@@ -293,14 +282,7 @@ fn exe_is_decided_in_user_space() {
     );
     let b = getppid(&[], N_OUT);
     let (a_pid, b_pid) = (a.pid() as u64, b.pid() as u64);
-    let sysotel = Sysotel::start(&[
-        "-o",
-        "json",
-        "-e",
-        "getppid",
-        "--scope",
-        &format!("exe={dir}/*"),
-    ]);
+    let sysotel = Sysotel::getppid_json(&[&format!("exe={dir}/*")], &[]);
     a.release();
     b.release();
     // Started after sysotel: known from its fork and exec records.

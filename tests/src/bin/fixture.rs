@@ -55,6 +55,27 @@ fn errno() -> i64 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0) as i64
 }
 
+/// Connects to a 127.0.0.1 port that was free a moment ago (bound to 0,
+/// read, closed): refused. Reports the socket, the port and the result.
+fn connect_closed_port(out: &mut impl Write) {
+    // SAFETY: plain socket syscalls on local values; every result is reported.
+    unsafe {
+        let probe = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let mut sa: libc::sockaddr_in = std::mem::zeroed();
+        sa.sin_family = libc::AF_INET as u16;
+        sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        libc::bind(probe, &sa as *const _ as *const libc::sockaddr, 16);
+        let mut len: libc::socklen_t = 16;
+        libc::getsockname(probe, &mut sa as *mut _ as *mut libc::sockaddr, &mut len);
+        libc::close(probe);
+        let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let r = libc::connect(s, &sa as *const _ as *const libc::sockaddr, 16);
+        let _ = writeln!(out, "inet_fd={s}");
+        let _ = writeln!(out, "inet_port={}", u16::from_be(sa.sin_port));
+        let _ = writeln!(out, "inet_ret={}", if r < 0 { -errno() } else { r as i64 });
+    }
+}
+
 fn kinds(new_file: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "pid={}", std::process::id());
@@ -69,21 +90,7 @@ fn kinds(new_file: &str) {
         );
         let _ = writeln!(out, "open_fd={fd}");
 
-        // A port that was free a moment ago: bind to 0, read it, close.
-        let probe = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        let mut sa: libc::sockaddr_in = std::mem::zeroed();
-        sa.sin_family = libc::AF_INET as u16;
-        sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
-        libc::bind(probe, &sa as *const _ as *const libc::sockaddr, 16);
-        let mut len: libc::socklen_t = 16;
-        libc::getsockname(probe, &mut sa as *mut _ as *mut libc::sockaddr, &mut len);
-        libc::close(probe);
-        let port = u16::from_be(sa.sin_port);
-        let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        let r = libc::connect(s, &sa as *const _ as *const libc::sockaddr, 16);
-        let _ = writeln!(out, "inet_fd={s}");
-        let _ = writeln!(out, "inet_port={port}");
-        let _ = writeln!(out, "inet_ret={}", if r < 0 { -errno() } else { r as i64 });
+        connect_closed_port(&mut out);
 
         let unix_path = format!("/tmp/sysotel-fixture-missing-{}.sock", std::process::id());
         let mut su: libc::sockaddr_un = std::mem::zeroed();
@@ -287,19 +294,7 @@ fn identity_child(uid: u32, gid: u32, existing: &str, missing: &str, code: i32, 
         let _ = writeln!(out, "open_fd={}", openat(existing));
         let _ = writeln!(out, "missing_ret={}", openat(missing));
 
-        let probe = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        let mut sa: libc::sockaddr_in = std::mem::zeroed();
-        sa.sin_family = libc::AF_INET as u16;
-        sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
-        libc::bind(probe, &sa as *const _ as *const libc::sockaddr, 16);
-        let mut len: libc::socklen_t = 16;
-        libc::getsockname(probe, &mut sa as *mut _ as *mut libc::sockaddr, &mut len);
-        libc::close(probe);
-        let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        let r = libc::connect(s, &sa as *const _ as *const libc::sockaddr, 16);
-        let _ = writeln!(out, "inet_fd={s}");
-        let _ = writeln!(out, "inet_port={}", u16::from_be(sa.sin_port));
-        let _ = writeln!(out, "inet_ret={}", if r < 0 { -errno() } else { r as i64 });
+        connect_closed_port(&mut out);
         let _ = out.flush();
 
         let gc = libc::fork();
