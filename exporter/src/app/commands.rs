@@ -31,12 +31,15 @@ pub fn describe_plan(plan: &Plan) -> String {
     out.push_str(&format!("# filters = [{}]\n", list(plan.filters.written())));
     out.push_str(&format!("# events selected: {}\n", plan.selection.len()));
     if let Some(o) = &plan.otlp {
+        // Header names only: their values are secrets.
+        let headers: Vec<&str> = o.headers.iter().map(|(k, _)| k.as_str()).collect();
         out.push_str(&format!(
-            "# otlp: {} {}, gzip {}, timeout {:?}\n",
+            "# otlp: {} {}, gzip {}, timeout {:?}, headers [{}]\n",
             o.protocol.name(),
             o.endpoint,
             o.gzip,
-            o.timeout
+            o.timeout,
+            headers.join(", ")
         ));
     }
     if let Some(k) = &plan.kafka {

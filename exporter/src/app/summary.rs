@@ -27,12 +27,9 @@ pub struct SinkTotals {
 impl Summary {
     /// The final report (log level `info`).
     pub fn print(&self) {
-        if !crate::base::log::enabled(crate::base::log::Level::Info) {
-            return;
-        }
         let k = &self.kernel;
-        eprintln!("sysotel: stopped after {:.1}s", self.elapsed.as_secs_f64());
-        eprintln!("  events received: {}", self.reader.received);
+        crate::info!("sysotel: stopped after {:.1}s", self.elapsed.as_secs_f64());
+        crate::info!("  events received: {}", self.reader.received);
         let by_name: Vec<String> = self
             .reader
             .top_events(usize::MAX)
@@ -40,28 +37,28 @@ impl Summary {
             .map(|(id, n)| format!("{}={n}", catalog::name(*id)))
             .collect();
         if !by_name.is_empty() {
-            eprintln!("  events by name: {}", by_name.join(" "));
+            crate::info!("  events by name: {}", by_name.join(" "));
         }
-        eprintln!("  events lost in kernel: {}", k.lost_total());
+        crate::info!("  events lost in kernel: {}", k.lost_total());
         for (id, n) in &k.lost {
-            eprintln!("    {}: {n}", catalog::name(*id));
+            crate::info!("    {}: {n}", catalog::name(*id));
         }
-        eprintln!("  decode errors: {}", self.reader.decode_errors);
-        eprintln!(
+        crate::info!("  decode errors: {}", self.reader.decode_errors);
+        crate::info!(
             "  events filtered out: {} (exe scope terms and --filter, in user space)",
             self.reader.filtered
         );
         for (e, n) in &k.errors {
-            eprintln!("  kernel: {}: {n}", e.describe());
+            crate::info!("  kernel: {}: {n}", e.describe());
         }
         let written: Vec<String> = k
             .submitted
             .iter()
             .map(|(id, n)| format!("{}={n}", catalog::name(*id)))
             .collect();
-        eprintln!("  records written by the kernel: {}", k.submitted_total());
+        crate::info!("  records written by the kernel: {}", k.submitted_total());
         if !written.is_empty() {
-            eprintln!("    by name: {}", written.join(" "));
+            crate::info!("    by name: {}", written.join(" "));
         }
         for c in &self.costs {
             let avg = if c.runs > 0 {
@@ -69,7 +66,7 @@ impl Summary {
             } else {
                 0
             };
-            eprintln!(
+            crate::info!(
                 "  program {}: {} runs, {:.1} ms in total, {avg} ns per run",
                 c.name,
                 c.runs,
@@ -78,7 +75,7 @@ impl Summary {
         }
         for (name, t) in &self.sinks {
             let c = &t.counts;
-            eprintln!(
+            crate::info!(
                 "  output {name}: produced {}, exported {}, rejected {}, dropped {} (queue full {}, failed {}, shutdown timeout {}), retries {}",
                 c.produced,
                 c.exported,
@@ -90,12 +87,12 @@ impl Summary {
                 c.retries
             );
             if c.exported_bytes > 0 {
-                eprintln!("    exported bytes: {}", c.exported_bytes);
+                crate::info!("    exported bytes: {}", c.exported_bytes);
             }
             if !t.errors.is_empty() {
                 let errors: Vec<String> =
                     t.errors.iter().map(|(e, n)| format!("{e}={n}")).collect();
-                eprintln!("    failed by error: {}", errors.join(" "));
+                crate::info!("    failed by error: {}", errors.join(" "));
             }
         }
     }

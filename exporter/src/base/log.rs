@@ -2,6 +2,7 @@
 //! default) prints everything — the ready line, the stats line and the final
 //! summary; `warn` only warnings and errors; `error` only errors. Events never
 //! go through here, and neither do usage errors (always printed, exit 2).
+//! Every line is scrubbed of secrets ([`super::secret::scrub`]).
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -22,12 +23,26 @@ pub fn enabled(level: Level) -> bool {
     level as u8 <= LEVEL.load(Ordering::Relaxed)
 }
 
+/// Writes one line to stderr, scrubbed of secrets.
+pub fn line(args: std::fmt::Arguments) {
+    let text = args.to_string();
+    eprintln!("{}", super::secret::scrub(&text));
+}
+
+/// An error: printed at every level.
+#[macro_export]
+macro_rules! error {
+    ($($arg:tt)*) => {
+        $crate::base::log::line(format_args!($($arg)*))
+    };
+}
+
 /// A warning: something was lost, failed or refused, and sysotel goes on.
 #[macro_export]
 macro_rules! warn {
     ($($arg:tt)*) => {
         if $crate::base::log::enabled($crate::base::log::Level::Warn) {
-            eprintln!($($arg)*);
+            $crate::base::log::line(format_args!($($arg)*));
         }
     };
 }
@@ -37,7 +52,7 @@ macro_rules! warn {
 macro_rules! info {
     ($($arg:tt)*) => {
         if $crate::base::log::enabled($crate::base::log::Level::Info) {
-            eprintln!($($arg)*);
+            $crate::base::log::line(format_args!($($arg)*));
         }
     };
 }

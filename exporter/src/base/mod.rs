@@ -1,7 +1,9 @@
 //! What every layer shares and nothing in sysotel is below: the boot clock,
-//! sysotel's own log on stderr, units of size and time, and name matching.
+//! sysotel's own log on stderr, the secrets it never prints, units of size
+//! and time, and name matching.
 
 pub mod clock;
 pub mod log;
+pub mod secret;
 pub mod units;
 pub mod words;

@@ -127,8 +127,13 @@ pub struct KafkaArgs {
     /// Any librdkafka producer property, key=value; repeatable. How SASL and
     /// TLS are set (security.protocol, sasl.*, ssl.*). Defaults:
     /// enable.idempotence=true, acks=all, compression.type=zstd, linger.ms=50,
-    /// queue.buffering.max.kbytes=65536.
-    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
+    /// queue.buffering.max.kbytes=65536. Passwords and secrets are never
+    /// printed.
+    #[arg(
+        long = "kafka-property",
+        value_name = "KEY=VALUE",
+        hide_env_values = true
+    )]
     pub properties: Vec<String>,
     /// An OTLP batch closes at this many records (default 2048), or below the
     /// message size limit (message.max.bytes)...
@@ -178,8 +183,9 @@ pub struct OtlpArgs {
     /// grpc, http/protobuf (default) or http/json.
     #[arg(long = "otlp-protocol", value_name = "PROTOCOL")]
     pub protocol: Option<String>,
-    /// A header sent with every request, key=value; repeatable.
-    #[arg(long = "otlp-header", value_name = "KEY=VALUE")]
+    /// A header sent with every request, key=value; repeatable. Its value
+    /// is never printed.
+    #[arg(long = "otlp-header", value_name = "KEY=VALUE", hide_env_values = true)]
     pub headers: Vec<String>,
     /// gzip (default) or none.
     #[arg(long = "otlp-compression", value_name = "gzip|none")]
@@ -271,6 +277,10 @@ pub enum ConfigAction {
     Check {
         /// The file to check (default: --config, or SYSOTEL_CONFIG).
         file: Option<std::path::PathBuf>,
+        /// Print OTLP header values and librdkafka passwords and secrets
+        /// instead of [REDACTED].
+        #[arg(long = "show-secrets")]
+        show_secrets: bool,
     },
 }
 

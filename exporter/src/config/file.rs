@@ -1,6 +1,6 @@
 //! The configuration file as flags: every value checked with its flag's own
 //! parser where it is written, and applied unless a flag or the environment
-//! set it.
+//! set it. `${env:NAME}` and `${file:/path}` expand in every string.
 
 use std::{ffi::OsString, path::Path};
 
@@ -9,10 +9,14 @@ use clap::{ArgAction, CommandFactory, parser::ValueSource};
 use super::{
     ConfigError, arg,
     cli::Cli,
+    expand::expand,
     settings::{SECTIONS, SETTINGS, Setting},
 };
 use crate::{
-    base::words::{nearest, suggest},
+    base::{
+        secret::Holder,
+        words::{nearest, suggest},
+    },
     event::select::Selection,
     policy::{Filters, LiveHost, Scope},
 };
@@ -64,6 +68,29 @@ fn type_name(v: &toml::Value) -> &'static str {
         toml::Value::Array(_) => "an array",
         toml::Value::Table(_) => "a table",
     }
+}
+
+/// `value` with the references in its strings expanded (table keys stay as
+/// written).
+fn expand_value(
+    value: &toml::Value,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<toml::Value, String> {
+    Ok(match value {
+        toml::Value::String(s) => toml::Value::String(expand(s, env)?.text),
+        toml::Value::Array(items) => toml::Value::Array(
+            items
+                .iter()
+                .map(|v| expand_value(v, env))
+                .collect::<Result<_, _>>()?,
+        ),
+        toml::Value::Table(t) => toml::Value::Table(
+            t.iter()
+                .map(|(k, v)| Ok((k.clone(), expand_value(v, env)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
 }
 
 /// A file value as flag values: `None` for a flag that is on, nothing for
@@ -166,6 +193,11 @@ type Entry<'t> = (&'t str, &'t str, &'t toml::Value);
 pub(super) struct FileArgs {
     pub args: Vec<OsString>,
     pub from_file: Vec<(&'static str, String)>,
+    /// Secrets written in clear, by place and name (`[otlp] headers
+    /// authorization`).
+    pub literal_secrets: Vec<String>,
+    /// What to warn about at start-up.
+    pub warnings: Vec<String>,
 }
 
 impl File<'_> {
@@ -224,7 +256,8 @@ impl File<'_> {
         let mut all = Vec::new();
         for (section, key, value) in entries.iter().filter(|(s, _, _)| *s == "scope") {
             let place = self.at(section, key);
-            let terms = scope_terms(key, value).map_err(|m| self.invalid(&place, m))?;
+            let value = expand_value(value, self.env).map_err(|m| self.invalid(&place, m))?;
+            let terms = scope_terms(key, &value).map_err(|m| self.invalid(&place, m))?;
             // Each term on its own (`follow` and `all` only make sense with others).
             for t in terms
                 .iter()
@@ -263,7 +296,17 @@ impl File<'_> {
             let action = arg(self.cmd, setting.flag)
                 .expect("every setting is a flag")
                 .get_action();
-            let values = toml_values(value, action).map_err(|m| self.invalid(&place, m))?;
+            if let Some(holder) = Holder::of_flag(setting.flag) {
+                let written = toml_values(value, action).map_err(|m| self.invalid(&place, m))?;
+                let at = format!("[{section}] {key}");
+                out.literal_secrets
+                    .extend(literal_secrets(holder, &written, &at));
+            }
+            let value = expand_value(value, self.env).map_err(|m| self.invalid(&place, m))?;
+            let values = toml_values(&value, action).map_err(|m| self.invalid(&place, m))?;
+            if let Some(holder) = Holder::of_flag(setting.flag) {
+                values.iter().flatten().for_each(|v| holder.remember(v));
+            }
             for v in &values {
                 check_value(plain, setting, v).map_err(|m| self.invalid(&place, m))?;
             }
@@ -278,6 +321,44 @@ impl File<'_> {
         }
         Ok(())
     }
+}
+
+/// The secrets among `written` (a setting's values before expansion) that
+/// are in clear: no reference in them. Each as `[section] key NAME`.
+fn literal_secrets(holder: Holder, written: &[Option<String>], place: &str) -> Vec<String> {
+    written
+        .iter()
+        .flatten()
+        .filter(|v| holder.redact(v) != v.as_str() && !v.contains("${"))
+        .map(|v| match v.split_once('=') {
+            Some((name, _)) => format!("{place} `{}`", name.trim()),
+            None => place.to_string(),
+        })
+        .collect()
+}
+
+/// A warning when the file holds a secret in clear and others can read it;
+/// it names the places, never the values.
+fn permission_warning(path: &Path, literal: &[String]) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    if literal.is_empty() {
+        return None;
+    }
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o044 != 0).then(|| {
+        format!(
+            "sysotel: warning: {} holds secrets in clear ({}) and is readable by {} \
+             (mode {:o}): chmod 600 it, or write ${{env:NAME}} or ${{file:/path}} in their place",
+            path.display(),
+            literal.join(", "),
+            if mode & 0o004 != 0 {
+                "others"
+            } else {
+                "its group"
+            },
+            mode & 0o777,
+        )
+    })
 }
 
 /// The setting `key` of `section`, or an error naming the closest ones.
@@ -322,5 +403,7 @@ pub(super) fn file_args(
     file.scope(&entries, &mut out)?;
     // Values are checked against the flags alone, without the environment.
     file.settings(&entries, &mut Cli::command(), &mut out)?;
+    out.warnings
+        .extend(permission_warning(path, &out.literal_secrets));
     Ok(out)
 }

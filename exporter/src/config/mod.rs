@@ -9,12 +9,15 @@
 //! "root"`) and nothing starts.
 
 pub mod cli;
+mod expand;
 mod file;
 mod settings;
 
 use std::{ffi::OsString, path::PathBuf};
 
 use clap::{ArgAction, CommandFactory, parser::ValueSource};
+
+use crate::base::secret::{self, Holder};
 
 pub use file::scope_terms;
 pub use settings::{SETTINGS, Setting};
@@ -61,7 +64,50 @@ pub struct Loaded {
     pub file: Option<PathBuf>,
     /// Flags whose value came from the file, and where in the file.
     pub from_file: Vec<(&'static str, String)>,
+    /// What to warn about at start-up (a secret in clear in a file others
+    /// can read).
+    pub warnings: Vec<String>,
     matches: clap::ArgMatches,
+}
+
+/// Remembers every secret the command line and the environment hold
+/// ([`secret`]), before anything is parsed: a usage error must not print
+/// one either.
+fn remember_given(args: &[OsString], env: &dyn Fn(&str) -> Option<String>) {
+    let mut args = args.iter().map(|a| a.to_string_lossy());
+    while let Some(a) = args.next() {
+        for (flag, holder) in [
+            ("--otlp-header", Holder::OtlpHeader),
+            ("--kafka-property", Holder::KafkaProperty),
+        ] {
+            if a == flag {
+                if let Some(v) = args.next() {
+                    holder.remember(&v);
+                }
+            } else if let Some(v) = a.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+                holder.remember(v);
+            }
+        }
+    }
+    for (var, holder) in [
+        ("SYSOTEL_OTLP_HEADER", Holder::OtlpHeader),
+        ("SYSOTEL_KAFKA_PROPERTY", Holder::KafkaProperty),
+    ] {
+        if let Some(v) = env(var) {
+            holder.remember(&v);
+        }
+    }
+    for var in [
+        "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+    ] {
+        let Some(list) = env(var) else { continue };
+        // As written (percent-encoded), and as sent.
+        list.split(',').for_each(|h| Holder::OtlpHeader.remember(h));
+        if let Ok(headers) = crate::otel::resource::parse_resource_attributes(&list) {
+            headers.iter().for_each(|(_, v)| secret::remember(v));
+        }
+    }
 }
 
 /// A bad configuration: clap's own error (flags, environment), or one
@@ -77,6 +123,7 @@ impl Loaded {
         args: Vec<OsString>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Loaded, ConfigError> {
+        remember_given(&args, env);
         let mut cmd = command();
         let first = cmd
             .try_get_matches_from_mut(&args)
@@ -85,7 +132,7 @@ impl Loaded {
             <Cli as clap::FromArgMatches>::from_arg_matches(&first).map_err(ConfigError::Usage)?;
         let file = match &cli.command {
             Some(Command::Config {
-                action: ConfigAction::Check { file: Some(f) },
+                action: ConfigAction::Check { file: Some(f), .. },
             }) => Some(f.clone()),
             _ => cli.config.clone(),
         };
@@ -95,6 +142,7 @@ impl Loaded {
                 cmd,
                 file: None,
                 from_file: Vec::new(),
+                warnings: Vec::new(),
                 matches: first,
             });
         };
@@ -103,6 +151,8 @@ impl Loaded {
         let file::FileArgs {
             args: injected,
             from_file,
+            warnings,
+            ..
         } = file::file_args(&path, &text, &cmd, &first, env)?;
         let mut merged = Vec::with_capacity(args.len() + injected.len());
         merged.extend(args.first().cloned());
@@ -118,6 +168,7 @@ impl Loaded {
             cmd,
             file: Some(path),
             from_file,
+            warnings,
             matches,
         })
     }
@@ -149,8 +200,22 @@ impl Loaded {
         }
     }
 
-    /// The effective configuration as TOML, each value with where it came from.
-    pub fn render(&self) -> String {
+    /// Whether `config check --show-secrets` was asked for.
+    pub fn show_secrets(&self) -> bool {
+        matches!(
+            self.cli.command,
+            Some(Command::Config {
+                action: ConfigAction::Check {
+                    show_secrets: true,
+                    ..
+                }
+            })
+        )
+    }
+
+    /// The effective configuration as TOML, each value with where it came
+    /// from; secrets read `[REDACTED]` unless `show_secrets`.
+    pub fn render(&self, show_secrets: bool) -> String {
         let mut out = String::new();
         let mut section = "";
         let mut line = |sec: &'static str, key: &str, value: Option<String>, src: String| {
@@ -167,10 +232,17 @@ impl Loaded {
             let Some(arg) = arg(&self.cmd, st.flag) else {
                 continue;
             };
+            let holder = Holder::of_flag(st.flag).filter(|_| !show_secrets);
             let raw: Vec<String> = self
                 .matches
                 .get_raw(arg.get_id().as_str())
-                .map(|v| v.map(|x| x.to_string_lossy().into_owned()).collect())
+                .map(|v| {
+                    v.map(|x| {
+                        let x = x.to_string_lossy();
+                        holder.map_or_else(|| x.to_string(), |h| h.redact(&x).into_owned())
+                    })
+                    .collect()
+                })
                 .unwrap_or_default();
             let list = matches!(arg.get_action(), ArgAction::Append);
             let value = if raw.is_empty() {
@@ -297,6 +369,65 @@ mod tests {
         );
     }
 
+    #[test]
+    fn references_expand_and_secrets_in_clear_are_named() {
+        use std::os::unix::fs::PermissionsExt;
+        let secret = std::env::temp_dir().join(format!("sysotel-secret-{}", std::process::id()));
+        std::fs::write(&secret, "from-the-file\n").unwrap();
+        let file = format!(
+            "[otlp]\nheaders = {{ a = \"Bearer ${{env:TOK}}\", b = \"${{file:{}}}\", c = \"in-clear\" }}\n\
+             [kafka]\nproperties = [\"sasl.password=${{env:PW}}\", \"ssl.key.password=clear\", \"acks=all\"]\n\
+             [scope]\ncomm = \"${{env:COMM}}\"\n",
+            secret.display()
+        );
+        let env = [("TOK", "t0k"), ("PW", "pw"), ("COMM", "bash")];
+        let l = load(&file, &[], &env).unwrap();
+        assert_eq!(
+            l.cli.otlp.headers,
+            vec!["a=Bearer t0k", "b=from-the-file", "c=in-clear"]
+        );
+        assert_eq!(
+            l.cli.kafka.properties,
+            vec!["sasl.password=pw", "ssl.key.password=clear", "acks=all"]
+        );
+        assert_eq!(l.cli.scope, vec!["comm=bash"]);
+        // The file is written with the process umask: make it world-readable.
+        let path = l.file.clone().unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let l = load(&file, &[], &env).unwrap();
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        let w = &l.warnings[0];
+        assert!(
+            w.contains("[kafka] properties `ssl.key.password`, [otlp] headers `c`")
+                && w.contains("readable by others (mode 644)")
+                && !w.contains("clear\"")
+                && !w.contains("in-clear"),
+            "{w}"
+        );
+        // Secrets are redacted where the configuration is printed.
+        let shown = l.render(false);
+        assert!(
+            shown.contains(r#"headers = ["a=[REDACTED]", "b=[REDACTED]", "c=[REDACTED]"]"#)
+                && shown.contains(
+                    r#"properties = ["sasl.password=[REDACTED]", "ssl.key.password=[REDACTED]", "acks=all"]"#
+                ),
+            "{shown}"
+        );
+        assert!(l.render(true).contains("a=Bearer t0k"));
+        // Unset variables and unreadable files name the key and the reference.
+        assert_eq!(
+            load(&file, &[], &[("PW", "pw"), ("COMM", "bash")])
+                .err()
+                .unwrap(),
+            "FILE: [otlp] headers: ${env:TOK}: the variable is not set"
+        );
+        std::fs::remove_file(&secret).unwrap();
+        assert!(load(&file, &[], &env).err().unwrap().starts_with(&format!(
+            "FILE: [otlp] headers: ${{file:{}}}: cannot read: ",
+            secret.display()
+        )));
+    }
+
     /// config/sysotel.toml names every setting and scope key, and with every
     /// line uncommented (but the cgroup, which names a path of another host)
     /// its values are valid.
@@ -330,8 +461,9 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        let l = load(&uncommented, &[], &[]).unwrap();
+        let l = load(&uncommented, &[], &[("OTLP_TOKEN", "t")]).unwrap();
         assert_eq!(l.cli.ring_buffer_size, 32 << 20);
+        assert_eq!(l.cli.otlp.headers, vec!["authorization=Bearer t"]);
         assert_eq!(l.cli.kafka.properties.len(), 5);
         assert!(
             l.cli.scope.contains(&"uid>999".to_string()),

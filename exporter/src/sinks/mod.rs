@@ -105,7 +105,10 @@ impl SinkStats {
     /// them as dropped).
     pub fn count_error(&self, error: &str, n: usize) {
         let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
-        *errors.entry(error.to_string()).or_default() += n as u64;
+        // Error names become metric labels and loss reasons: never a secret.
+        *errors
+            .entry(crate::base::secret::scrub(error).into_owned())
+            .or_default() += n as u64;
     }
 
     pub fn errors(&self) -> BTreeMap<String, u64> {
@@ -192,7 +195,7 @@ where
             {
                 Ok(rt) => rt.block_on(task(input)),
                 Err(e) => {
-                    eprintln!("sysotel: {label} output cannot start its runtime: {e}");
+                    crate::error!("sysotel: {label} output cannot start its runtime: {e}");
                     input.stats.failed.store(true, Ordering::Relaxed);
                     input.finish();
                 }

@@ -7,6 +7,8 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 use thiserror::Error;
 
+use crate::base::secret::{Holder, REDACTED, is_secret_property};
+
 /// How events become Kafka messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
@@ -262,7 +264,11 @@ impl KafkaConfig {
             let (k, v) = p
                 .split_once('=')
                 .filter(|(k, _)| !k.trim().is_empty())
-                .ok_or_else(|| KafkaConfigError::PropertyNotKeyValue(p.clone()))?;
+                .ok_or_else(|| {
+                    KafkaConfigError::PropertyNotKeyValue(
+                        Holder::KafkaProperty.redact(p).into_owned(),
+                    )
+                })?;
             let (k, v) = (k.trim().to_string(), v.trim().to_string());
             properties.retain(|(have, _)| *have != k);
             properties.push((k, v));
@@ -318,6 +324,13 @@ fn check_properties(properties: &[(String, String)]) -> Result<(), KafkaConfigEr
     match c.create_native_config() {
         Ok(_) => Ok(()),
         Err(rdkafka::error::KafkaError::ClientConfig(_, message, key, value)) => {
+            // librdkafka's message may quote the value: a secret one is
+            // never repeated.
+            let (value, message) = if is_secret_property(&key) && !value.is_empty() {
+                (REDACTED.to_string(), message.replace(&value, REDACTED))
+            } else {
+                (value, message)
+            };
             Err(KafkaConfigError::BadProperty {
                 key,
                 value,
@@ -426,6 +439,26 @@ mod tests {
                 ..flags()
             })
             .starts_with("--kafka-property: `acks` is not key=value")
+        );
+        // A secret property's value is never quoted, nor a text that names one.
+        for p in [
+            "sasl.password:quoted-secret",
+            "ssl.key.password quoted-secret",
+        ] {
+            let e = err(KafkaFlags {
+                properties: vec![p.into()],
+                ..flags()
+            });
+            assert!(e.starts_with("--kafka-property: `[REDACTED]`"), "{e}");
+        }
+        let e = err(KafkaFlags {
+            properties: vec!["sasl.oauthbearer.client.secret=quoted-secret".into()],
+            ..flags()
+        });
+        assert!(
+            e.starts_with("--kafka-property sasl.oauthbearer.client.secret=[REDACTED]: ")
+                && !e.contains("quoted-secret"),
+            "{e}"
         );
         assert!(
             err(KafkaFlags {

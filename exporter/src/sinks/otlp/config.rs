@@ -140,9 +140,22 @@ fn pick(
     None
 }
 
+/// `name=value,...` as the standard variables write headers. An error names
+/// the header, never its value.
 fn parse_headers(s: &str, setting: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    crate::otel::resource::parse_resource_attributes(s)
-        .map_err(|_| err(setting, format!("`{s}` is not a list of key=value headers")))
+    use crate::otel::resource::ResourceError;
+    crate::otel::resource::parse_resource_attributes(s).map_err(|e| {
+        let message = match e {
+            ResourceError::NotKeyValue(_) => {
+                "not a list of name=value headers (an entry has no name or no `=`)".to_string()
+            }
+            ResourceError::BadEncoding(pair) => format!(
+                "header `{}`: bad percent-encoding",
+                pair.split_once('=').map_or("", |(name, _)| name.trim())
+            ),
+        };
+        err(setting, message)
+    })
 }
 
 fn existing_file(p: PathBuf, setting: &str) -> Result<PathBuf, ConfigError> {
@@ -188,9 +201,12 @@ fn headers(flags: &OtlpFlags, env: Env) -> Result<Vec<(String, String)>, ConfigE
         headers = parse_headers(&v, &from)?;
     }
     for h in &flags.headers {
-        let (k, v) = h
-            .split_once('=')
-            .ok_or_else(|| err("--otlp-header", format!("`{h}` is not key=value")))?;
+        let (k, v) = h.split_once('=').ok_or_else(|| {
+            err(
+                "--otlp-header",
+                "a header is not name=value (its text is not shown: headers carry secrets)",
+            )
+        })?;
         headers.retain(|(key, _)| key != k.trim());
         headers.push((k.trim().to_string(), v.trim().to_string()));
     }
@@ -569,5 +585,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("scheme"), "{e}");
+    }
+
+    #[test]
+    fn header_errors_never_quote_a_value() {
+        let e = resolve(
+            OtlpFlags {
+                headers: vec!["Bearer quoted-secret".into()],
+                ..Default::default()
+            },
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.setting, "--otlp-header");
+        assert!(!e.to_string().contains("quoted-secret"), "{e}");
+        for list in ["a=1,Bearer quoted-secret", "auth=quoted-secret%zz"] {
+            let e = resolve(
+                OtlpFlags::default(),
+                &[("OTEL_EXPORTER_OTLP_HEADERS", list)],
+            )
+            .unwrap_err();
+            assert_eq!(e.setting, "OTEL_EXPORTER_OTLP_HEADERS");
+            assert!(!e.to_string().contains("quoted-secret"), "{e}");
+        }
     }
 }
