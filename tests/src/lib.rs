@@ -2,6 +2,7 @@
 //! against the real kernel, wait for `ready`, stop it with SIGINT and read back
 //! what it printed.
 
+pub mod collector;
 pub mod kafka;
 pub mod rotel;
 
@@ -56,6 +57,30 @@ pub fn require_root() {
         euid, 0,
         "the end-to-end tests load eBPF programs and must run as root"
     );
+}
+
+/// GET `path` from 127.0.0.1:`port`: (status code, body).
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut s =
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the metrics endpoint");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read");
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
 }
 
 /// What the fixture's `basic` mode did.

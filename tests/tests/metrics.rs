@@ -2,43 +2,16 @@
 //! and the OpenTelemetry SDK's OTLP export received by rotel, checked against
 //! the final summary.
 
-use std::{
-    io::{Read, Write},
-    net::TcpStream,
-    process::Command,
-    time::Duration,
-};
+use std::{process::Command, time::Duration};
 
 use sysotel_tests::{
-    Sysotel, Waiting, assert_all_exported,
+    Sysotel, Waiting, assert_all_exported, http_get as get,
     rotel::{Rotel, free_port},
     wait_for,
 };
 
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_workload");
 const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture");
-
-/// GET `path` from 127.0.0.1:`port`: (status code, body).
-fn get(port: u16, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the metrics endpoint");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).expect("read");
-    let status = resp
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    (status, body)
-}
 
 /// Parses Prometheus text: every sample line must be `name{labels} value`.
 fn samples(text: &str) -> Vec<(String, f64)> {
