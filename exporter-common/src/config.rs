@@ -14,6 +14,9 @@ pub const MAP_SYSCALL_CONF: &str = "SYSCALL_CONF";
 pub const MAP_TRACED: &str = "TRACED";
 /// Per-thread syscall state from entry to exit.
 pub const MAP_PENDING: &str = "PENDING";
+/// Threads with a syscall slot in `PENDING` (allocated as threads need them;
+/// user space lowers it where the kernel needs them preallocated).
+pub const PENDING_SLOTS: u32 = 65536;
 
 /// Global: sysotel's own tgid, never traced.
 pub const GLOBAL_SELF_TGID: &str = "SELF_TGID";
@@ -56,7 +59,9 @@ pub struct SlotConf {
 ///
 /// Slot `i` uses bits `9*i .. 9*i+9`: argument index (4 bits, `0xf` = unused),
 /// [`Capture`] (2 bits), length argument index (3 bits). Bit 27: selected;
-/// bit 28: the syscall never returns, emit the record at entry.
+/// bit 28: the syscall never returns, emit the record at entry; bit 29: a
+/// successful call replaces the caller's memory (exec), so nothing of it is
+/// read again at exit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SyscallConf(pub u32);
 
@@ -64,11 +69,13 @@ impl SyscallConf {
     pub const NONE: u32 = 0xf;
     const SELECTED: u32 = 1 << 27;
     const NO_RETURN: u32 = 1 << 28;
+    const REPLACES_MEMORY: u32 = 1 << 29;
     const SLOT_BITS: u32 = 9;
 
     pub const fn new(
         selected: bool,
         no_return: bool,
+        replaces_memory: bool,
         slots: [Option<SlotConf>; MAX_STR_ARGS],
     ) -> SyscallConf {
         let mut v = 0u32;
@@ -91,7 +98,14 @@ impl SyscallConf {
         if no_return {
             v |= Self::NO_RETURN;
         }
+        if replaces_memory {
+            v |= Self::REPLACES_MEMORY;
+        }
         SyscallConf(v)
+    }
+
+    pub const fn replaces_memory(self) -> bool {
+        self.0 & Self::REPLACES_MEMORY != 0
     }
 
     pub const fn selected(self) -> bool {

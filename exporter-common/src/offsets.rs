@@ -51,6 +51,15 @@ pub struct KernelOffsets {
     /// registers (read with one helper call at sys_enter); every `regs_args`
     /// offset lies inside it, 8-byte aligned.
     pub regs_window: u32,
+    /// `task_struct.cgroups`, `css_set.dfl_cgrp`, `cgroup.level` and
+    /// `cgroup.ancestor_ids`: up to 5.19 a cgroup keeps its ancestors' ids in
+    /// itself, and the cgroup scope reads them there (tracing programs have
+    /// no `bpf_get_current_ancestor_cgroup_id` on 5.10). All zero on kernels
+    /// without `ancestor_ids`, which use the helper.
+    pub task_cgroups: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub cgroup_level: u32,
+    pub cgroup_ancestor_ids: u32,
 }
 
 impl KernelOffsets {
@@ -87,6 +96,10 @@ impl KernelOffsets {
         regs_args: [0; SYSCALL_ARGS],
         exit_has_group_dead: 0,
         regs_window: 0,
+        task_cgroups: 0,
+        css_set_dfl_cgrp: 0,
+        cgroup_level: 0,
+        cgroup_ancestor_ids: 0,
     };
 }
 
@@ -98,7 +111,7 @@ pub const REGS_WINDOW_LEN: usize = 64;
 /// is a bound the verifier can follow.
 pub const REGS_WINDOW_WORDS: usize = REGS_WINDOW_LEN / 8;
 const _: () = assert!(REGS_WINDOW_WORDS.is_power_of_two());
-const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 35 * 4);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 39 * 4);
 
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for KernelOffsets {}

@@ -162,6 +162,9 @@ pub const STR_ARRAY: u8 = 1 << 3;
 pub const STR_AT_EXIT: u8 = 1 << 4;
 /// String slot flag: the call failed, so the at-exit value was not read.
 pub const STR_NOT_FILLED: u8 = 1 << 5;
+/// String slot flag: unreadable at entry (its page not yet faulted in), read
+/// at exit, after the kernel itself read it.
+pub const STR_REREAD: u8 = 1 << 6;
 /// `SyscallRecord::str_arg` value of an unused slot.
 pub const NO_ARG: u8 = 0xff;
 

@@ -7,7 +7,7 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
 use exporter_common::{
-    config::{KernelError, SYSCALL_CONF_LEN},
+    config::{KernelError, PENDING_SLOTS, SYSCALL_CONF_LEN},
     events::EVENT_ID_LIMIT,
     records::{ExecBuf, SyscallBuf},
     scope::{SCOPE_MAP_ENTRIES, ScopeId},
@@ -39,7 +39,8 @@ pub static TRACED: HashMap<u32, u8> = HashMap::with_max_entries(65536, 0);
 /// here at exit. One entry per thread for its whole life (no insert/delete per
 /// syscall), allocated on the thread's first syscall, freed at its exit.
 #[map]
-pub static PENDING: HashMap<u32, SyscallBuf> = HashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
+pub static PENDING: HashMap<u32, SyscallBuf> =
+    HashMap::with_max_entries(PENDING_SLOTS, BPF_F_NO_PREALLOC);
 
 /// Zeroed source for a thread's first `PENDING` insert (the stack is too small).
 #[map]

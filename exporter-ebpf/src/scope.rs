@@ -219,13 +219,30 @@ fn in_pid_ns(inum: u32) -> bool {
     }
 }
 
+/// The id of the current task's cgroup v2 ancestor at `level` (the root is
+/// level 0); 0 past the task's depth.
+#[inline(always)]
+fn ancestor_cgroup_id(level: u32) -> u64 {
+    // A constant of the read-only offsets: the verifier sees one branch only,
+    // so 5.10, whose tracing programs lack the helper, never meets its call.
+    if off!(cgroup_ancestor_ids) == 0 {
+        // SAFETY: the helper takes any level and answers 0 past the task's depth.
+        return unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) };
+    }
+    let css_set = read_ptr(current_task(), off!(task_cgroups));
+    let cgroup = read_ptr(css_set, off!(css_set_dfl_cgrp));
+    let depth = read::<i32>(cgroup, off!(cgroup_level)).unwrap_or(-1);
+    if depth < 0 || level > depth as u32 {
+        return 0;
+    }
+    read::<u64>(cgroup, off!(cgroup_ancestor_ids) + 8 * level as usize).unwrap_or(0)
+}
+
 #[inline(always)]
 fn cgroup_matches() -> bool {
     let (inc, exc) = scan::<MAX_CGROUPS>(sc!(cgroup_count), |i| {
         (
-            // SAFETY: the helper takes any level and answers 0 past the task's depth.
-            unsafe { bpf_get_current_ancestor_cgroup_id(sc!(cgroups[i].level) as i32) }
-                == sc!(cgroups[i].id),
+            ancestor_cgroup_id(sc!(cgroups[i].level) as u32) == sc!(cgroups[i].id),
             sc!(cgroups[i].exclude) != 0,
         )
     });

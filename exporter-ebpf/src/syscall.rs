@@ -4,11 +4,11 @@
 
 use aya_ebpf::bindings::BPF_NOEXIST;
 use exporter_common::{
-    config::{Capture, KernelError, SyscallConf},
+    config::{Capture, KernelError, SlotConf, SyscallConf},
     offsets::{REGS_WINDOW_WORDS, SYSCALL_ARGS},
     records::{
-        MAX_STR_ARGS, NO_ARG, RecordKind, STR_AT_EXIT, STR_BYTES, STR_MASK, STR_MAX,
-        STR_NOT_FILLED, SyscallBuf, SyscallRecord, is_errno,
+        MAX_STR_ARGS, NO_ARG, RecordKind, STR_AT_EXIT, STR_BYTES, STR_FAULT, STR_MASK, STR_MAX,
+        STR_NOT_FILLED, STR_REREAD, SyscallBuf, SyscallRecord, is_errno,
     },
 };
 
@@ -58,6 +58,43 @@ pub fn arguments(regs: *const u8) -> [u64; SYSCALL_ARGS] {
     args
 }
 
+/// Argument `i` of `args`, 0 past the sixth, for an index read from the
+/// syscall table at run time. One branch per index gives every read a
+/// constant offset: the 5.10 verifier loses a bound checked on one register
+/// once the compiler indexes with a copy of it, and rejects the program.
+#[inline(always)]
+fn arg_at(args: &[u64; SYSCALL_ARGS], i: u8) -> u64 {
+    match i {
+        0 => args[0],
+        1 => args[1],
+        2 => args[2],
+        3 => args[3],
+        4 => args[4],
+        5 => args[5],
+        _ => 0,
+    }
+}
+
+/// Reads the user memory slot `sc` names into `dst`: the length, the
+/// `STR_*` flags and the element count of an array.
+#[inline(always)]
+fn read_slot(sc: SlotConf, args: &[u64; SYSCALL_ARGS], dst: &mut [u8; STR_MAX]) -> (u16, u8, u8) {
+    let ptr = arg_at(args, sc.arg) as *const u8;
+    match sc.capture {
+        Capture::CStr => {
+            let (len, flags) = user::read_str(ptr, dst);
+            (len, flags, 0)
+        }
+        Capture::BytesLenArg => {
+            // An `int` length (addrlen).
+            let (len, flags) = user::read_bytes(ptr, arg_at(args, sc.len_arg) as u32 as i32, dst);
+            (len, flags, 0)
+        }
+        Capture::BytesAtExit => (0, STR_BYTES | STR_AT_EXIT, 0),
+        Capture::StrArray => user::read_str_array(ptr, dst),
+    }
+}
+
 /// Captures syscall `nr` at entry: its arguments and the user memory its
 /// configuration names, into `buf`.
 #[inline(always)]
@@ -71,22 +108,7 @@ pub fn capture(buf: &mut SyscallBuf, nr: u32, conf: SyscallConf, args: [u64; SYS
         rec.str_flags[slot] = 0;
         rec.array_count[slot] = 0;
         let Some(sc) = conf.slot(slot) else { continue };
-        let arg = |i: u8| rec.args.get(i as usize).copied().unwrap_or(0);
-        let ptr = arg(sc.arg) as *const u8;
-        let dst = &mut buf.strs[slot];
-        let (len, flags, count) = match sc.capture {
-            Capture::CStr => {
-                let (len, flags) = user::read_str(ptr, dst);
-                (len, flags, 0)
-            }
-            Capture::BytesLenArg => {
-                // An `int` length (addrlen).
-                let (len, flags) = user::read_bytes(ptr, arg(sc.len_arg) as u32 as i32, dst);
-                (len, flags, 0)
-            }
-            Capture::BytesAtExit => (0, STR_BYTES | STR_AT_EXIT, 0),
-            Capture::StrArray => user::read_str_array(ptr, dst),
-        };
+        let (len, flags, count) = read_slot(sc, &rec.args, &mut buf.strs[slot]);
         rec.str_arg[slot] = sc.arg;
         rec.str_len[slot] = len;
         rec.str_flags[slot] = flags;
@@ -95,12 +117,15 @@ pub fn capture(buf: &mut SyscallBuf, nr: u32, conf: SyscallConf, args: [u64; SYS
     buf.rec.header.kind = RecordKind::Syscall as u16;
 }
 
-/// Slots the kernel filled during the call (accept's peer address): read now,
-/// if the call succeeded, with the length the kernel wrote back.
+/// At exit: the slots the kernel filled during the call (accept's peer
+/// address), read now if the call succeeded, with the length the kernel
+/// wrote back; and the slots unreadable at entry, read again: a path whose
+/// page was not yet faulted in is readable once the kernel has copied it
+/// (not after a successful exec, which replaced the memory).
 #[inline(always)]
 pub fn fill_at_exit(buf: &mut SyscallBuf, ret: i64) {
     let rec = &mut buf.rec.data;
-    let pending = (0..MAX_STR_ARGS).any(|s| rec.str_flags[s] & STR_AT_EXIT != 0);
+    let pending = (0..MAX_STR_ARGS).any(|s| rec.str_flags[s] & (STR_AT_EXIT | STR_FAULT) != 0);
     if !pending {
         return;
     }
@@ -109,12 +134,30 @@ pub fn fill_at_exit(buf: &mut SyscallBuf, ret: i64) {
         return;
     };
     for slot in 0..MAX_STR_ARGS {
-        if rec.str_flags[slot] & STR_AT_EXIT == 0 {
+        let flags = rec.str_flags[slot];
+        if flags & (STR_AT_EXIT | STR_FAULT) == 0 {
             continue;
         }
         let Some(sc) = conf.slot(slot) else { continue };
-        let ptr = rec.args.get(sc.arg as usize).copied().unwrap_or(0) as *const u8;
-        let len_ptr = rec.args.get(sc.len_arg as usize).copied().unwrap_or(0) as *const i32;
+        let ptr = arg_at(&rec.args, sc.arg) as *const u8;
+        if flags & STR_AT_EXIT == 0 {
+            // Paths and addresses only: string arrays are exec's argv and
+            // envp, gone after a successful exec (and a bounded loop here
+            // more than the older verifiers follow).
+            if ptr.is_null()
+                || (conf.replaces_memory() && !is_errno(ret))
+                || !matches!(sc.capture, Capture::CStr | Capture::BytesLenArg)
+            {
+                continue;
+            }
+            let (len, flags, _) = read_slot(sc, &rec.args, &mut buf.strs[slot]);
+            if flags & STR_FAULT == 0 {
+                rec.str_len[slot] = len;
+                rec.str_flags[slot] = flags | STR_REREAD;
+            }
+            continue;
+        }
+        let len_ptr = arg_at(&rec.args, sc.len_arg) as *const i32;
         if is_errno(ret) || ptr.is_null() || len_ptr.is_null() {
             rec.str_flags[slot] = STR_BYTES | STR_NOT_FILLED;
             continue;

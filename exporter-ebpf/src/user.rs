@@ -2,9 +2,10 @@
 //! accepts any address (a bad or unmapped one fails cleanly), so the wrappers
 //! are safe to call with whatever a syscall argument held.
 
-use aya_ebpf::helpers::{
-    bpf_probe_read_user,
-    generated::{bpf_probe_read_user as bpf_probe_read_user_raw, bpf_probe_read_user_str},
+use core::mem::MaybeUninit;
+
+use aya_ebpf::helpers::generated::{
+    bpf_probe_read_user as bpf_probe_read_user_raw, bpf_probe_read_user_str,
 };
 use exporter_common::records::{
     ARRAY_ELEM_LEN_MASK, ARRAY_ELEM_MAX, ARRAY_MAX_ELEMS, ARRAY_START_MASK, SOCKADDR_MAX,
@@ -29,11 +30,25 @@ pub fn read_bytes(ptr: *const u8, n: i32, dst: &mut [u8; STR_MAX]) -> (u16, u8) 
     (n as u16, STR_BYTES)
 }
 
-/// Reads one `T` of user memory.
+/// Reads one `T` (plain data: any bit pattern is a value) of user memory.
+/// The destination is zeroed first: the compiler may read it back on the
+/// failure path, and the 5.10 verifier rejects a read of stack it never saw
+/// written.
 #[inline(always)]
 pub fn read<T: Copy>(ptr: *const T) -> Option<T> {
-    // SAFETY: the helper checks the user address and copies into a local.
-    unsafe { bpf_probe_read_user(ptr) }.ok()
+    let mut v = MaybeUninit::<T>::zeroed();
+    // SAFETY: writes at most size_of::<T>() bytes into `v`; the helper checks
+    // the user address.
+    let r = unsafe {
+        bpf_probe_read_user_raw(
+            v.as_mut_ptr() as *mut _,
+            core::mem::size_of::<T>() as u32,
+            ptr as *const _,
+        )
+    };
+    // SAFETY: `v` was zeroed and `T` is plain data; on success the helper
+    // wrote all of it.
+    (r == 0).then(|| unsafe { v.assume_init() })
 }
 
 /// Reads a NULL-terminated array of user strings (argv, envp) into `dst`, NUL
@@ -106,9 +121,13 @@ pub fn read_str(ptr: *const u8, dst: &mut [u8; STR_MAX]) -> (u16, u8) {
     let len = (n as usize - 1) & STR_MASK;
     // A full slot is ambiguous: look at the byte after the copied part.
     let flags = if n as usize >= STR_MAX {
-        match read::<u8>(ptr.wrapping_add(STR_MAX - 1)) {
-            Some(0) => 0,
-            _ => STR_TRUNCATED,
+        // `unwrap_or`: a defined value when the read fails (a match on the
+        // Option lets the compiler test an undefined payload, read from
+        // stack the 5.10 verifier never saw written).
+        if read::<u8>(ptr.wrapping_add(STR_MAX - 1)).unwrap_or(1) == 0 {
+            0
+        } else {
+            STR_TRUNCATED
         }
     } else {
         0

@@ -135,7 +135,9 @@ impl SyscallDef {
                 n += 1;
             }
         }
-        SyscallConf::new(selected, self.no_return, slots)
+        // A successful exec leaves nothing of the caller's memory to read.
+        let replaces_memory = matches!(self.name, "execve" | "execveat");
+        SyscallConf::new(selected, self.no_return, replaces_memory, slots)
     }
 }
 

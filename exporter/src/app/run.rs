@@ -124,6 +124,7 @@ fn load(plan: &Plan) -> Result<(Tracer, Reader), RunError> {
         scope_ids: plan.scope.kernel.id_entries(),
         lifecycle_records: !plan.scope.exe.is_empty(),
         bpf_stats: cli.bpf_stats,
+        btf: cli.btf.clone(),
         ring_bytes: cli.ring_buffer_size,
         wakeup_bytes: wakeup_bytes(cli.ring_buffer_size),
     })?;

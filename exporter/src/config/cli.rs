@@ -64,6 +64,12 @@ pub struct Cli {
     #[arg(long, default_value = "32M", value_parser = parse_ring_size)]
     pub ring_buffer_size: u32,
 
+    /// The kernel's type information (BTF) from this file instead of
+    /// /sys/kernel/btf/vmlinux, for a kernel built without it (BTFHub has
+    /// files for such kernels). It must describe the running kernel.
+    #[arg(long, value_name = "FILE")]
+    pub btf: Option<std::path::PathBuf>,
+
     /// Have the kernel time every eBPF program run and print runs and average
     /// cost per program in the summary (adds two clock reads per run).
     #[arg(long)]

@@ -34,6 +34,7 @@ pub const SETTINGS: &[Setting] = &[
     s("", "events", "events"),
     s("", "filters", "filter"),
     s("", "ring_buffer_size", "ring-buffer-size"),
+    s("", "btf", "btf"),
     s("", "bpf_stats", "bpf-stats"),
     s("", "loss_interval", "loss-interval"),
     s("", "stats_interval", "stats-interval"),

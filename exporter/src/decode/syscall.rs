@@ -78,7 +78,12 @@ fn slot_value(r: &SyscallRecord, slot: usize, data: &[u8], raw: u64) -> Value {
         return Value::Hex(raw);
     }
     if flags & STR_FAULT != 0 && data.is_empty() {
-        return Value::Unreadable(raw);
+        // NULL is a value (futimens passes no path), not memory that failed.
+        return if raw == 0 {
+            Value::Hex(0)
+        } else {
+            Value::Unreadable(raw)
+        };
     }
     if flags & STR_ARRAY != 0 {
         let values = split_nul(data);

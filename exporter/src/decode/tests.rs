@@ -5,7 +5,7 @@ use exporter_common::{
     records::{
         COMM_LEN, EXEC_ARGV_MAX, EXEC_FILENAME_MAX, Exec, ExecRecord, Exit, ExitRecord, Fork,
         ForkRecord, NO_ARG, RecordHeader, RecordKind, STR_ARRAY, STR_BYTES, STR_FAULT, STR_MAX,
-        STR_NOT_FILLED, STR_TRUNCATED, Syscall, SyscallRecord, TaskContext, UTS_LEN,
+        STR_NOT_FILLED, STR_REREAD, STR_TRUNCATED, Syscall, SyscallRecord, TaskContext, UTS_LEN,
     },
 };
 
@@ -103,6 +103,21 @@ fn syscall_string_flags() {
     ));
     let e = decode(&openat_record(b"", STR_FAULT)).expect("decodes");
     assert_eq!(e.arg("filename"), Some(&Value::Unreadable(0x7ffd_0000)));
+    // A NULL pointer is a value, not memory that could not be read.
+    let mut null = openat_record(b"", STR_FAULT);
+    let at = std::mem::offset_of!(SyscallRecord, data) + std::mem::offset_of!(Syscall, args) + 8;
+    null[at..at + 8].copy_from_slice(&0u64.to_le_bytes());
+    let e = decode(&null).expect("decodes");
+    assert_eq!(e.arg("filename"), Some(&Value::Hex(0)));
+    // Read again at exit: the string, as if read at entry.
+    let e = decode(&openat_record(b"/etc/x", STR_REREAD)).expect("decodes");
+    assert_eq!(
+        e.arg("filename"),
+        Some(&Value::Str {
+            value: "/etc/x".into(),
+            truncated: false
+        })
+    );
 }
 
 #[test]

@@ -1,7 +1,26 @@
-//! Facts of the host the kernel side needs from user space: where cgroup v2
-//! is mounted, and which pid namespace is the host's.
+//! Facts of the host the kernel side needs from user space: the kernel's
+//! version, where cgroup v2 is mounted, and which pid namespace is the host's.
 
 use std::path::{Path, PathBuf};
+
+/// The running kernel's release (`uname -r`, e.g. `5.10.0-32-cloud-amd64`).
+pub fn kernel_release() -> String {
+    // SAFETY: an all-zero utsname is valid; uname fills the struct it is given.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return String::new();
+    }
+    crate::event::text::c_text(&uts.release.map(|c| c as u8))
+}
+
+/// `(major, minor)` of a kernel release; `None` when it does not start with
+/// `N.N`.
+pub fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
 
 /// Where cgroup v2 is mounted: `/sys/fs/cgroup`, or on a hybrid hierarchy
 /// `/sys/fs/cgroup/unified` (the first `cgroup2` mount in /proc/self/mounts).

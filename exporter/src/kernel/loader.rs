@@ -9,7 +9,8 @@ use exporter_common::{
     EventId,
     config::{
         GLOBAL_OFFSETS, GLOBAL_SELECTED, GLOBAL_SELF_TGID, GLOBAL_WAKEUP_BYTES, KernelError,
-        MAP_ERRORS, MAP_EVENTS, MAP_LOST, MAP_SUBMITTED, MAP_SYSCALL_CONF, SYSCALL_CONF_LEN,
+        MAP_ERRORS, MAP_EVENTS, MAP_LOST, MAP_PENDING, MAP_SUBMITTED, MAP_SYSCALL_CONF,
+        PENDING_SLOTS, SYSCALL_CONF_LEN,
     },
     events::{
         Attach, EVENT_ID_LIMIT, EventKind, KERNEL_EVENT_SLOTS, Program, SYSCALL_PROGRAMS, Source,
@@ -22,6 +23,7 @@ use thiserror::Error;
 
 use super::{
     counters::KernelCounts,
+    host,
     offsets::{self, OffsetsError},
 };
 use crate::event::select::Selection;
@@ -49,8 +51,16 @@ pub enum LoadError {
         "sysotel needs root, or the capabilities CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); run it with sudo"
     )]
     Privileges,
+    // The kernel follows the whole message, so the cause is not a `source`.
+    #[error("{error} (Linux {release})")]
+    Offsets {
+        release: String,
+        error: OffsetsError,
+    },
+    #[error("--btf {path}: {message}")]
+    AyaBtf { path: String, message: String },
     #[error(transparent)]
-    Offsets(#[from] OffsetsError),
+    EbpfObject(#[from] super::object::ObjectError),
     #[error("loading the eBPF object failed: {0}")]
     Object(#[source] aya::EbpfError),
     #[error("eBPF program {program} failed to {action}: {source}")]
@@ -80,6 +90,8 @@ pub struct LoadOptions {
     /// ids for the `SCOPE_IDS` map.
     pub scope: ScopeConf,
     pub scope_ids: Vec<(ScopeId, u8)>,
+    /// The kernel's BTF from this file (`--btf`) instead of sysfs.
+    pub btf: Option<std::path::PathBuf>,
     /// Write every fork, exec and exit record whether selected or not (user
     /// space follows executables with them).
     pub lifecycle_records: bool,
@@ -133,9 +145,27 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
     if !has_privileges() {
         return Err(LoadError::Privileges);
     }
-    let btf = offsets::load_kernel_btf()?;
-    let offsets = offsets::resolve(&btf)?;
+    let release = host::kernel_release();
+    let located = |error| LoadError::Offsets {
+        release: release.clone(),
+        error,
+    };
+    let (btf, btf_bytes) = offsets::load_kernel_btf(opts.btf.as_deref()).map_err(located)?;
+    let offsets = offsets::resolve(&btf).map_err(located)?;
+    // aya reads the kernel's BTF itself unless given a file.
+    let aya_btf = match &opts.btf {
+        Some(path) => Some(
+            aya::Btf::parse(&btf_bytes, aya::Endianness::default()).map_err(|e| {
+                LoadError::AyaBtf {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                }
+            })?,
+        ),
+        None => None,
+    };
     raise_memlock();
+    let object = object_for(&release)?;
 
     let self_tgid = std::process::id();
     let mut selected = [0u8; KERNEL_EVENT_SLOTS];
@@ -155,7 +185,9 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
         .override_global(GLOBAL_OFFSETS, &offsets, true)
         .override_global(GLOBAL_SCOPE, &opts.scope, true)
         .map_max_entries(MAP_EVENTS, opts.ring_bytes)
-        .load(EBPF_OBJECT)
+        .map_max_entries(MAP_PENDING, object.pending_slots)
+        .btf(aya_btf.as_ref())
+        .load(&object.elf)
         .map_err(LoadError::Object)?;
 
     {
@@ -241,6 +273,35 @@ fn write_scope(ebpf: &mut Ebpf, ids: &[(ScopeId, u8)]) -> Result<(), LoadError> 
 }
 
 /// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones ignore it.
+/// Threads with a syscall slot, on kernels where the slots are preallocated.
+pub const PREALLOCATED_PENDING_SLOTS: u32 = 16384;
+
+/// The eBPF object as the running kernel takes it.
+struct KernelObject {
+    elf: std::borrow::Cow<'static, [u8]>,
+    pending_slots: u32,
+}
+
+/// Before 6.1, a hash map allocated at run time is unsafe in a tracing
+/// program: 5.10 to 6.0 load it with a kernel WARNING (and an RT kernel
+/// refuses it). There the per-thread syscall slots are preallocated, for
+/// [`PREALLOCATED_PENDING_SLOTS`] threads (a thread beyond that is counted
+/// as `pending slots full`); from 6.1 on they are allocated as threads need them.
+fn object_for(release: &str) -> Result<KernelObject, LoadError> {
+    let old = host::kernel_version(release).is_some_and(|v| v < (6, 1));
+    if !old {
+        return Ok(KernelObject {
+            elf: std::borrow::Cow::Borrowed(EBPF_OBJECT),
+            pending_slots: PENDING_SLOTS,
+        });
+    }
+    let elf = super::object::with_map_flags(EBPF_OBJECT, MAP_PENDING, 0)?;
+    Ok(KernelObject {
+        elf: std::borrow::Cow::Owned(elf),
+        pending_slots: PREALLOCATED_PENDING_SLOTS,
+    })
+}
+
 fn raise_memlock() {
     let rlim = libc::rlimit {
         rlim_cur: libc::RLIM_INFINITY,

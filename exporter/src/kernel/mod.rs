@@ -7,6 +7,7 @@ pub mod btf;
 pub mod counters;
 pub mod host;
 pub mod loader;
+pub mod object;
 pub mod offsets;
 pub mod ring;
 

@@ -4,6 +4,8 @@
 //! read, a 4-byte int where one is read): a kernel that changed a type fails at
 //! start-up naming the field, instead of producing silently wrong values.
 
+use std::path::{Path, PathBuf};
+
 use exporter_common::offsets::{KernelOffsets, REGS_WINDOW_LEN, SYSCALL_ARGS};
 use thiserror::Error;
 
@@ -15,14 +17,31 @@ pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 /// (x86_64 syscall calling convention: arch/x86/entry/entry_64.S).
 pub const SYSCALL_ARG_REGS: [&str; SYSCALL_ARGS] = ["di", "si", "dx", "r10", "r8", "r9"];
 
+/// What to tell the user whose kernel BTF could not be read.
+fn btf_hint(given: &bool) -> &'static str {
+    if *given {
+        ""
+    } else {
+        "; a kernel built without BTF (CONFIG_DEBUG_INFO_BTF) needs its type information \
+         from a file: --btf FILE (BTFHub has files for such kernels)"
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum OffsetsError {
-    #[error(
-        "cannot read kernel BTF at {path}: {source} (sysotel needs a kernel built with CONFIG_DEBUG_INFO_BTF=y)"
-    )]
+    // The cause is part of the message (not a `source`): the hint follows it.
+    #[error("cannot read kernel BTF at {}: {error}{}", path.display(), btf_hint(given))]
     Read {
-        path: String,
-        source: std::io::Error,
+        path: PathBuf,
+        error: std::io::Error,
+        /// The path came from `--btf`.
+        given: bool,
+    },
+    #[error("kernel BTF at {} does not parse: {error}{}", path.display(), btf_hint(given))]
+    Parse {
+        path: PathBuf,
+        error: BtfError,
+        given: bool,
     },
     #[error(transparent)]
     Btf(#[from] BtfError),
@@ -63,13 +82,19 @@ fn field(btf: &Btf, strukt: &str, path: &str, want: Want) -> Result<u32, Offsets
     Ok(m.offset)
 }
 
-/// Reads and parses the running kernel's BTF.
-pub fn load_kernel_btf() -> Result<Btf, OffsetsError> {
-    let data = std::fs::read(VMLINUX_BTF).map_err(|source| OffsetsError::Read {
-        path: VMLINUX_BTF.to_string(),
-        source,
-    })?;
-    Ok(Btf::parse(&data)?)
+/// Reads and parses the running kernel's BTF: from `file` (`--btf`), else
+/// from the kernel's own [`VMLINUX_BTF`]. Also returns the raw bytes.
+pub fn load_kernel_btf(file: Option<&Path>) -> Result<(Btf, Vec<u8>), OffsetsError> {
+    let given = file.is_some();
+    let path = file.unwrap_or(Path::new(VMLINUX_BTF)).to_path_buf();
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        Err(error) => return Err(OffsetsError::Read { path, error, given }),
+    };
+    match Btf::parse(&data) {
+        Ok(btf) => Ok((btf, data)),
+        Err(error) => Err(OffsetsError::Parse { path, error, given }),
+    }
 }
 
 /// Every offset the eBPF programs use.
@@ -100,6 +125,7 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
             "pt_regs argument registers at {regs:?} do not fit one {REGS_WINDOW_LEN}-byte window"
         )));
     }
+    let cgroup = cgroup_ancestors(btf)?;
     Ok(KernelOffsets {
         task_real_parent: field(btf, "task_struct", "real_parent", Ptr)?,
         task_tgid: field(btf, "task_struct", "tgid", Bytes(4))?,
@@ -131,6 +157,34 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
         regs_args: regs,
         exit_has_group_dead: u32::from(exit_params >= 3),
         regs_window,
+        task_cgroups: cgroup.task_cgroups,
+        css_set_dfl_cgrp: cgroup.css_set_dfl_cgrp,
+        cgroup_level: cgroup.cgroup_level,
+        cgroup_ancestor_ids: cgroup.cgroup_ancestor_ids,
+    })
+}
+
+/// Where a cgroup keeps its ancestors' ids, on kernels that have
+/// `cgroup.ancestor_ids` (up to 5.19); all zero on the others.
+fn cgroup_ancestors(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
+    use Want::{Bytes, Ptr};
+    let Ok(ids) = btf.member("cgroup", "ancestor_ids") else {
+        return Ok(KernelOffsets::ZERO);
+    };
+    let elem = btf.array_elem(ids.type_id).and_then(|e| btf.size_of(e));
+    if elem != Some(8) {
+        return Err(OffsetsError::Size {
+            field: "cgroup.ancestor_ids[]".into(),
+            want: 8,
+            got: elem,
+        });
+    }
+    Ok(KernelOffsets {
+        task_cgroups: field(btf, "task_struct", "cgroups", Ptr)?,
+        css_set_dfl_cgrp: field(btf, "css_set", "dfl_cgrp", Ptr)?,
+        cgroup_level: field(btf, "cgroup", "level", Bytes(4))?,
+        cgroup_ancestor_ids: ids.offset,
+        ..KernelOffsets::ZERO
     })
 }
 
@@ -141,7 +195,7 @@ mod tests {
     #[test]
     fn resolves_on_the_running_kernel() {
         // sysotel runs only on kernels with BTF, and so do its tests.
-        let btf = load_kernel_btf().expect("the running kernel's BTF");
+        let (btf, _) = load_kernel_btf(None).expect("the running kernel's BTF");
         let o = resolve(&btf).expect("every field sysotel reads exists");
         // x86_64 pt_regs has been stable for a decade: a sanity anchor for the parser.
         assert_eq!(

@@ -78,13 +78,7 @@ impl Resource {
         resource_env: Option<&str>,
         service_env: Option<&str>,
     ) -> Result<Resource, ResourceError> {
-        let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
-        // SAFETY: uname fills the struct it is given.
-        let os_version = if unsafe { libc::uname(&mut uts) } == 0 {
-            crate::event::text::c_text(&uts.release.map(|c| c as u8))
-        } else {
-            String::new()
-        };
+        let os_version = crate::kernel::host::kernel_release();
         let arch = match std::env::consts::ARCH {
             "x86_64" => "amd64",
             "aarch64" => "arm64",
