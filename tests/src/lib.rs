@@ -3,6 +3,7 @@
 //! what it printed.
 
 pub mod collector;
+pub mod fixture;
 pub mod kafka;
 pub mod rotel;
 
@@ -81,6 +82,24 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
         .map_or("", |(_, b)| b)
         .to_string();
     (status, body)
+}
+
+/// Where the kernel shows its BTF.
+pub const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// A command that runs its arguments (a program and its arguments) in a
+/// private mount namespace where [`KERNEL_BTF`] reads as empty.
+pub fn without_kernel_btf() -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &format!("mount --bind /dev/null {KERNEL_BTF} && exec \"$0\" \"$@\""),
+    ]);
+    cmd
 }
 
 /// What the fixture's `basic` mode did.
@@ -394,13 +413,26 @@ impl Sysotel {
 
     /// As [`Sysotel::start`], with extra environment variables.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Sysotel {
+        let mut cmd = Command::new(sysotel_bin());
+        cmd.args(args).envs(env.iter().copied());
+        Sysotel::start_command(cmd, args)
+    }
+
+    /// As [`Sysotel::start`], where the kernel shows no BTF: in a private
+    /// mount namespace with `/dev/null` bound over [`KERNEL_BTF`], as on a
+    /// kernel built without it.
+    pub fn start_without_kernel_btf(args: &[&str]) -> Sysotel {
+        let mut cmd = without_kernel_btf();
+        cmd.arg(sysotel_bin()).args(args);
+        Sysotel::start_command(cmd, args)
+    }
+
+    fn start_command(mut cmd: Command, args: &[&str]) -> Sysotel {
         require_root();
         let lock = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let stdout_path = unique_path("stdout");
         let stdout = std::fs::File::create(&stdout_path).expect("create stdout file");
-        let mut child = Command::new(sysotel_bin())
-            .args(args)
-            .envs(env.iter().copied())
+        let mut child = cmd
             .stdout(stdout)
             .stderr(Stdio::piped())
             .stdin(Stdio::null())

@@ -259,3 +259,39 @@ fn unknown_events_exit_2_with_the_closest_names() {
         "{err}"
     );
 }
+
+/// A path whose page is not yet faulted in at syscall entry (in a file
+/// mapping no one has touched) cannot be read there; it is read again at
+/// exit, once the kernel has copied it, and the event carries the path.
+#[test]
+fn a_path_unreadable_at_entry_is_read_at_exit() {
+    let target = unique_path("unfaulted-target");
+    std::fs::write(&target, b"x").expect("create the target");
+    let path_file = unique_path("unfaulted-path");
+    let sysotel = Sysotel::start(&["-o", "json", "-e", "openat"]);
+    let out = Command::new(FIXTURE)
+        .args(["unfaulted", &path_file, &target])
+        .output()
+        .expect("run fixture");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = fixture_report(&out.stdout);
+    let stopped = sysotel.stop();
+    let _ = std::fs::remove_file(&target);
+    let _ = std::fs::remove_file(&path_file);
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let fd = num(&r, "open_fd");
+    assert!(fd >= 0, "the fixture could not open {target}");
+    let events = json_events(&stopped.stdout);
+    let open = one(
+        &events,
+        num(&r, "pid") as u64,
+        "the openat through the mapping",
+        |e| e["event"] == "openat" && e["ret"] == fd,
+    );
+    assert_eq!(open["args"]["filename"], target.as_str(), "{open}");
+    assert!(open.get("unreadable_args").is_none(), "{open}");
+}

@@ -317,7 +317,7 @@ fn identity_child(uid: u32, gid: u32, existing: &str, missing: &str, code: i32, 
 
 fn usage() -> ! {
     eprintln!(
-        "usage: fixture basic <existing> <missing> <code> | wait-open <path> | kinds <new-file> | identity <cgroup.procs> <hostname> <uid> <gid> <existing> <missing> <code> <argc>"
+        "usage: fixture basic <existing> <missing> <code> | wait-open <path> | kinds <new-file> | identity <cgroup.procs> <hostname> <uid> <gid> <existing> <missing> <code> <argc> | unfaulted <path-file> <target>"
     );
     std::process::exit(2);
 }
@@ -331,6 +331,43 @@ fn wait_open(path: &str) {
     println!("open_fd={}", openat(path));
 }
 
+/// Opens `target` through a path that lies in a file mapping no one has
+/// touched yet: at syscall entry its page is not present, so a tracer
+/// cannot read it until the kernel has (it faults the page in to copy the
+/// path). Reports `pid`, `path_addr` and `open_fd`.
+fn unfaulted(path_file: &str, target: &str) -> ! {
+    let mut bytes = target.as_bytes().to_vec();
+    bytes.push(0);
+    std::fs::write(path_file, &bytes).expect("write the path file");
+    let file = std::fs::File::open(path_file).expect("open the path file");
+    // SAFETY: a private read-only mapping of a file we own; it is read only by
+    // the kernel, through openat, and never touched by this program.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes.len(),
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            0,
+        )
+    };
+    assert_ne!(
+        addr,
+        libc::MAP_FAILED,
+        "mmap: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: the path is NUL-terminated inside the mapping.
+    let fd = unsafe { libc::openat(libc::AT_FDCWD, addr as *const libc::c_char, libc::O_RDONLY) };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "pid={}", std::process::id());
+    let _ = writeln!(out, "path_addr={}", addr as u64);
+    let _ = writeln!(out, "open_fd={fd}");
+    let _ = out.flush();
+    std::process::exit(0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
@@ -341,6 +378,7 @@ fn main() {
         Some("wait-open") if args.len() == 3 => wait_open(&args[2]),
         Some("kinds") if args.len() == 3 => kinds(&args[2]),
         Some("identity") => identity(&args[2..]),
+        Some("unfaulted") if args.len() == 4 => unfaulted(&args[2], &args[3]),
         _ => usage(),
     }
 }
