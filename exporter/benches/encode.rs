@@ -79,6 +79,24 @@ fn bench(c: &mut Criterion) {
             encoder.request(&records)
         })
     });
+    // The same with every event from another task than the one before: the
+    // task's attributes are written each time (no reuse).
+    let mut switching = events.clone();
+    for (i, e) in switching.iter_mut().enumerate() {
+        e.ctx.tid += (i % 2) as u32;
+    }
+    g.bench_function(
+        "direct encode batch of 1024, task switching every event",
+        |b| {
+            b.iter(|| {
+                records.clear();
+                for e in &switching {
+                    encoder.append(e, &mut records);
+                }
+                encoder.request(&records)
+            })
+        },
+    );
     g.finish();
 
     // The Kafka per-event encodings: one document per event.
@@ -95,6 +113,18 @@ fn bench(c: &mut Criterion) {
             out.len()
         })
     });
+    g.bench_function(
+        "json documents, 1024 events, task switching every event",
+        |b| {
+            b.iter(|| {
+                for e in &switching {
+                    out.clear();
+                    docs.json(e, &mut out);
+                }
+                out.len()
+            })
+        },
+    );
     g.bench_function("ecs documents, 1024 events", |b| {
         b.iter(|| {
             for e in &events {

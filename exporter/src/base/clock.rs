@@ -54,7 +54,6 @@ impl Default for BootClock {
 /// Unix nanoseconds as RFC 3339 UTC with nanoseconds:
 /// `2026-11-28T21:48:06.123456789Z`.
 pub fn rfc3339_ns(unix_ns: u64, out: &mut String) {
-    use std::fmt::Write as _;
     let secs = unix_ns / 1_000_000_000;
     let nanos = unix_ns % 1_000_000_000;
     let days = (secs / 86_400) as i64;
@@ -69,13 +68,22 @@ pub fn rfc3339_ns(unix_ns: u64, out: &mut String) {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    );
+    use super::text::push_digits;
+    // Years before 0 or past 9999 are not timestamps sysotel meets.
+    push_digits(out, year.clamp(0, 9999) as u64, 4);
+    out.push('-');
+    push_digits(out, month as u64, 2);
+    out.push('-');
+    push_digits(out, day as u64, 2);
+    out.push('T');
+    push_digits(out, rem / 3600, 2);
+    out.push(':');
+    push_digits(out, rem / 60 % 60, 2);
+    out.push(':');
+    push_digits(out, rem % 60, 2);
+    out.push('.');
+    push_digits(out, nanos, 9);
+    out.push('Z');
 }
 
 #[cfg(test)]

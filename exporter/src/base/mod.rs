@@ -1,9 +1,10 @@
 //! What every layer shares and nothing in sysotel is below: the boot clock,
 //! sysotel's own log on stderr, the secrets it never prints, units of size
-//! and time, and name matching.
+//! and time, name matching, and numbers and JSON strings written fast.
 
 pub mod clock;
 pub mod log;
 pub mod secret;
+pub mod text;
 pub mod units;
 pub mod words;

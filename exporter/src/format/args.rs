@@ -5,14 +5,23 @@
 use std::fmt::Write as _;
 
 use super::flags;
-use crate::event::{Category, Event, Value, errno};
+use crate::{
+    base::text::{push_int_str, push_uint_str},
+    event::{Category, Event, Value, errno},
+};
 
 /// A string as it appears in ARGS: quoted, with quotes and control characters
 /// escaped. Backslashes are left alone: bytes that are not UTF-8 already arrive
 /// as `\xNN` (see `event::text`).
 fn quote(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
+    // Printable ASCII other than `"` is copied as it is, in one piece.
+    let plain = s
+        .bytes()
+        .position(|b| !(0x20..0x7f).contains(&b) || b == b'"')
+        .unwrap_or(s.len());
+    out.push_str(&s[..plain]);
+    for c in s[plain..].chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
@@ -29,12 +38,8 @@ fn quote(out: &mut String, s: &str) {
 /// One value as ARGS shows it.
 pub fn value_text(out: &mut String, v: &Value) {
     match v {
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Value::UInt(u) => {
-            let _ = write!(out, "{u}");
-        }
+        Value::Int(i) => push_int_str(out, *i),
+        Value::UInt(u) => push_uint_str(out, *u),
         Value::Hex(h) => {
             let _ = write!(out, "{h:#x}");
         }
@@ -46,9 +51,7 @@ pub fn value_text(out: &mut String, v: &Value) {
         }
         Value::Fd(fd) => match flags::fd(*fd) {
             Some(name) => out.push_str(name),
-            None => {
-                let _ = write!(out, "{fd}");
-            }
+            None => push_int_str(out, *fd),
         },
         Value::Sym { text, .. } => out.push_str(text),
         Value::SockAddr(a) => out.push_str(&super::sockaddr::text(a)),
@@ -114,7 +117,8 @@ pub fn call_text_into(out: &mut String, e: &Event) {
     args_text_into(out, e);
     out.push(')');
     if e.category == Category::Syscall && !e.no_return {
-        let _ = write!(out, " = {}", e.ret);
+        out.push_str(" = ");
+        push_int_str(out, e.ret);
         if let Some(n) = e.errno() {
             out.push(' ');
             out.push_str(errno::name(n).unwrap_or("E?"));

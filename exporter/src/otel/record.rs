@@ -15,7 +15,7 @@ use super::{Resource, attributes as attr};
 use crate::{
     base::clock::BootClock,
     event::{
-        Category, Event, SockAddr, Value,
+        Category, Context, Event, SockAddr, Value,
         catalog::{self, EventInfo, Role, Severity},
         errno,
     },
@@ -51,6 +51,69 @@ pub trait Attrs {
     fn int(&mut self, key: Key, v: i64);
     fn boolean(&mut self, key: Key, v: bool);
     fn strings(&mut self, key: Key, v: &[String]);
+
+    /// The task's attributes ([`task_attributes`]). A byte writer overrides
+    /// it to reuse what it wrote for the previous event of the same task
+    /// ([`TaskBytes`]).
+    fn task(&mut self, c: &Context)
+    where
+        Self: Sized,
+    {
+        task_attributes(c, self);
+    }
+}
+
+/// A byte writer's encoding of the last task's attributes: a storm of events
+/// comes from few tasks, and these are two thirds of a record's attributes.
+#[derive(Default)]
+pub struct TaskBytes {
+    task: Option<Context>,
+    bytes: Vec<u8>,
+}
+
+impl TaskBytes {
+    /// The attributes of `c`'s task as `write` encodes them, written again
+    /// only when the task differs from the last one's.
+    pub fn get(&mut self, c: &Context, write: impl FnOnce(&Context, &mut Vec<u8>)) -> &[u8] {
+        if !self.task.as_ref().is_some_and(|t| same_task(t, c)) {
+            self.bytes.clear();
+            write(c, &mut self.bytes);
+            self.task = Some(c.clone());
+        }
+        &self.bytes
+    }
+}
+
+/// Whether `a` and `b` give the same task attributes: every field but the
+/// time (a field added to `Context` must be placed here to build).
+fn same_task(a: &Context, b: &Context) -> bool {
+    let Context {
+        ts_boot_ns: _,
+        cgroup_id,
+        pid,
+        tid,
+        ppid,
+        vpid,
+        uid,
+        gid,
+        mnt_ns,
+        pid_ns,
+        comm,
+        uts_name,
+        container_id,
+    } = a;
+    *tid == b.tid
+        && *pid == b.pid
+        && *ppid == b.ppid
+        && *vpid == b.vpid
+        && *uid == b.uid
+        && *gid == b.gid
+        && *mnt_ns == b.mnt_ns
+        && *pid_ns == b.pid_ns
+        && *cgroup_id == b.cgroup_id
+        && *comm == b.comm
+        && *uts_name == b.uts_name
+        && *container_id == b.container_id
 }
 
 /// An argument as a typed attribute; nothing when it could not be read.
@@ -120,8 +183,12 @@ pub fn attributes(e: &Event, out: &mut impl Attrs) {
 
 /// Who did it and where: the task's context.
 fn context_attributes(e: &Event, out: &mut impl Attrs) {
-    let c = &e.ctx;
     out.string(key(attr::EVENT_NAME), e.name);
+    out.task(&e.ctx);
+}
+
+/// The attributes of the task an event's context names.
+pub fn task_attributes(c: &Context, out: &mut impl Attrs) {
     out.int(key(attr::PROCESS_PID), c.pid as i64);
     out.int(key(attr::THREAD_ID), c.tid as i64);
     out.int(key(attr::PROCESS_PARENT_PID), c.ppid as i64);

@@ -10,14 +10,19 @@ use prost::Message;
 
 use super::{
     Resource,
-    record::{Attrs, Key, attributes, event_name, severity},
+    record::{Attrs, Key, TaskBytes, attributes, event_name, severity, task_attributes},
 };
-use crate::{base::clock::BootClock, event::Event, format::args::call_text_into};
+use crate::{
+    base::clock::BootClock,
+    event::{Context, Event},
+    format::args::call_text_into,
+};
 
 const VARINT: u32 = 0;
 const FIXED64: u32 = 1;
 const LEN: u32 = 2;
 
+#[inline(always)]
 fn varint(buf: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         buf.push((v as u8) | 0x80);
@@ -30,10 +35,12 @@ fn varint_len(v: u64) -> usize {
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
+#[inline(always)]
 fn tag(buf: &mut Vec<u8>, field: u32, wire: u32) {
     varint(buf, ((field << 3) | wire) as u64);
 }
 
+#[inline(always)]
 fn len_prefix(buf: &mut Vec<u8>, field: u32, len: usize) {
     tag(buf, field, LEN);
     varint(buf, len as u64);
@@ -52,18 +59,51 @@ fn any_int_len(v: i64) -> usize {
     1 + varint_len(v as u64)
 }
 
-/// `KeyValue{1: key, 2: AnyValue}` with a value body of `value_len` bytes.
+/// `KeyValue{1: key, 2: AnyValue}` with a value body of `value_len` bytes,
+/// up to the value's body. Room for the whole attribute is reserved first,
+/// so the pushes that follow never grow `buf`.
+#[inline(always)]
 fn key_value_head(buf: &mut Vec<u8>, field: u32, k: Key, value_len: usize) {
     let kv_len = field_len(k.len()) + field_len(value_len);
+    buf.reserve(kv_len + 8);
     len_prefix(buf, field, kv_len);
     len_prefix(buf, 1, k.len());
-    buf.extend_from_slice(k.prefix.as_bytes());
+    if !k.prefix.is_empty() {
+        buf.extend_from_slice(k.prefix.as_bytes());
+    }
     buf.extend_from_slice(k.name.as_bytes());
     len_prefix(buf, 2, value_len);
 }
 
 /// Writes `LogRecord.attributes` (field 6) entries.
 struct WireAttrs<'a>(&'a mut Vec<u8>);
+
+/// [`WireAttrs`] with the last task's attributes kept for the next event.
+struct CachedWireAttrs<'a> {
+    out: WireAttrs<'a>,
+    task: &'a mut TaskBytes,
+}
+
+impl Attrs for CachedWireAttrs<'_> {
+    fn string(&mut self, k: Key, v: &str) {
+        self.out.string(k, v);
+    }
+    fn int(&mut self, k: Key, v: i64) {
+        self.out.int(k, v);
+    }
+    fn boolean(&mut self, k: Key, v: bool) {
+        self.out.boolean(k, v);
+    }
+    fn strings(&mut self, k: Key, v: &[String]) {
+        self.out.strings(k, v);
+    }
+    fn task(&mut self, c: &Context) {
+        let bytes = self
+            .task
+            .get(c, |c, buf| task_attributes(c, &mut WireAttrs(buf)));
+        self.out.0.extend_from_slice(bytes);
+    }
+}
 
 impl Attrs for WireAttrs<'_> {
     fn string(&mut self, k: Key, v: &str) {
@@ -100,6 +140,7 @@ pub struct Encoder {
     clock: BootClock,
     record: Vec<u8>,
     body: String,
+    task: TaskBytes,
     /// The encoded `Resource` and `InstrumentationScope` messages.
     resource: Vec<u8>,
     scope: Vec<u8>,
@@ -111,6 +152,7 @@ impl Encoder {
             clock,
             record: Vec::with_capacity(1024),
             body: String::with_capacity(256),
+            task: TaskBytes::default(),
             resource: resource.proto().encode_to_vec(),
             scope: Resource::scope().encode_to_vec(),
         }
@@ -141,7 +183,13 @@ impl Encoder {
         len_prefix(r, 1, self.body.len());
         r.extend_from_slice(self.body.as_bytes());
         // 6: attributes.
-        attributes(e, &mut WireAttrs(r));
+        attributes(
+            e,
+            &mut CachedWireAttrs {
+                out: WireAttrs(r),
+                task: &mut self.task,
+            },
+        );
         // 11: observed_time_unix_nano (fixed64).
         if e.observed_unix_ns != 0 {
             tag(r, 11, FIXED64);
@@ -246,8 +294,40 @@ mod tests {
             -2,
             vec![("uservaddr", Value::SockAddr(addr))],
         );
-        let exit = testing::syscall("exit_group", ctx, -2, open_args);
-        vec![base, exec, connect, exit]
+        let exit = testing::syscall("exit_group", ctx.clone(), -2, open_args.clone());
+        // Tasks that differ from the one before in one field each, and the
+        // first task again: the task attributes kept from the event before
+        // must never stand for another task's.
+        let mut others = Vec::new();
+        let changes: [fn(&mut Context); 12] = [
+            |c| c.pid += 1,
+            |c| c.tid += 1,
+            |c| c.ppid += 1,
+            |c| c.vpid += 1,
+            |c| c.uid += 1,
+            |c| c.gid += 1,
+            |c| c.mnt_ns += 1,
+            |c| c.pid_ns += 1,
+            |c| c.cgroup_id += 1,
+            |c| c.comm.push('x'),
+            |c| c.uts_name.push('x'),
+            |c| c.container_id = Some("c1".into()),
+        ];
+        for change in changes {
+            let mut other = ctx.clone();
+            change(&mut other);
+            other.ts_boot_ns += 1;
+            others.push(testing::syscall("openat", other, 3, open_args.clone()));
+            others.push(testing::syscall(
+                "openat",
+                ctx.clone(),
+                3,
+                open_args.clone(),
+            ));
+        }
+        let mut all = vec![base, exec, connect, exit];
+        all.extend(others);
+        all
     }
 
     #[test]

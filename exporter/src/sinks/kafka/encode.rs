@@ -5,16 +5,19 @@
 use serde_json::{Map, Value as Json, json};
 
 use crate::{
-    base::clock::{BootClock, rfc3339_ns},
+    base::{
+        clock::{BootClock, rfc3339_ns},
+        text::{push_int, push_json_str},
+    },
     event::{
-        Category, Event,
+        Category, Context, Event,
         catalog::{self, Ecs},
         errno,
     },
     format::args::call_text_into,
     otel::{
         Resource, attributes as attr,
-        record::{Attrs, Key, attributes, event_name, key, severity},
+        record::{Attrs, Key, TaskBytes, attributes, event_name, key, severity, task_attributes},
     },
 };
 
@@ -30,8 +33,7 @@ const UNKNOWN: Ecs = Ecs {
 };
 
 fn push_str(out: &mut Vec<u8>, s: &str) {
-    // Writing to a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+    push_json_str(out, s);
 }
 
 fn push_key(out: &mut Vec<u8>, k: Key) {
@@ -44,16 +46,41 @@ fn push_key(out: &mut Vec<u8>, k: Key) {
 /// Writes attributes as `,"key":value` members of an open JSON object.
 struct FlatAttrs<'a>(&'a mut Vec<u8>);
 
+/// [`FlatAttrs`] with the last task's members kept for the next event.
+struct CachedFlatAttrs<'a> {
+    out: FlatAttrs<'a>,
+    task: &'a mut TaskBytes,
+}
+
+impl Attrs for CachedFlatAttrs<'_> {
+    fn string(&mut self, k: Key, v: &str) {
+        self.out.string(k, v);
+    }
+    fn int(&mut self, k: Key, v: i64) {
+        self.out.int(k, v);
+    }
+    fn boolean(&mut self, k: Key, v: bool) {
+        self.out.boolean(k, v);
+    }
+    fn strings(&mut self, k: Key, v: &[String]) {
+        self.out.strings(k, v);
+    }
+    fn task(&mut self, c: &Context) {
+        let bytes = self
+            .task
+            .get(c, |c, buf| task_attributes(c, &mut FlatAttrs(buf)));
+        self.out.0.extend_from_slice(bytes);
+    }
+}
+
 impl Attrs for FlatAttrs<'_> {
     fn string(&mut self, k: Key, v: &str) {
         push_key(self.0, k);
         push_str(self.0, v);
     }
     fn int(&mut self, k: Key, v: i64) {
-        use std::io::Write as _;
         push_key(self.0, k);
-        // Writing to a Vec cannot fail.
-        let _ = write!(self.0, "{v}");
+        push_int(self.0, v);
     }
     fn boolean(&mut self, k: Key, v: bool) {
         push_key(self.0, k);
@@ -73,35 +100,150 @@ impl Attrs for FlatAttrs<'_> {
     }
 }
 
-/// Collects attributes by full key, for the ECS document.
-#[derive(Default)]
-struct Collected(Vec<(String, Json)>);
+/// The attributes the ECS document places outside `sysotel.args`.
+#[derive(Clone, Copy)]
+enum Slot {
+    ExecutablePath,
+    ExecutableName,
+    CommandArgs,
+    ArgsCount,
+    ExitCode,
+    ReturnValue,
+    FilePath,
+    PeerAddress,
+    PeerPort,
+}
 
-impl Collected {
-    fn put(&mut self, k: Key, v: Json) {
-        let mut key = String::with_capacity(k.len());
-        key.push_str(k.prefix);
-        key.push_str(k.name);
-        self.0.push((key, v));
+const SLOTS: usize = 9;
+
+fn slot(k: Key) -> Option<Slot> {
+    if !k.prefix.is_empty() {
+        return None;
+    }
+    Some(match k.name {
+        attr::PROCESS_EXECUTABLE_PATH => Slot::ExecutablePath,
+        attr::PROCESS_EXECUTABLE_NAME => Slot::ExecutableName,
+        attr::PROCESS_COMMAND_ARGS => Slot::CommandArgs,
+        attr::PROCESS_ARGS_COUNT => Slot::ArgsCount,
+        attr::PROCESS_EXIT_CODE => Slot::ExitCode,
+        attr::RETURN_VALUE => Slot::ReturnValue,
+        attr::FILE_PATH => Slot::FilePath,
+        attr::NETWORK_PEER_ADDRESS => Slot::PeerAddress,
+        attr::NETWORK_PEER_PORT => Slot::PeerPort,
+        _ => return None,
+    })
+}
+
+/// Collects, for the ECS document, the JSON text of the attributes it
+/// places ([`Slot`]) and the arguments as `"name":value` members; nothing
+/// else is kept. The buffers are reused from event to event.
+#[derive(Default)]
+struct EcsAttrs {
+    values: Vec<u8>,
+    at: [Option<(usize, usize)>; SLOTS],
+    args: Vec<u8>,
+}
+
+impl EcsAttrs {
+    fn clear(&mut self) {
+        self.values.clear();
+        self.at = [None; SLOTS];
+        self.args.clear();
     }
 
-    fn get(&self, key: &str) -> Option<&Json> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    /// The JSON text of `s`, when the event has it.
+    fn get(&self, s: Slot) -> Option<&[u8]> {
+        self.at[s as usize].map(|(a, b)| &self.values[a..b])
+    }
+
+    /// Writes `k`'s value with `write` where the document takes it: into the
+    /// arguments, into its slot (the first value only), or nowhere.
+    fn put(&mut self, k: Key, write: impl FnOnce(&mut Vec<u8>)) {
+        if k.prefix == attr::ARG_PREFIX {
+            if !self.args.is_empty() {
+                self.args.push(b',');
+            }
+            push_json_str(&mut self.args, k.name);
+            self.args.push(b':');
+            write(&mut self.args);
+            return;
+        }
+        let Some(s) = slot(k) else { return };
+        if self.at[s as usize].is_none() {
+            let start = self.values.len();
+            write(&mut self.values);
+            self.at[s as usize] = Some((start, self.values.len()));
+        }
     }
 }
 
-impl Attrs for Collected {
+impl Attrs for EcsAttrs {
     fn string(&mut self, k: Key, v: &str) {
-        self.put(k, Json::from(v));
+        self.put(k, |out| push_json_str(out, v));
     }
     fn int(&mut self, k: Key, v: i64) {
-        self.put(k, Json::from(v));
+        self.put(k, |out| push_int(out, v));
     }
     fn boolean(&mut self, k: Key, v: bool) {
-        self.put(k, Json::from(v));
+        self.put(k, |out| {
+            out.extend_from_slice(if v { b"true" as &[u8] } else { b"false" })
+        });
     }
     fn strings(&mut self, k: Key, v: &[String]) {
-        self.put(k, Json::from(v.to_vec()));
+        self.put(k, |out| push_json_array(out, v));
+    }
+}
+
+fn push_json_array(out: &mut Vec<u8>, v: &[impl AsRef<str>]) {
+    out.push(b'[');
+    for (i, s) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_str(out, s.as_ref());
+    }
+    out.push(b']');
+}
+
+/// A JSON object written member by member.
+struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    fn open(out: &'a mut Vec<u8>) -> Obj<'a> {
+        out.push(b'{');
+        Obj { out, first: true }
+    }
+
+    /// Starts member `k`; its value is written next.
+    fn key(&mut self, k: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    fn str(&mut self, k: &str, v: &str) {
+        push_json_str(self.key(k), v);
+    }
+    fn int(&mut self, k: &str, v: i64) {
+        push_int(self.key(k), v);
+    }
+    /// A member whose value is JSON text already.
+    fn raw(&mut self, k: &str, json: &[u8]) {
+        self.key(k).extend_from_slice(json);
+    }
+    fn obj(&mut self, k: &str) -> Obj<'_> {
+        Obj::open(self.key(k))
+    }
+    fn close(self) {
+        self.out.push(b'}');
     }
 }
 
@@ -111,8 +253,10 @@ pub struct DocEncoder {
     /// `,"service.name":"sysotel",...`: the resource as flat members.
     resource_members: Vec<u8>,
     /// The ECS `host` and `agent` objects: the resource, fixed for the run.
-    ecs_host: Json,
-    ecs_agent: Json,
+    ecs_host: Vec<u8>,
+    ecs_agent: Vec<u8>,
+    ecs_attrs: EcsAttrs,
+    task: TaskBytes,
     body: String,
     ts: String,
 }
@@ -157,8 +301,11 @@ impl DocEncoder {
         DocEncoder {
             clock,
             resource_members,
-            ecs_host: Json::Object(host),
-            ecs_agent: agent,
+            // Writing to a Vec cannot fail.
+            ecs_host: serde_json::to_vec(&Json::Object(host)).unwrap_or_default(),
+            ecs_agent: serde_json::to_vec(&agent).unwrap_or_default(),
+            ecs_attrs: EcsAttrs::default(),
+            task: TaskBytes::default(),
             body: String::with_capacity(256),
             ts: String::with_capacity(32),
         }
@@ -188,125 +335,150 @@ impl DocEncoder {
         call_text_into(&mut self.body, e);
         push_key(out, key("body"));
         push_str(out, &self.body);
-        attributes(e, &mut FlatAttrs(out));
+        attributes(
+            e,
+            &mut CachedFlatAttrs {
+                out: FlatAttrs(out),
+                task: &mut self.task,
+            },
+        );
         out.extend_from_slice(&self.resource_members);
         out.push(b'}');
     }
 
-    /// One Elastic Common Schema document.
+    /// One Elastic Common Schema document, written straight to `out`.
     pub fn ecs(&mut self, e: &Event, out: &mut Vec<u8>) {
-        let mut a = Collected::default();
+        let mut a = std::mem::take(&mut self.ecs_attrs);
+        a.clear();
         attributes(e, &mut a);
-        let c = &e.ctx;
-        let ecs = catalog::info(e.id).map_or(UNKNOWN, |i| i.ecs);
-        let failed = e.errno().is_some();
-        let outcome = match e.category {
-            Category::Syscall if !e.no_return => {
-                if failed {
-                    "failure"
-                } else {
-                    "success"
-                }
-            }
-            _ => "unknown",
-        };
         self.timestamp(e);
         self.body.clear();
         call_text_into(&mut self.body, e);
-        let name = event_name(e);
-        let event_name = format!("{}{}", name.prefix, name.name);
+        let c = &e.ctx;
 
-        let mut process = json!({
-            "pid": c.pid,
-            "name": c.comm,
-            "thread": {"id": c.tid, "name": c.comm},
-            "parent": {"pid": c.ppid},
-        });
-        let p = process.as_object_mut().expect("an object");
-        if let Some(v) = a.get(attr::PROCESS_EXECUTABLE_PATH) {
-            p.insert("executable".into(), v.clone());
-        }
-        if let Some(v) = a.get(attr::PROCESS_EXECUTABLE_NAME) {
-            p.insert("name".into(), v.clone());
-        }
-        if let Some(v) = a.get(attr::PROCESS_COMMAND_ARGS) {
-            p.insert("args".into(), v.clone());
-        }
-        if let Some(v) = a.get(attr::PROCESS_ARGS_COUNT) {
-            p.insert("args_count".into(), v.clone());
-        }
-        if let Some(v) = a.get(attr::PROCESS_EXIT_CODE) {
-            p.insert("exit_code".into(), v.clone());
-        }
+        let mut d = Obj::open(out);
+        d.str("@timestamp", &self.ts);
+        d.str("message", &self.body);
+        let mut v = d.obj("ecs");
+        v.str("version", ECS_VERSION);
+        v.close();
+        ecs_event(&mut d, e);
 
-        let mut args = Map::new();
-        for (k, v) in &a.0 {
-            if let Some(name) = k.strip_prefix(attr::ARG_PREFIX) {
-                args.insert(name.to_string(), v.clone());
+        let mut p = d.obj("process");
+        p.int("pid", c.pid as i64);
+        match a.get(Slot::ExecutableName) {
+            Some(v) => p.raw("name", v),
+            None => p.str("name", &c.comm),
+        }
+        let mut t = p.obj("thread");
+        t.int("id", c.tid as i64);
+        t.str("name", &c.comm);
+        t.close();
+        let mut parent = p.obj("parent");
+        parent.int("pid", c.ppid as i64);
+        parent.close();
+        for (k, s) in [
+            ("executable", Slot::ExecutablePath),
+            ("args", Slot::CommandArgs),
+            ("args_count", Slot::ArgsCount),
+            ("exit_code", Slot::ExitCode),
+        ] {
+            if let Some(v) = a.get(s) {
+                p.raw(k, v);
             }
         }
-        let mut sysotel = json!({
-            "event": {"name": e.name},
-            "uts_name": c.uts_name,
-            "mnt_ns": c.mnt_ns,
-            "pid_ns": c.pid_ns,
-            "cgroup_id": c.cgroup_id,
-            "vpid": c.vpid,
-            "args": args,
-        });
-        if let Some(v) = a.get(attr::RETURN_VALUE) {
-            sysotel["return_value"] = v.clone();
-        }
+        p.close();
 
-        let mut doc = json!({
-            "@timestamp": self.ts,
-            "message": self.body,
-            "ecs": {"version": ECS_VERSION},
-            "event": {
-                "kind": ecs.kind,
-                "category": ecs.category,
-                "type": ecs.types,
-                "action": e.name,
-                "outcome": outcome,
-                "module": "sysotel",
-                "dataset": event_name,
-                "severity": severity(e).number(),
-            },
-            "process": process,
-            "user": {"id": c.uid.to_string()},
-            "group": {"id": c.gid.to_string()},
-            "host": self.ecs_host.clone(),
-            "agent": self.ecs_agent.clone(),
-            "sysotel": sysotel,
-        });
-        let d = doc.as_object_mut().expect("an object");
+        let mut u = d.obj("user");
+        u.str("id", itoa::Buffer::new().format(c.uid));
+        u.close();
+        let mut g = d.obj("group");
+        g.str("id", itoa::Buffer::new().format(c.gid));
+        g.close();
+        d.raw("host", &self.ecs_host);
+        d.raw("agent", &self.ecs_agent);
         if let Some(id) = &c.container_id {
-            d.insert("container".into(), json!({"id": id.as_ref()}));
+            let mut o = d.obj("container");
+            o.str("id", id);
+            o.close();
         }
-        if let Some(v) = a.get(attr::FILE_PATH) {
-            d.insert("file".into(), json!({"path": v}));
+        if let Some(v) = a.get(Slot::FilePath) {
+            let mut o = d.obj("file");
+            o.raw("path", v);
+            o.close();
         }
-        if let Some(Json::String(addr)) = a.get(attr::NETWORK_PEER_ADDRESS) {
+        if let Some(addr) = a.get(Slot::PeerAddress) {
             // The peer is where data went, except for calls that receive.
             let side = match e.name {
                 "accept" | "accept4" | "recvfrom" | "recvmsg" | "recvmmsg" => "source",
                 _ => "destination",
             };
-            let mut peer = json!({"address": addr});
-            if let Some(port) = a.get(attr::NETWORK_PEER_PORT) {
-                peer["ip"] = Json::from(addr.as_str());
-                peer["port"] = port.clone();
+            let mut o = d.obj(side);
+            o.raw("address", addr);
+            if let Some(port) = a.get(Slot::PeerPort) {
+                o.raw("ip", addr);
+                o.raw("port", port);
             }
-            d.insert(side.into(), peer);
+            o.close();
         }
         if let Some(n) = e.errno() {
-            let mut error = json!({"code": errno::name(n).unwrap_or("E?")});
-            error["message"] = Json::from(std::io::Error::from_raw_os_error(n).to_string());
-            d.insert("error".into(), error);
+            let mut o = d.obj("error");
+            o.str("code", errno::name(n).unwrap_or("E?"));
+            o.str("message", &std::io::Error::from_raw_os_error(n).to_string());
+            o.close();
         }
-        // Writing to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &doc);
+
+        let mut s = d.obj("sysotel");
+        let mut ev = s.obj("event");
+        ev.str("name", e.name);
+        ev.close();
+        s.str("uts_name", &c.uts_name);
+        s.int("mnt_ns", c.mnt_ns as i64);
+        s.int("pid_ns", c.pid_ns as i64);
+        s.int("cgroup_id", c.cgroup_id as i64);
+        s.int("vpid", c.vpid as i64);
+        let args = s.key("args");
+        args.push(b'{');
+        args.extend_from_slice(&a.args);
+        args.push(b'}');
+        if let Some(v) = a.get(Slot::ReturnValue) {
+            s.raw("return_value", v);
+        }
+        s.close();
+        d.close();
+        self.ecs_attrs = a;
     }
+}
+
+/// The document's `event` object: the classification from the catalog and
+/// the outcome.
+fn ecs_event(d: &mut Obj, e: &Event) {
+    let ecs = catalog::info(e.id).map_or(UNKNOWN, |i| i.ecs);
+    let outcome = match e.category {
+        Category::Syscall if !e.no_return => {
+            if e.errno().is_some() {
+                "failure"
+            } else {
+                "success"
+            }
+        }
+        _ => "unknown",
+    };
+    let mut o = d.obj("event");
+    o.str("kind", ecs.kind);
+    push_json_array(o.key("category"), ecs.category);
+    push_json_array(o.key("type"), ecs.types);
+    o.str("action", e.name);
+    o.str("outcome", outcome);
+    o.str("module", "sysotel");
+    let name = event_name(e);
+    let dataset = o.key("dataset");
+    dataset.push(b'"');
+    dataset.extend_from_slice(name.prefix.as_bytes());
+    dataset.extend_from_slice(name.name.as_bytes());
+    dataset.push(b'"');
+    o.int("severity", severity(e).number() as i64);
+    o.close();
 }
 
 #[cfg(test)]
@@ -378,11 +550,62 @@ mod tests {
     }
 
     #[test]
+    fn a_document_names_its_own_task() {
+        // One encoder for a run of events from alternating tasks writes what
+        // a fresh encoder writes for each event alone.
+        let mut shared = DocEncoder::new(BootClock::with_offset(0), &resource());
+        for i in 0..6u32 {
+            let mut e = openat_enoent();
+            if i % 2 == 1 {
+                e.ctx.tid += i;
+                e.ctx.comm = format!("cat{i}");
+            }
+            let (mut ours, mut alone) = (Vec::new(), Vec::new());
+            shared.json(&e, &mut ours);
+            DocEncoder::new(BootClock::with_offset(0), &resource()).json(&e, &mut alone);
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&alone)
+            );
+        }
+    }
+
+    #[test]
     fn ecs_document() {
         let mut enc = DocEncoder::new(BootClock::with_offset(0), &resource());
         let mut out = Vec::new();
         enc.ecs(&openat_enoent(), &mut out);
         let doc: Json = serde_json::from_slice(&out).expect("valid JSON");
+        // The whole document: nothing missing, nothing extra.
+        let whole = json!({
+            "@timestamp": "1970-01-01T00:00:01.000000001Z",
+            "message": "openat(dfd: AT_FDCWD, filename: \"/etc/\\\"x\\\"\") = -2 ENOENT",
+            "ecs": {"version": "8.17.0"},
+            "event": {
+                "kind": "event", "category": ["file"], "type": ["access"],
+                "action": "openat", "outcome": "failure", "module": "sysotel",
+                "dataset": "sysotel.syscall.openat", "severity": 9,
+            },
+            "process": {
+                "pid": 42, "name": "cat",
+                "thread": {"id": 43, "name": "cat"},
+                "parent": {"pid": 1},
+            },
+            "user": {"id": "1000"},
+            "group": {"id": "100"},
+            "host": {"name": "web-1", "hostname": "web-1", "os": {"type": "linux"}},
+            "agent": {"type": "sysotel", "name": "sysotel", "version": env!("CARGO_PKG_VERSION")},
+            "container": {"id": "abc"},
+            "file": {"path": "/etc/\"x\""},
+            "error": {"code": "ENOENT", "message": "No such file or directory (os error 2)"},
+            "sysotel": {
+                "event": {"name": "openat"},
+                "uts_name": "web-1", "mnt_ns": 0, "pid_ns": 0, "cgroup_id": 0, "vpid": 0,
+                "args": {"dfd": -100, "filename": "/etc/\"x\""},
+                "return_value": -2,
+            },
+        });
+        assert_eq!(doc, whole, "{}", String::from_utf8_lossy(&out));
         assert_eq!(doc["@timestamp"], "1970-01-01T00:00:01.000000001Z");
         assert_eq!(doc["event"]["kind"], "event");
         assert_eq!(doc["event"]["category"], json!(["file"]));
