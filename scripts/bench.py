@@ -11,6 +11,14 @@ Run as root after `cargo build --release` (or use `make bench`):
     python3 scripts/bench.py [--rounds N] [--sysotel-args "..."] [--otlp | --kafka ENC] [--only NAME]
     python3 scripts/bench.py --variants "ARGS1|ARGS2|..." [--rounds N] [--only NAME]
     python3 scripts/bench.py --binaries "BIN1|BIN2|..." [--sysotel-args "..."] [--rounds N] [--only NAME]
+    python3 scripts/bench.py --tracers [--rounds N] [--only NAME]
+
+--tracers prints the comparison table (what `make bench` prints): each
+workload bare, under sysotel -o json, under sysotel with the workload's
+syscalls not selected (the floor: the tracepoints and one lookup), and, when
+bpftrace is installed, under a bpftrace program that counts syscalls per
+thread in a map and one that prints a line per syscall; the median slowdown
+and the added cost per call.
 
 --variants compares several sets of sysotel flags side by side: each round
 runs the workload bare, then under each variant in turn (`-o json` to
@@ -57,6 +65,93 @@ def workloads(tmpfile):
         ("open/read/close x50k", [WORKLOAD, "open", "50000", tmpfile], "read", 50_000),
         ("fork+exec x200", [WORKLOAD, "forkexec", "200"], "sched_process_exec", 200),
     ]
+
+
+# --tracers: per workload, what one unit of added cost is (calls, unit name,
+# scale to ns), and the sysotel flags that leave its syscalls unselected (the floor).
+UNITS = {
+    "getppid x500k": (500_000, "ns/call", 1e9, "-e openat"),
+    "open/read/close x50k": (150_000, "ns/syscall", 1e9, "-e getppid"),
+    "fork+exec x200": (200, "us/iteration", 1e6, "-e getppid"),
+}
+
+# bpftrace's side-by-side programs: counting every syscall per thread in a
+# map (the in-kernel floor of a tracer that keeps nothing), and printing one
+# line per syscall (a classic tracer's output).
+BPFTRACE = {
+    "bpftrace count": "tracepoint:raw_syscalls:sys_enter { @[tid] = count(); }",
+    "bpftrace printf": 'tracepoint:raw_syscalls:sys_enter { printf("%d %d %d\\n", pid, tid, args->id); }',
+}
+
+
+def bpftrace_ready():
+    """bpftrace when it is installed, with tracefs mounted for its tracepoints."""
+    if subprocess.run(["sh", "-c", "command -v bpftrace"], capture_output=True).returncode != 0:
+        return False
+    if not os.path.exists("/sys/kernel/tracing/events"):
+        subprocess.run(["mount", "-t", "tracefs", "tracefs", "/sys/kernel/tracing"], check=False)
+    return True
+
+
+def under_bpftrace(argv, program):
+    """The workload's time under a bpftrace program writing to a file."""
+    with tempfile.NamedTemporaryFile(prefix="sysotel-bench-bt-") as out:
+        p = subprocess.Popen(["bpftrace", "-o", out.name, "-e", program],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while True:
+            with open(out.name, "rb") as f:
+                if b"Attaching" in f.read(64):
+                    break
+            if p.poll() is not None or time.time() > deadline:
+                p.kill()
+                sys.exit("bench: bpftrace did not attach")
+            time.sleep(0.05)
+        elapsed = run_workload(argv)
+        p.send_signal(signal.SIGINT)
+        p.wait()
+    return elapsed
+
+
+def compare_tracers(args):
+    """The comparison table: each workload bare, under sysotel -o json, under
+    sysotel with the workload's syscalls unselected, and under bpftrace's two
+    programs, alternating in every round; medians."""
+    columns = ["sysotel -o json", "sysotel, not selected (floor)"]
+    if bpftrace_ready():
+        columns += list(BPFTRACE)
+    else:
+        print("bench: bpftrace is not installed (apt-get install bpftrace): its columns are left out")
+    rows = []
+    with tempfile.NamedTemporaryFile(prefix="sysotel-bench-") as tmp:
+        tmp.write(b"x" * 64)
+        tmp.flush()
+        for label, argv, _, _ in workloads(tmp.name):
+            if args.only and args.only not in label:
+                continue
+            calls, unit, scale, floor = UNITS[label]
+            bare, times = [], {c: [] for c in columns}
+            for _ in range(args.rounds):
+                bare.append(run_workload(argv))
+                for c in columns:
+                    if c == "sysotel -o json":
+                        t = traced(argv, ["-o", "json", *args.sysotel_args.split()])[0]
+                    elif c.startswith("sysotel"):
+                        t = traced(argv, ["-o", "json", *floor.split()])[0]
+                    else:
+                        t = under_bpftrace(argv, BPFTRACE[c])
+                    times[c].append(t)
+            b = statistics.median(bare)
+            cells = []
+            for c in columns:
+                t = statistics.median(times[c])
+                cells.append(f"{t / b:.2f}x, {(t - b) / calls * scale:+,.0f} {unit}")
+            rows.append((f"{label} (bare {b:.3f}s)", cells))
+    print(f"rounds: {args.rounds}, medians; added cost = (traced - bare) / calls")
+    print("| workload | " + " | ".join(columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for label, cells in rows:
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 def run_workload(argv):
@@ -229,6 +324,8 @@ def main():
     ap.add_argument("--kafka", metavar="ENC", default="",
                     help="-o kafka with this encoding to a local tansu instead of -o json")
     ap.add_argument("--only", default="", help="run only the workloads whose label contains this")
+    ap.add_argument("--tracers", action="store_true",
+                    help="the comparison table: sysotel -o json, sysotel's floor, bpftrace count and printf")
     ap.add_argument("--variants", default="",
                     help="|-separated sets of sysotel flags, compared side by side with -o json")
     ap.add_argument("--binaries", default="",
@@ -244,6 +341,9 @@ def main():
         sys.exit("bench: --variants and --binaries do not combine (give the flags with --sysotel-args)")
     if args.variants or args.binaries:
         compare_variants(args)
+        return
+    if args.tracers:
+        compare_tracers(args)
         return
     rotel = None
     if args.kafka:
