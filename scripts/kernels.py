@@ -97,8 +97,15 @@ if ! mount -t virtiofs -o ro root $r; then
   echo "sysotel-guest-exit=97" > $out
   poweroff -f
 fi
+# Host paths the job needs that the tmpfs mounts would hide (a checkout
+# under /tmp): held aside, then bound back on top of the tmpfs.
+keep=$(sed -n 's/.*sysotel\.keep=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
+i=0
+for k in $keep; do mkdir -p /keep$i; mount -o bind $r$k /keep$i; i=$((i+1)); done
 for d in tmp run var/tmp; do mount -t tmpfs tmpfs $r/$d; done
 chmod 1777 $r/tmp $r/var/tmp
+i=0
+for k in $keep; do mkdir -p $r$k; mount -o bind /keep$i $r$k; i=$((i+1)); done
 mount -t proc proc $r/proc
 mount -t sysfs sys $r/sys
 mount -t devtmpfs dev $r/dev
@@ -267,6 +274,21 @@ def fetch_all(kernels):
 
 # ---- booting -------------------------------------------------------------------
 
+# Mounted as fresh tmpfs in the guest.
+GUEST_TMPFS = ("/tmp/", "/run/", "/var/tmp/")
+
+
+def keep_option():
+    """`sysotel.keep=`: the checkout and the cargo target directory when they
+    lie under a path the guest mounts a tmpfs on, so the guest still sees them."""
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    keep = [os.path.realpath(p) for p in (ROOT, target)]
+    keep = [p for p in dict.fromkeys(keep) if p.startswith(GUEST_TMPFS)]
+    if any("," in p or " " in p for p in keep):
+        sys.exit(f"kernels: a path with a comma or space cannot be shared with the guest: {keep}")
+    return f"sysotel.keep={','.join(keep)}" if keep else ""
+
+
 def boot(kernel, info, script, timeout, memory="3G", cpus=2):
     """Boots `kernel` and runs `script` (shell text) in it as root, in a chroot
     of the host's / (read-only) with tmpfs on /tmp, /run and /var/tmp; HOME is
@@ -292,7 +314,7 @@ def boot(kernel, info, script, timeout, memory="3G", cpus=2):
                 sys.exit("kernels: virtiofsd did not start (/usr/lib/qemu/virtiofsd)")
             time.sleep(0.05)
         cmdline = (f"console=ttyS0 quiet panic=-1 oops=panic random.trust_cpu=on "
-                   f"sysotel.job={run_sh} {KERNELS[kernel][1]}").strip()
+                   f"sysotel.job={run_sh} {keep_option()} {KERNELS[kernel][1]}").strip()
         qemu = subprocess.Popen(
             ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", str(cpus), "-m", memory,
              "-nodefaults", "-display", "none", "-no-reboot",
