@@ -2,12 +2,13 @@
 
 use std::fmt::Write as _;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
-
 use exporter_common::syscalls::RetKind;
 
 use crate::{
-    base::clock::BootClock,
+    base::{
+        clock::BootClock,
+        text::{push_int, push_json_str, push_uint},
+    },
     event::{Event, Value, errno},
     format::{args::args_text_into, sockaddr},
 };
@@ -53,133 +54,285 @@ pub fn table_row(out: &mut String, e: &Event) {
     args_text_into(out, e);
 }
 
-struct Args<'a>(&'a Event);
-
-impl Serialize for Args<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.args.len()))?;
-        for a in &self.0.args {
-            match &a.value {
-                Value::Int(i) => m.serialize_entry(a.name, i)?,
-                Value::UInt(u) => m.serialize_entry(a.name, u)?,
-                Value::Hex(h) => m.serialize_entry(a.name, &format!("{h:#x}"))?,
-                Value::Octal(o) => m.serialize_entry(a.name, o)?,
-                Value::Bool(b) => m.serialize_entry(a.name, b)?,
-                // Always a number, so a field keeps one type in a SIEM's
-                // mapping; the table shows AT_FDCWD by name.
-                Value::Fd(fd) => m.serialize_entry(a.name, fd)?,
-                Value::Sym { text, .. } => m.serialize_entry(a.name, text)?,
-                Value::SockAddr(addr) => m.serialize_entry(a.name, &sockaddr::text(addr))?,
-                Value::Str { value, .. } => m.serialize_entry(a.name, value)?,
-                Value::Unreadable(_) => m.serialize_entry(a.name, &())?,
-                Value::StrList { values, .. } => m.serialize_entry(a.name, values)?,
-            }
-        }
-        m.end()
-    }
-}
-
-/// Names of the arguments whose value hit its bound (`truncated_args`) or
-/// could not be read (`unreadable_args`).
-fn flagged(e: &Event, pick: impl Fn(&Value) -> bool) -> Vec<&'static str> {
-    e.args
-        .iter()
-        .filter(|a| pick(&a.value))
-        .map(|a| a.name)
-        .collect()
-}
-
-#[derive(serde::Serialize)]
-struct JsonEvent<'a> {
-    time_boot_ns: u64,
-    time_unix_ns: u64,
-    event: &'a str,
-    event_id: u32,
-    category: &'a str,
-    uts_name: &'a str,
-    mnt_ns: u32,
-    pid_ns: u32,
-    uid: u32,
-    gid: u32,
-    comm: &'a str,
-    pid: u32,
-    tid: u32,
-    ppid: u32,
-    vpid: u32,
-    cgroup_id: u64,
-    ret: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    no_return: bool,
-    args: Args<'a>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    truncated_args: Vec<&'a str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    unreadable_args: Vec<&'a str>,
-    /// Element counts of string arrays that were not captured whole.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    array_counts: Vec<(&'a str, u32)>,
-}
-
-/// One JSON line (no newline), appended to `out`.
+/// One JSON line (no newline), appended to `out`: the keys in this order,
+/// written straight to bytes (the test module holds the serde rendering it
+/// must equal, byte for byte).
 pub fn json_line(out: &mut Vec<u8>, e: &Event, clock: &BootClock) {
     let c = &e.ctx;
-    let j = JsonEvent {
-        time_boot_ns: c.ts_boot_ns,
-        time_unix_ns: clock.unix_ns(c.ts_boot_ns),
-        event: e.name,
-        event_id: e.id,
-        category: e.category.name(),
-        uts_name: &c.uts_name,
-        mnt_ns: c.mnt_ns,
-        pid_ns: c.pid_ns,
-        uid: c.uid,
-        gid: c.gid,
-        comm: &c.comm,
-        pid: c.pid,
-        tid: c.tid,
-        ppid: c.ppid,
-        vpid: c.vpid,
-        cgroup_id: c.cgroup_id,
-        ret: e.ret,
-        error: e.errno().and_then(errno::name),
-        no_return: e.no_return,
-        args: Args(e),
-        truncated_args: flagged(e, |v| {
-            matches!(
-                v,
-                Value::Str {
-                    truncated: true,
-                    ..
-                } | Value::StrList {
-                    truncated: true,
-                    ..
-                }
-            )
-        }),
-        unreadable_args: flagged(e, |v| matches!(v, Value::Unreadable(_))),
-        array_counts: e
-            .args
-            .iter()
-            .filter_map(|a| match &a.value {
-                Value::StrList {
-                    truncated: true,
-                    count,
-                    ..
-                } => Some((a.name, *count)),
-                _ => None,
-            })
-            .collect(),
+    let key = |out: &mut Vec<u8>, k: &str| {
+        out.push(b'"');
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b"\":");
     };
-    // Serializing plain data into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, &j);
+    out.extend_from_slice(b"{\"time_boot_ns\":");
+    push_uint(out, c.ts_boot_ns);
+    out.extend_from_slice(b",\"time_unix_ns\":");
+    push_uint(out, clock.unix_ns(c.ts_boot_ns));
+    out.extend_from_slice(b",\"event\":");
+    push_json_str(out, e.name);
+    out.extend_from_slice(b",\"event_id\":");
+    push_uint(out, e.id as u64);
+    out.extend_from_slice(b",\"category\":");
+    push_json_str(out, e.category.name());
+    out.extend_from_slice(b",\"uts_name\":");
+    push_json_str(out, &c.uts_name);
+    for (k, v) in [
+        ("mnt_ns", c.mnt_ns),
+        ("pid_ns", c.pid_ns),
+        ("uid", c.uid),
+        ("gid", c.gid),
+    ] {
+        out.push(b',');
+        key(out, k);
+        push_uint(out, v as u64);
+    }
+    out.extend_from_slice(b",\"comm\":");
+    push_json_str(out, &c.comm);
+    for (k, v) in [
+        ("pid", c.pid),
+        ("tid", c.tid),
+        ("ppid", c.ppid),
+        ("vpid", c.vpid),
+    ] {
+        out.push(b',');
+        key(out, k);
+        push_uint(out, v as u64);
+    }
+    out.extend_from_slice(b",\"cgroup_id\":");
+    push_uint(out, c.cgroup_id);
+    out.extend_from_slice(b",\"ret\":");
+    push_int(out, e.ret);
+    if let Some(name) = e.errno().and_then(errno::name) {
+        out.extend_from_slice(b",\"error\":");
+        push_json_str(out, name);
+    }
+    if e.no_return {
+        out.extend_from_slice(b",\"no_return\":true");
+    }
+    out.extend_from_slice(b",\"args\":{");
+    for (i, a) in e.args.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_str(out, a.name);
+        out.push(b':');
+        arg_json(out, &a.value);
+    }
+    out.push(b'}');
+    let names = |out: &mut Vec<u8>, k: &str, pick: fn(&Value) -> bool| {
+        let mut first = true;
+        for a in e.args.iter().filter(|a| pick(&a.value)) {
+            if first {
+                out.push(b',');
+                key(out, k);
+                out.push(b'[');
+                first = false;
+            } else {
+                out.push(b',');
+            }
+            push_json_str(out, a.name);
+        }
+        if !first {
+            out.push(b']');
+        }
+    };
+    names(out, "truncated_args", |v| {
+        matches!(
+            v,
+            Value::Str {
+                truncated: true,
+                ..
+            } | Value::StrList {
+                truncated: true,
+                ..
+            }
+        )
+    });
+    names(out, "unreadable_args", |v| {
+        matches!(v, Value::Unreadable(_))
+    });
+    // Element counts of string arrays that were not captured whole.
+    let mut first = true;
+    for a in &e.args {
+        if let Value::StrList {
+            truncated: true,
+            count,
+            ..
+        } = &a.value
+        {
+            out.extend_from_slice(if first {
+                b",\"array_counts\":[[" as &[u8]
+            } else {
+                b",["
+            });
+            first = false;
+            push_json_str(out, a.name);
+            out.push(b',');
+            push_uint(out, *count as u64);
+            out.push(b']');
+        }
+    }
+    if !first {
+        out.push(b']');
+    }
+    out.push(b'}');
+}
+
+/// One argument's JSON value.
+fn arg_json(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Int(i) => push_int(out, *i),
+        // Always a number, so a field keeps one type in a SIEM's mapping;
+        // the table shows AT_FDCWD by name.
+        Value::Fd(i) => push_int(out, *i),
+        Value::UInt(u) | Value::Octal(u) => push_uint(out, *u),
+        Value::Hex(h) => push_json_str(out, &format!("{h:#x}")),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" as &[u8] } else { b"false" }),
+        Value::Sym { text, .. } => push_json_str(out, text),
+        Value::SockAddr(addr) => push_json_str(out, &sockaddr::text(addr)),
+        Value::Str { value, .. } => push_json_str(out, value),
+        Value::Unreadable(_) => out.extend_from_slice(b"null"),
+        Value::StrList { values, .. } => {
+            out.push(b'[');
+            for (i, s) in values.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_json_str(out, s);
+            }
+            out.push(b']');
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Context, testing};
+    use crate::event::{Context, SockAddr, testing};
+    use serde::ser::{Serialize, SerializeMap, Serializer};
+
+    struct Args<'a>(&'a Event);
+
+    impl Serialize for Args<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut m = s.serialize_map(Some(self.0.args.len()))?;
+            for a in &self.0.args {
+                match &a.value {
+                    Value::Int(i) => m.serialize_entry(a.name, i)?,
+                    Value::UInt(u) => m.serialize_entry(a.name, u)?,
+                    Value::Hex(h) => m.serialize_entry(a.name, &format!("{h:#x}"))?,
+                    Value::Octal(o) => m.serialize_entry(a.name, o)?,
+                    Value::Bool(b) => m.serialize_entry(a.name, b)?,
+                    // Always a number, so a field keeps one type in a SIEM's
+                    // mapping; the table shows AT_FDCWD by name.
+                    Value::Fd(fd) => m.serialize_entry(a.name, fd)?,
+                    Value::Sym { text, .. } => m.serialize_entry(a.name, text)?,
+                    Value::SockAddr(addr) => m.serialize_entry(a.name, &sockaddr::text(addr))?,
+                    Value::Str { value, .. } => m.serialize_entry(a.name, value)?,
+                    Value::Unreadable(_) => m.serialize_entry(a.name, &())?,
+                    Value::StrList { values, .. } => m.serialize_entry(a.name, values)?,
+                }
+            }
+            m.end()
+        }
+    }
+
+    /// Names of the arguments whose value hit its bound (`truncated_args`) or
+    /// could not be read (`unreadable_args`).
+    fn flagged(e: &Event, pick: impl Fn(&Value) -> bool) -> Vec<&'static str> {
+        e.args
+            .iter()
+            .filter(|a| pick(&a.value))
+            .map(|a| a.name)
+            .collect()
+    }
+
+    #[derive(serde::Serialize)]
+    struct JsonEvent<'a> {
+        time_boot_ns: u64,
+        time_unix_ns: u64,
+        event: &'a str,
+        event_id: u32,
+        category: &'a str,
+        uts_name: &'a str,
+        mnt_ns: u32,
+        pid_ns: u32,
+        uid: u32,
+        gid: u32,
+        comm: &'a str,
+        pid: u32,
+        tid: u32,
+        ppid: u32,
+        vpid: u32,
+        cgroup_id: u64,
+        ret: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a str>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        no_return: bool,
+        args: Args<'a>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        truncated_args: Vec<&'a str>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        unreadable_args: Vec<&'a str>,
+        /// Element counts of string arrays that were not captured whole.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        array_counts: Vec<(&'a str, u32)>,
+    }
+
+    /// The serde rendering `json_line` must equal, byte for byte.
+    fn serde_line(out: &mut Vec<u8>, e: &Event, clock: &BootClock) {
+        let c = &e.ctx;
+        let j = JsonEvent {
+            time_boot_ns: c.ts_boot_ns,
+            time_unix_ns: clock.unix_ns(c.ts_boot_ns),
+            event: e.name,
+            event_id: e.id,
+            category: e.category.name(),
+            uts_name: &c.uts_name,
+            mnt_ns: c.mnt_ns,
+            pid_ns: c.pid_ns,
+            uid: c.uid,
+            gid: c.gid,
+            comm: &c.comm,
+            pid: c.pid,
+            tid: c.tid,
+            ppid: c.ppid,
+            vpid: c.vpid,
+            cgroup_id: c.cgroup_id,
+            ret: e.ret,
+            error: e.errno().and_then(errno::name),
+            no_return: e.no_return,
+            args: Args(e),
+            truncated_args: flagged(e, |v| {
+                matches!(
+                    v,
+                    Value::Str {
+                        truncated: true,
+                        ..
+                    } | Value::StrList {
+                        truncated: true,
+                        ..
+                    }
+                )
+            }),
+            unreadable_args: flagged(e, |v| matches!(v, Value::Unreadable(_))),
+            array_counts: e
+                .args
+                .iter()
+                .filter_map(|a| match &a.value {
+                    Value::StrList {
+                        truncated: true,
+                        count,
+                        ..
+                    } => Some((a.name, *count)),
+                    _ => None,
+                })
+                .collect(),
+        };
+        // Serializing plain data into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &j);
+    }
 
     fn openat() -> Event {
         let ctx = Context {
@@ -215,6 +368,83 @@ mod tests {
             "1234.500000    box              4026531841   4026531836   0      openat           cat              42     43     1      -2           dfd: AT_FDCWD, filename: \"/etc/\\\"x\\\"\", mode: 0640"
         );
         assert!(table_header().starts_with("TIME(s)        UTS_NAME         MNT_NS"));
+    }
+
+    #[test]
+    fn json_line_equals_the_serde_rendering() {
+        let clock = BootClock::with_offset(1_700_000_000_000_000_000);
+        let mut events = vec![openat()];
+        let mut all = openat();
+        all.args = testing::syscall(
+            "openat",
+            all.ctx.clone(),
+            0,
+            vec![
+                ("i", Value::Int(i64::MIN)),
+                ("u", Value::UInt(u64::MAX)),
+                ("h", Value::Hex(0xdead)),
+                ("o", Value::Octal(0o755)),
+                ("b", Value::Bool(false)),
+                ("fd", Value::Fd(-100)),
+                (
+                    "s",
+                    Value::Sym {
+                        raw: 1,
+                        text: "O_WRONLY".into(),
+                    },
+                ),
+                (
+                    "a",
+                    Value::SockAddr(SockAddr::Ip {
+                        addr: "10.0.0.1".parse().expect("an address"),
+                        port: 80,
+                    }),
+                ),
+                (
+                    "t",
+                    Value::Str {
+                        value: "cut\u{1}\n\\ é".into(),
+                        truncated: true,
+                    },
+                ),
+                ("gone", Value::Unreadable(0x7f00)),
+                (
+                    "argv",
+                    Value::StrList {
+                        values: vec!["ls".into(), "-l".into()],
+                        truncated: true,
+                        count: 40,
+                    },
+                ),
+                (
+                    "envp",
+                    Value::StrList {
+                        values: vec![],
+                        truncated: true,
+                        count: 3,
+                    },
+                ),
+            ],
+        )
+        .args;
+        all.ctx.comm = "we\"ird\t".into();
+        events.push(all);
+        let mut ok = openat();
+        ok.ret = 3;
+        ok.args.clear();
+        events.push(ok);
+        let mut exit = openat();
+        exit.no_return = true;
+        events.push(exit);
+        for e in &events {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            json_line(&mut ours, e, &clock);
+            serde_line(&mut theirs, e, &clock);
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&theirs)
+            );
+        }
     }
 
     #[test]
