@@ -2,8 +2,6 @@
 //! accepts any address (a bad or unmapped one fails cleanly), so the wrappers
 //! are safe to call with whatever a syscall argument held.
 
-use core::mem::MaybeUninit;
-
 use aya_ebpf::helpers::generated::{
     bpf_probe_read_user as bpf_probe_read_user_raw, bpf_probe_read_user_str,
 };
@@ -36,7 +34,8 @@ pub fn read_bytes(ptr: *const u8, n: i32, dst: &mut [u8; STR_MAX]) -> (u16, u8) 
 /// written.
 #[inline(always)]
 pub fn read<T: Copy>(ptr: *const T) -> Option<T> {
-    let mut v = MaybeUninit::<T>::zeroed();
+    let mut v = core::mem::MaybeUninit::<T>::uninit();
+    crate::kernel::zero(&mut v);
     // SAFETY: writes at most size_of::<T>() bytes into `v`; the helper checks
     // the user address.
     let r = unsafe {

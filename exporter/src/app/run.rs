@@ -74,10 +74,12 @@ pub enum RunError {
     MetricsExport(String),
 }
 
-/// Unread bytes above which the kernel wakes the reader: a quarter of the ring,
-/// at most 256 KiB (about a thousand syscall records per wake-up).
+/// The kernel wakes the reader each time this many more bytes wait unread: a
+/// quarter of the ring, at most 256 KiB (about a thousand syscall records per
+/// wake-up). A power of two, as the ring's size is (the kernel masks with it).
 fn wakeup_bytes(ring: u32) -> u64 {
-    (ring as u64 / 4).min(256 << 10)
+    let w = (ring as u64 / 4).clamp(1, 256 << 10);
+    1 << w.ilog2()
 }
 
 /// How often the metrics snapshot is refreshed when metrics are on.
@@ -425,4 +427,24 @@ pub async fn run(plan: Plan) -> Result<Summary, RunError> {
         costs,
         sinks: totals,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wakeup_bytes;
+
+    #[test]
+    fn wakeup_bytes_is_a_power_of_two_within_the_ring() {
+        for shift in 12..=30 {
+            let ring = 1u32 << shift;
+            let w = wakeup_bytes(ring);
+            assert!(w.is_power_of_two(), "{ring}: {w}");
+            assert!(
+                w <= (ring as u64 / 4).max(1) && w <= 256 << 10,
+                "{ring}: {w}"
+            );
+        }
+        assert_eq!(wakeup_bytes(32 << 20), 256 << 10);
+        assert_eq!(wakeup_bytes(4096), 1024);
+    }
 }
