@@ -5,11 +5,11 @@
 mod sched;
 mod syscall;
 
-use std::mem::size_of;
+use std::{cell::RefCell, mem::size_of, sync::Arc};
 
 use exporter_common::{
     events::EventKind,
-    records::{RecordHeader, RecordKind, TaskContext},
+    records::{COMM_LEN, RecordHeader, RecordKind, TaskContext, UTS_LEN},
 };
 use thiserror::Error;
 
@@ -64,7 +64,37 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
     }
 }
 
+/// The last comm and nodename decoded on this thread, as their raw bytes
+/// and the shared text: a run of records from one task makes one of each.
+#[derive(Default)]
+struct Names {
+    comm: Option<([u8; COMM_LEN], Arc<str>)>,
+    uts: Option<([u8; UTS_LEN], Arc<str>)>,
+}
+
+thread_local! {
+    static NAMES: RefCell<Names> = RefCell::new(Names::default());
+}
+
+/// `raw` as text, shared with the previous record's when the bytes are the same.
+fn shared<const N: usize>(last: &mut Option<([u8; N], Arc<str>)>, raw: &[u8; N]) -> Arc<str> {
+    if let Some((bytes, text)) = last
+        && bytes == raw
+    {
+        return text.clone();
+    }
+    let text: Arc<str> = c_text(raw).into();
+    *last = Some((*raw, text.clone()));
+    text
+}
+
 fn context(c: &TaskContext) -> Context {
+    let (comm, uts_name) = NAMES.with_borrow_mut(|n| {
+        (
+            shared(&mut n.comm, &c.comm),
+            shared(&mut n.uts, &c.uts_name),
+        )
+    });
     Context {
         ts_boot_ns: c.ts_boot_ns,
         cgroup_id: c.cgroup_id,
@@ -76,8 +106,8 @@ fn context(c: &TaskContext) -> Context {
         gid: c.gid,
         mnt_ns: c.mnt_ns,
         pid_ns: c.pid_ns,
-        comm: c_text(&c.comm),
-        uts_name: c_text(&c.uts_name),
+        comm,
+        uts_name,
         container_id: None,
     }
 }

@@ -71,8 +71,8 @@ fn syscall_round_trip() {
     assert_eq!(e.ret, -2);
     assert_eq!(e.errno(), Some(2));
     assert_eq!(e.ctx.pid, 100);
-    assert_eq!(e.ctx.comm, "bash");
-    assert_eq!(e.ctx.uts_name, "host");
+    assert_eq!(&*e.ctx.comm, "bash");
+    assert_eq!(&*e.ctx.uts_name, "host");
     assert_eq!(e.arg("dfd"), Some(&Value::Fd(-100)));
     assert_eq!(
         e.arg("filename"),

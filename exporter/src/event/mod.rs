@@ -30,8 +30,10 @@ pub struct Context {
     pub gid: u32,
     pub mnt_ns: u32,
     pub pid_ns: u32,
-    pub comm: String,
-    pub uts_name: String,
+    /// Shared between the events of a task: one allocation per distinct
+    /// name, not per event (see `decode`).
+    pub comm: std::sync::Arc<str>,
+    pub uts_name: std::sync::Arc<str>,
     /// The container the process runs in, from its cgroup (user space).
     pub container_id: Option<std::sync::Arc<str>>,
 }

@@ -309,8 +309,8 @@ mod tests {
             |c| c.mnt_ns += 1,
             |c| c.pid_ns += 1,
             |c| c.cgroup_id += 1,
-            |c| c.comm.push('x'),
-            |c| c.uts_name.push('x'),
+            |c| c.comm = format!("{}x", c.comm).into(),
+            |c| c.uts_name = format!("{}x", c.uts_name).into(),
             |c| c.container_id = Some("c1".into()),
         ];
         for change in changes {

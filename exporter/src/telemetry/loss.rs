@@ -50,7 +50,7 @@ impl LossMonitor {
                 vpid: pid,
                 comm: "sysotel".into(),
                 uts_name: std::fs::read_to_string("/proc/sys/kernel/hostname")
-                    .map(|h| h.trim().to_string())
+                    .map(|h| h.trim().into())
                     .unwrap_or_default(),
                 ..Context::default()
             },

@@ -558,7 +558,7 @@ mod tests {
             let mut e = openat_enoent();
             if i % 2 == 1 {
                 e.ctx.tid += i;
-                e.ctx.comm = format!("cat{i}");
+                e.ctx.comm = format!("cat{i}").into();
             }
             let (mut ours, mut alone) = (Vec::new(), Vec::new());
             shared.json(&e, &mut ours);
