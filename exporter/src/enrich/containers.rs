@@ -28,6 +28,9 @@ pub struct Containers {
     root: std::path::PathBuf,
     known: HashMap<u64, Option<std::sync::Arc<str>>>,
     last_scan: Option<std::time::Instant>,
+    /// The last answer: a run of events comes from one cgroup. Forgotten at
+    /// every scan, the only place an answer changes.
+    last: Option<(u64, Option<std::sync::Arc<str>>)>,
 }
 
 impl Containers {
@@ -36,10 +39,22 @@ impl Containers {
             root: root.into(),
             known: HashMap::new(),
             last_scan: None,
+            last: None,
         }
     }
 
     pub fn resolve(&mut self, cgroup_id: u64) -> Option<std::sync::Arc<str>> {
+        if let Some((id, answer)) = &self.last
+            && *id == cgroup_id
+        {
+            return answer.clone();
+        }
+        let answer = self.lookup(cgroup_id);
+        self.last = Some((cgroup_id, answer.clone()));
+        answer
+    }
+
+    fn lookup(&mut self, cgroup_id: u64) -> Option<std::sync::Arc<str>> {
         if let Some(id) = self.known.get(&cgroup_id) {
             return id.clone();
         }
@@ -53,6 +68,7 @@ impl Containers {
     fn scan(&mut self) {
         use std::os::unix::fs::MetadataExt as _;
         self.last_scan = Some(std::time::Instant::now());
+        self.last = None;
         if self.known.len() >= CGROUPS_MAX {
             self.known.clear();
         }
