@@ -84,6 +84,33 @@ impl TaskBytes {
     }
 }
 
+/// A byte writer `out` whose task attributes come from `task`: encoded by
+/// `encode` for a task other than the last one, copied otherwise.
+pub struct TaskReuse<'a, A> {
+    pub out: A,
+    pub task: &'a mut TaskBytes,
+    pub encode: fn(&Context, &mut Vec<u8>),
+}
+
+impl<A: Attrs + AsMut<Vec<u8>>> Attrs for TaskReuse<'_, A> {
+    fn string(&mut self, k: Key, v: &str) {
+        self.out.string(k, v);
+    }
+    fn int(&mut self, k: Key, v: i64) {
+        self.out.int(k, v);
+    }
+    fn boolean(&mut self, k: Key, v: bool) {
+        self.out.boolean(k, v);
+    }
+    fn strings(&mut self, k: Key, v: &[String]) {
+        self.out.strings(k, v);
+    }
+    fn task(&mut self, c: &Context) {
+        let bytes = self.task.get(c, self.encode);
+        self.out.as_mut().extend_from_slice(bytes);
+    }
+}
+
 /// Whether `a` and `b` give the same task attributes: every field but the
 /// time (a field added to `Context` must be placed here to build).
 fn same_task(a: &Context, b: &Context) -> bool {

@@ -10,13 +10,9 @@ use prost::Message;
 
 use super::{
     Resource,
-    record::{Attrs, Key, TaskBytes, attributes, event_name, severity, task_attributes},
+    record::{Attrs, Key, TaskBytes, TaskReuse, attributes, event_name, severity, task_attributes},
 };
-use crate::{
-    base::clock::BootClock,
-    event::{Context, Event},
-    format::args::call_text_into,
-};
+use crate::{base::clock::BootClock, event::Event, format::args::call_text_into};
 
 const VARINT: u32 = 0;
 const FIXED64: u32 = 1;
@@ -78,30 +74,9 @@ fn key_value_head(buf: &mut Vec<u8>, field: u32, k: Key, value_len: usize) {
 /// Writes `LogRecord.attributes` (field 6) entries.
 struct WireAttrs<'a>(&'a mut Vec<u8>);
 
-/// [`WireAttrs`] with the last task's attributes kept for the next event.
-struct CachedWireAttrs<'a> {
-    out: WireAttrs<'a>,
-    task: &'a mut TaskBytes,
-}
-
-impl Attrs for CachedWireAttrs<'_> {
-    fn string(&mut self, k: Key, v: &str) {
-        self.out.string(k, v);
-    }
-    fn int(&mut self, k: Key, v: i64) {
-        self.out.int(k, v);
-    }
-    fn boolean(&mut self, k: Key, v: bool) {
-        self.out.boolean(k, v);
-    }
-    fn strings(&mut self, k: Key, v: &[String]) {
-        self.out.strings(k, v);
-    }
-    fn task(&mut self, c: &Context) {
-        let bytes = self
-            .task
-            .get(c, |c, buf| task_attributes(c, &mut WireAttrs(buf)));
-        self.out.0.extend_from_slice(bytes);
+impl AsMut<Vec<u8>> for WireAttrs<'_> {
+    fn as_mut(&mut self) -> &mut Vec<u8> {
+        self.0
     }
 }
 
@@ -185,9 +160,10 @@ impl Encoder {
         // 6: attributes.
         attributes(
             e,
-            &mut CachedWireAttrs {
+            &mut TaskReuse {
                 out: WireAttrs(r),
                 task: &mut self.task,
+                encode: |c, buf| task_attributes(c, &mut WireAttrs(buf)),
             },
         );
         // 11: observed_time_unix_nano (fixed64).

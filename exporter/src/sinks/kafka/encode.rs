@@ -10,14 +10,17 @@ use crate::{
         text::{push_int, push_json_str},
     },
     event::{
-        Category, Context, Event,
+        Category, Event,
         catalog::{self, Ecs},
         errno,
     },
     format::args::call_text_into,
     otel::{
         Resource, attributes as attr,
-        record::{Attrs, Key, TaskBytes, attributes, event_name, key, severity, task_attributes},
+        record::{
+            Attrs, Key, TaskBytes, TaskReuse, attributes, event_name, key, severity,
+            task_attributes,
+        },
     },
 };
 
@@ -46,30 +49,9 @@ fn push_key(out: &mut Vec<u8>, k: Key) {
 /// Writes attributes as `,"key":value` members of an open JSON object.
 struct FlatAttrs<'a>(&'a mut Vec<u8>);
 
-/// [`FlatAttrs`] with the last task's members kept for the next event.
-struct CachedFlatAttrs<'a> {
-    out: FlatAttrs<'a>,
-    task: &'a mut TaskBytes,
-}
-
-impl Attrs for CachedFlatAttrs<'_> {
-    fn string(&mut self, k: Key, v: &str) {
-        self.out.string(k, v);
-    }
-    fn int(&mut self, k: Key, v: i64) {
-        self.out.int(k, v);
-    }
-    fn boolean(&mut self, k: Key, v: bool) {
-        self.out.boolean(k, v);
-    }
-    fn strings(&mut self, k: Key, v: &[String]) {
-        self.out.strings(k, v);
-    }
-    fn task(&mut self, c: &Context) {
-        let bytes = self
-            .task
-            .get(c, |c, buf| task_attributes(c, &mut FlatAttrs(buf)));
-        self.out.0.extend_from_slice(bytes);
+impl AsMut<Vec<u8>> for FlatAttrs<'_> {
+    fn as_mut(&mut self) -> &mut Vec<u8> {
+        self.0
     }
 }
 
@@ -337,9 +319,10 @@ impl DocEncoder {
         push_str(out, &self.body);
         attributes(
             e,
-            &mut CachedFlatAttrs {
+            &mut TaskReuse {
                 out: FlatAttrs(out),
                 task: &mut self.task,
+                encode: |c, buf| task_attributes(c, &mut FlatAttrs(buf)),
             },
         );
         out.extend_from_slice(&self.resource_members);
