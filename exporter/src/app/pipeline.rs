@@ -112,7 +112,7 @@ impl Reader {
                 biased;
                 _ = &mut stop => return Ok(Stop::Requested),
                 _ = slow.tick() => {
-                    self.state.stats.ring_used = self.ring.used();
+                    self.state.stats.ring_used = Some(self.ring.used());
                     let reports = periodic(sinks, &self.state.stats);
                     loss::deliver(reports, sinks).await;
                 }
@@ -190,8 +190,9 @@ async fn drain(ring: &mut Ring, state: &mut State, sinks: &[SinkHandle]) {
                 break;
             };
             read += 1;
-            state.take(&item, &mut batch);
+            state.take(item, &mut batch);
         }
+        ring.release();
         if read == 0 {
             return;
         }

@@ -2,7 +2,7 @@
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, Map, MapData, PerCpuArray},
     programs::{RawTracePoint, raw_trace_point::RawTracePointLinkId},
 };
 use exporter_common::{
@@ -323,15 +323,11 @@ impl Tracer {
     }
 
     /// Hands the ring buffer to the reader.
-    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>, LoadError> {
-        let map = self
-            .ebpf
-            .take_map(MAP_EVENTS)
-            .ok_or(LoadError::Missing(MAP_EVENTS))?;
-        RingBuf::try_from(map).map_err(|source| LoadError::Map {
-            map: MAP_EVENTS,
-            source,
-        })
+    pub fn take_ring(&mut self) -> Result<MapData, LoadError> {
+        match self.ebpf.take_map(MAP_EVENTS) {
+            Some(Map::RingBuf(map)) => Ok(map),
+            _ => Err(LoadError::Missing(MAP_EVENTS)),
+        }
     }
 
     /// How many programs are attached.
