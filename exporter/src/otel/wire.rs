@@ -6,6 +6,7 @@
 //! common/v1/common.proto; fields are written in field-number order, as prost
 //! writes them.
 
+use bytes::Bytes;
 use prost::Message;
 
 use super::{
@@ -186,16 +187,42 @@ impl Encoder {
     /// `ExportLogsServiceRequest{1: ResourceLogs{1: resource, 2: ScopeLogs{1:
     /// scope, 2: records}}}` around `records` (what [`Encoder::append`] wrote).
     pub fn request(&self, records: &[u8]) -> Vec<u8> {
-        let scope_logs = field_len(self.scope.len()) + records.len();
+        let mut out = self.head(records.len());
+        out.extend_from_slice(records);
+        out
+    }
+
+    /// Room for the request's head before records that are still to come:
+    /// [`Encoder::request_in_place`] fills it.
+    pub fn head_room(&self) -> usize {
+        // Two tags with the largest length varints, and the two fields.
+        2 * (1 + 10) + field_len(self.resource.len()) + field_len(self.scope.len())
+    }
+
+    /// The request around the records `buf` holds after its first `room`
+    /// bytes (`room` from [`Encoder::head_room`]), without copying them: the
+    /// head is written at the end of the room and the request starts there.
+    pub fn request_in_place(&self, mut buf: Vec<u8>, room: usize) -> Bytes {
+        let head = self.head(buf.len().saturating_sub(room));
+        let Some(start) = room.checked_sub(head.len()).filter(|_| buf.len() >= room) else {
+            // Not a buffer from `head_room`: copy.
+            return Bytes::from(self.request(buf.get(room..).unwrap_or_default()));
+        };
+        buf[start..room].copy_from_slice(&head);
+        Bytes::from(buf).slice(start..)
+    }
+
+    /// Everything of the request before its records.
+    fn head(&self, records_len: usize) -> Vec<u8> {
+        let scope_logs = field_len(self.scope.len()) + records_len;
         let resource_logs = field_len(self.resource.len()) + field_len(scope_logs);
-        let mut out = Vec::with_capacity(field_len(resource_logs));
+        let mut out = Vec::with_capacity(field_len(resource_logs) - records_len);
         len_prefix(&mut out, 1, resource_logs);
         len_prefix(&mut out, 1, self.resource.len());
         out.extend_from_slice(&self.resource);
         len_prefix(&mut out, 2, scope_logs);
         len_prefix(&mut out, 1, self.scope.len());
         out.extend_from_slice(&self.scope);
-        out.extend_from_slice(records);
         out
     }
 }
@@ -318,6 +345,11 @@ mod tests {
             enc.append(e, &mut records);
         }
         let ours = enc.request(&records);
+        // The same request built around the records in place.
+        let room = enc.head_room();
+        let mut buf = vec![0xaa; room];
+        buf.extend_from_slice(&records);
+        assert_eq!(enc.request_in_place(buf, room).as_ref(), &ours[..]);
         let theirs =
             request(&resource, events.iter().map(|e| mapper.record(e)).collect()).encode_to_vec();
         let first_diff = ours.iter().zip(&theirs).position(|(a, b)| a != b);

@@ -75,7 +75,11 @@ pub fn spawn(
 /// Records waiting for a request: the batch being filled and the closed
 /// ones, bounded in records and bytes (what is in flight is not counted).
 struct Waiting {
+    /// Its records start after `room` bytes, where the request's head goes.
     current: Batch,
+    room: usize,
+    /// The last closed batch's length: the next one reserves as much.
+    last_len: usize,
     ready: VecDeque<Ready>,
     records: usize,
     bytes: usize,
@@ -97,6 +101,11 @@ impl Waiting {
                 dropped += 1;
                 continue;
             }
+            if self.current.records.is_empty() {
+                self.room = encoder.head_room();
+                self.current.records.reserve(self.last_len.max(self.room));
+                self.current.records.resize(self.room, 0);
+            }
             let size = self.current.push(|out| {
                 encoder.append(e, out);
             });
@@ -112,9 +121,10 @@ impl Waiting {
     /// Closes the current batch into a request.
     fn close(&mut self, encoder: &Encoder) {
         let batch = self.current.take();
+        self.last_len = batch.records.len();
         self.ready.push_back(Ready {
             since: batch.since,
-            request: Bytes::from(encoder.request(&batch.records)),
+            request: encoder.request_in_place(batch.records, self.room),
             count: batch.count,
         });
     }
@@ -146,6 +156,8 @@ async fn run(
     let logged = Arc::new(LogOnce::default());
     let mut waiting = Waiting {
         current: Batch::default(),
+        room: 0,
+        last_len: 0,
         ready: VecDeque::new(),
         records: 0,
         bytes: 0,

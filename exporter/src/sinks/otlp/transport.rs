@@ -267,18 +267,22 @@ impl HttpTransport {
 
     /// The request body: protobuf, or OTLP/JSON (the protobuf message
     /// rendered by its serde mapping, the slower path), gzipped when asked.
-    fn body(&self, req: &Bytes) -> Result<Vec<u8>, SendError> {
-        let body = if self.json {
-            crate::otel::json::otlp_json(req.as_ref()).map_err(|message| SendError {
-                retryable: false,
-                retry_after: None,
-                kind: "encoding".into(),
-                message,
-            })?
-        } else {
-            req.to_vec()
-        };
-        Ok(if self.gzip { gzip_bytes(&body) } else { body })
+    /// The protobuf request is sent as it is (a shared buffer, not a copy).
+    fn body(&self, req: &Bytes) -> Result<Bytes, SendError> {
+        if !self.json {
+            return Ok(if self.gzip {
+                gzip_bytes(req).into()
+            } else {
+                req.clone()
+            });
+        }
+        let body = crate::otel::json::otlp_json(req.as_ref()).map_err(|message| SendError {
+            retryable: false,
+            retry_after: None,
+            kind: "encoding".into(),
+            message,
+        })?;
+        Ok(if self.gzip { gzip_bytes(&body) } else { body }.into())
     }
 
     async fn send(&self, req: &Bytes) -> Result<i64, SendError> {
