@@ -12,6 +12,7 @@ Run as root after `cargo build --release` (or use `make bench`):
     python3 scripts/bench.py --variants "ARGS1|ARGS2|..." [--rounds N] [--only NAME]
     python3 scripts/bench.py --binaries "BIN1|BIN2|..." [--sysotel-args "..."] [--rounds N] [--only NAME]
     python3 scripts/bench.py --tracers [--rounds N] [--only NAME]
+    python3 scripts/bench.py --sustain json,otlp,kafka:json,kafka:otlp_proto [--rates R1,R2,...] [--seconds S]
 
 --tracers prints the comparison table (what `make bench` prints): each
 workload bare, under sysotel -o json, under sysotel with the workload's
@@ -36,6 +37,16 @@ with gzip) to a rotel collector started on loopback (its
 blackhole exporter: what is measured is sysotel, not a backend) instead of
 `-o json` to /dev/null, and adds what the OTLP output exported and dropped.
 
+--sustain OUTPUTS finds, per output, the highest steady event rate sysotel
+carries with zero loss: a load generator issues getppid at a fixed rate (a
+burst every millisecond; `workload rate`) for --seconds, under `sysotel -e
+getppid` with that output, at each rate of --rates in turn until one loses
+anything (in the kernel, or dropped or rejected by the output) or the
+generator itself cannot keep the rate. It prints the highest clean rate,
+the first lossy one and what it lost, sysotel's CPU per event and its peak
+anonymous RSS (sampled every 20 ms) at the clean rate. Outputs: json (to
+/dev/null), otlp (to a local rotel), kafka:ENC (to a local tansu).
+
 --kafka ENC traces with `-o kafka --kafka-encoding ENC` to a tansu broker
 started on loopback (memory storage), and adds what the Kafka output delivered
 and dropped, and the rate it delivered at: records and bytes acknowledged by the
@@ -50,6 +61,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -216,7 +228,25 @@ def kafka_totals(summary):
     return exported, rejected, dropped, int(b.group(1)) if b else 0
 
 
+class AnonPeak(threading.Thread):
+    """Samples a process's anonymous RSS every 20 ms; `peak_kb` is the highest."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak_kb, self.done = pid, 0, threading.Event()
+
+    def run(self):
+        while not self.done.wait(0.02):
+            try:
+                self.peak_kb = max(self.peak_kb, proc_cpu_rss(self.pid)[1][1])
+            except (OSError, ValueError, IndexError):
+                return
+
+
 def traced(argv, extra, binary=SYSOTEL):
+    """Runs the workload under sysotel; returns its elapsed time, sysotel's CPU
+    seconds, (peak RSS, anon RSS at the end, peak anon RSS) in KiB, the
+    summary and the seconds until sysotel exited."""
     err = tempfile.TemporaryFile(mode="w+")
     p = subprocess.Popen([binary, *extra], stdout=subprocess.DEVNULL,
                          stderr=err, text=True)
@@ -230,8 +260,12 @@ def traced(argv, extra, binary=SYSOTEL):
             sys.exit(f"bench: sysotel did not start:\n{err.read()}")
         time.sleep(0.05)
     started = time.time()
+    sampler = AnonPeak(p.pid)
+    sampler.start()
     elapsed = run_workload(argv)
     time.sleep(0.5)  # let the reader drain what is in flight
+    sampler.done.set()
+    sampler.join()
     p.send_signal(signal.SIGINT)
     # CPU and peak RSS as late as possible: the outputs flush after the signal.
     cpu, rss_kb = proc_cpu_rss(p.pid)
@@ -247,7 +281,7 @@ def traced(argv, extra, binary=SYSOTEL):
     until_exit = time.time() - started
     err.seek(0)
     summary = err.read()
-    return elapsed, cpu, rss_kb, summary, until_exit
+    return elapsed, cpu, (*rss_kb, max(sampler.peak_kb, rss_kb[1])), summary, until_exit
 
 
 def count(summary, label):
@@ -316,6 +350,74 @@ def compare_variants(args):
           "seconds over the expected events of the counted kind.")
 
 
+def output_flags(output, rate):
+    """sysotel's flags for OUTPUT (json, otlp, kafka:ENC), and the peer to start."""
+    if output == "json":
+        return ["-o", "json"], None
+    if output == "otlp":
+        return ["-o", "otlp", "--otlp-endpoint", "http://127.0.0.1:24318"], lambda: start_rotel(24317)
+    if output.startswith("kafka:"):
+        enc = output.split(":", 1)[1]
+        return (["-o", "kafka", "--kafka-brokers", "127.0.0.1:29092", "--kafka-encoding", enc,
+                 "--kafka-topic", f"sustain-{enc}-{os.getpid()}-{rate}"], lambda: start_tansu(29092))
+    sys.exit(f"bench: --sustain: unknown output {output!r} (json, otlp, kafka:ENC)")
+
+
+def output_losses(output, summary):
+    """What the output dropped or had rejected, from sysotel's summary."""
+    if output == "json":
+        m = re.search(r"output json: produced \d+, exported \d+, rejected (\d+), dropped (\d+)", summary)
+        return sum(int(x) for x in m.groups()) if m else 0
+    if output == "otlp":
+        _, rejected, dropped = otlp_totals(summary)
+        return rejected + dropped
+    _, rejected, dropped, _ = kafka_totals(summary)
+    return rejected + dropped
+
+
+def sustain(args):
+    rates = [int(r) for r in args.rates.split(",")]
+    rows = []
+    for output in args.sustain.split(","):
+        _, start_peer = output_flags(output, 0)
+        peer = start_peer() if start_peer else None
+        clean, first_loss = None, None
+        try:
+            for rate in rates:
+                n = rate * args.seconds
+                extra, _ = output_flags(output, rate)
+                elapsed, cpu, rss_kb, summary, _ = traced([WORKLOAD, "rate", str(n), str(rate)],
+                                                          [*extra, "-e", "getppid"], args.binary)
+                achieved = n / elapsed
+                kernel_lost = count(summary, "events lost in kernel") or 0
+                missing = max(0, n - received_of(summary, "getppid"))
+                out_lost = output_losses(output, summary)
+                print(f"  {output} at {rate:,}/s: generator {achieved:,.0f}/s, lost in kernel {kernel_lost}, "
+                      f"not received {missing}, output dropped/rejected {out_lost}, cpu {cpu:.2f}s, "
+                      f"peak anon RSS {rss_kb[2] / 1024:.1f} MB", flush=True)
+                if achieved < 0.95 * rate:
+                    first_loss = (rate, f"the generator reached only {achieved:,.0f}/s under sysotel")
+                    break
+                if kernel_lost or missing or out_lost:
+                    first_loss = (rate, f"{kernel_lost} lost in the kernel, {missing} not received, "
+                                        f"{out_lost} dropped or rejected by the output")
+                    break
+                clean = (rate, cpu / n * 1e9, rss_kb[2] / 1024)
+        finally:
+            if peer:
+                peer.kill()
+                peer.wait()
+        rows.append((output, clean, first_loss))
+    print(f"\nsteady getppid load for {args.seconds}s per rate, {args.binary} -e getppid")
+    print("| output | highest rate with zero loss | sysotel CPU per event there | peak anon RSS there "
+          "| next rate tried |")
+    print("|---|---|---|---|---|")
+    for output, clean, first_loss in rows:
+        c = (f"{clean[0]:,}/s", f"{clean[1]:,.0f} ns", f"{clean[2]:.1f} MB") if clean else ("none", "-", "-")
+        nxt = f"{first_loss[0]:,}/s: {first_loss[1]}" if first_loss else "(no higher rate tried)"
+        print(f"| {output} | {c[0]} | {c[1]} | {c[2]} | {nxt} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -331,6 +433,13 @@ def main():
     ap.add_argument("--binaries", default="",
                     help="|-separated sysotel binaries (two builds), compared side by side with -o json "
                          "and --sysotel-args")
+    ap.add_argument("--sustain", default="", metavar="OUTPUTS",
+                    help="comma-separated outputs (json, otlp, kafka:ENC): the highest steady rate "
+                         "each carries with zero loss")
+    ap.add_argument("--rates", default="50000,100000,200000,300000,400000,600000,800000,1000000,1200000",
+                    help="the steady rates --sustain tries, ascending, events per second")
+    ap.add_argument("--seconds", type=int, default=5, help="how long --sustain holds each rate")
+    ap.add_argument("--binary", default=SYSOTEL, help="the sysotel binary --sustain runs")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: run as root (sysotel loads eBPF programs)")
@@ -344,6 +453,9 @@ def main():
         return
     if args.tracers:
         compare_tracers(args)
+        return
+    if args.sustain:
+        sustain(args)
         return
     rotel = None
     if args.kafka:

@@ -6,6 +6,9 @@
 //!   workload open N PATH   N open/read/close of PATH
 //!   workload forkexec N    N fork + exec of /bin/true, each waited for
 //!   workload child N       runs `workload getppid N` as a child, waits for it
+//!   workload rate N R      N getppid syscalls at a steady R per second (a
+//!                          burst every millisecond, then a sleep until the
+//!                          next one); prints `rate=` achieved as well
 //!
 //! Options before the mode set the process up first (the scope tests):
 //!   --wait           read a line from stdin before anything else
@@ -62,9 +65,41 @@ fn main() {
                 assert!(status.success());
             }
         }
+        "rate" => {
+            let rate: u64 = args
+                .get(3)
+                .and_then(|v| v.parse().ok())
+                .filter(|&r| r > 0)
+                .unwrap_or_else(|| usage());
+            steady(n, rate, start);
+            let secs = start.elapsed().as_secs_f64();
+            println!("rate={:.0}", n as f64 / secs);
+        }
         _ => usage(),
     }
     println!("elapsed_ns={}", start.elapsed().as_nanos());
+}
+
+/// `n` getppid calls at `rate` per second from `start`: each millisecond
+/// tick issues the calls due by its end, then sleeps until the next tick
+/// (absolute deadlines, so a late tick is caught up, not lost).
+fn steady(n: u64, rate: u64, start: Instant) {
+    const TICK_NS: u64 = 1_000_000;
+    let mut done = 0u64;
+    let mut tick = 0u64;
+    while done < n {
+        tick += 1;
+        let due = (u128::from(rate) * u128::from(tick * TICK_NS) / 1_000_000_000) as u64;
+        while done < due.min(n) {
+            // SAFETY: as in the getppid loop.
+            unsafe { libc::syscall(libc::SYS_getppid) };
+            done += 1;
+        }
+        let next = start + std::time::Duration::from_nanos(tick * TICK_NS);
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
 }
 
 /// Applies the leading options and removes them from `args`.
@@ -129,7 +164,7 @@ fn setup(args: &mut Vec<String>) {
 fn usage() -> ! {
     eprintln!(
         "usage: workload [--wait] [--comm NAME] [--gid N] [--uid N] [--hostname NAME] \\
-         getppid N | open N PATH | forkexec N | child N"
+         getppid N | open N PATH | forkexec N | child N | rate N R"
     );
     std::process::exit(2);
 }
