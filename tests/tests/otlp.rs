@@ -64,8 +64,9 @@ fn check_protocol(protocol: &str) {
     ]);
     let o = run_fixture();
     let ok_path = format!("Str({})", o.existing);
+    // The syscall's record (an LSM file-open record has the same path).
     let open = wait_for(&rotel, "the fixture's openat", |r| {
-        r.attr("file.path") == Some(&ok_path)
+        r.attr("file.path") == Some(&ok_path) && r.event_name == "sysotel.syscall.openat"
     });
     let missing_path = format!("Str({})", o.missing);
     let failed = wait_for(&rotel, "the failed openat", |r| {
