@@ -73,7 +73,12 @@ SUITES = [
     ("otlp_mapping", []),
     ("metrics", ["ring_buffer_used_is_what_the_kernel_wrote_and_sysotel_did_not_read"]),
     ("btf", []),
+    ("lsm", []),
 ]
+
+# The LSM mechanism each guest must give the LSM events (SYSOTEL_EXPECT_LSM):
+# all three boot with bpf among their active LSMs (5.10 by its command line).
+EXPECT_LSM = "bpf-lsm"
 
 # Lines of the guest's kernel log that fail the run.
 KERNEL_TROUBLE = re.compile(r"(WARNING:|BUG:|Oops|general protection fault|Call Trace:|"
@@ -384,7 +389,8 @@ def guest_script(binaries, suites):
              f"export PATH={os.environ.get('PATH', '/usr/bin:/bin')}:/usr/sbin:/sbin",
              f"cd {ROOT}/tests", "echo \"sysotel-guest-uname=$(uname -r)\"",
              # The kernel's default (64 KiB): sysotel raises it itself where BPF memory counts against it.
-             "echo \"sysotel-guest-memlock=$(ulimit -l)\"", "status=0"]
+             "echo \"sysotel-guest-memlock=$(ulimit -l)\"", f"export SYSOTEL_EXPECT_LSM={EXPECT_LSM}",
+             "status=0"]
     for name, tests in suites:
         exe = binaries[name]
         filters = " ".join(tests)

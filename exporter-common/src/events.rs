@@ -41,6 +41,8 @@ pub enum Category {
     Syscall,
     /// The process life cycle (`sched:*` tracepoints).
     Sched,
+    /// Linux Security Module hooks: the kernel's own view of what is done.
+    Lsm,
     /// sysotel's own reports (`sysotel.loss`), made in user space.
     Internal,
 }
@@ -50,6 +52,7 @@ impl Category {
         match self {
             Category::Syscall => "syscall",
             Category::Sched => "sched",
+            Category::Lsm => "lsm",
             Category::Internal => "internal",
         }
     }
@@ -60,6 +63,7 @@ impl Category {
         match self {
             Category::Syscall => "sysotel.syscall.",
             Category::Sched => "sysotel.sched.",
+            Category::Lsm => "sysotel.lsm.",
             Category::Internal => "",
         }
     }
@@ -144,6 +148,14 @@ pub enum Role {
 pub enum Attach {
     /// A raw (BTF-typed) tracepoint, by name: needs no tracefs.
     RawTracepoint(&'static str),
+    /// An LSM hook: the BPF LSM program `name` on `hook` where the kernel
+    /// runs BPF LSM programs, else the fentry program `fentry` on the
+    /// kernel function `function` that calls the hook (same arguments).
+    Lsm {
+        hook: &'static str,
+        function: &'static str,
+        fentry: &'static str,
+    },
 }
 
 /// One eBPF program: its name in the object and where it attaches.
@@ -250,6 +262,49 @@ macro_rules! declare_events {
     };
 }
 
+/// An LSM hook event: program `lsm_<hook>` on `hook`, or `fentry_<hook>`
+/// on `function`.
+const fn lsm(
+    name: &'static str,
+    hook: &'static str,
+    function: &'static str,
+    fentry: &'static str,
+    record: RecordKind,
+) -> Source {
+    Source::Kernel {
+        record,
+        program: Program {
+            name,
+            attach: Attach::Lsm {
+                hook,
+                function,
+                fentry,
+            },
+        },
+    }
+}
+
+/// The fields an LSM file hook reads from `struct file`.
+macro_rules! lsm_file_fields {
+    () => {
+        [
+            field(
+                "path",
+                FieldKind::Path,
+                "the file's path as the kernel resolved it, from the root of its mount namespace",
+            ),
+            field(
+                "dev",
+                FieldKind::Int,
+                "the file system's device (the kernel's dev_t: major << 20 | minor)",
+            ),
+            field("ino", FieldKind::Int, "the file's inode number"),
+            field("flags", FieldKind::Int, "file->f_flags (O_*)"),
+            field("mode", FieldKind::Int, "file->f_mode (FMODE_*)"),
+        ]
+    };
+}
+
 const PROCESS_START: Ecs = Ecs {
     kind: "event",
     category: &["process"],
@@ -305,6 +360,39 @@ declare_events! {
         role: Role::Exit,
         sets: &["proc"],
     }
+    /// `security_bprm_check`: a file is about to be executed (once per
+    /// binary handler: a `#!` script, then its interpreter).
+    BprmCheck = LSM_ID_BASE => {
+        name: "security_bprm_check",
+        category: Category::Lsm,
+        source: lsm("lsm_bprm_check", "bprm_check_security", "security_bprm_check", "fentry_bprm_check", RecordKind::BprmCheck),
+        fields: &{
+            let f = lsm_file_fields!();
+            [
+                f[0], f[1], f[2], f[3], f[4],
+                field("filename", FieldKind::Str, "the name exec was called with, as the kernel copied it (linux_binprm)"),
+                field("interp", FieldKind::Str, "the file the binary handler runs, when it differs from filename (#! scripts, binfmt_misc)"),
+                field("argc", FieldKind::Int, "argument count (linux_binprm)"),
+                field("setuid", FieldKind::Bool, "the file is set-user-id to another user than the caller's effective one, on a mount that honours it"),
+                field("setgid", FieldKind::Bool, "the file is set-group-id (and group-executable) to another group than the caller's effective one, on a mount that honours it"),
+            ]
+        },
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["process"], types: &["start"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
+    /// `security_file_open`: a file is opened.
+    FileOpen = LSM_ID_BASE + 1 => {
+        name: "security_file_open",
+        category: Category::Lsm,
+        source: lsm("lsm_file_open", "file_open", "security_file_open", "fentry_file_open", RecordKind::FileOpen),
+        fields: &lsm_file_fields!(),
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["file"], types: &["access"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
     /// `sysotel.loss`: records lost in the kernel or dropped at an output.
     Loss = INTERNAL_ID_BASE => {
         name: "sysotel.loss",
@@ -344,6 +432,7 @@ mod tests {
             let range = match d.category {
                 Category::Syscall => 0..SYSCALL_ID_LIMIT,
                 Category::Sched => SCHED_ID_BASE..LSM_ID_BASE,
+                Category::Lsm => LSM_ID_BASE..INTERNAL_ID_BASE,
                 Category::Internal => INTERNAL_ID_BASE..EVENT_ID_LIMIT,
             };
             assert!(range.contains(&d.id), "{} id {} out of range", d.name, d.id);

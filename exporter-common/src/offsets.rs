@@ -60,6 +60,34 @@ pub struct KernelOffsets {
     pub css_set_dfl_cgrp: u32,
     pub cgroup_level: u32,
     pub cgroup_ancestor_ids: u32,
+    /// LSM hooks: `struct file`, `struct path`, the dentry walk (`dentry`,
+    /// `mount` around its `vfsmount`), the inode, and the exec's credentials.
+    pub file_f_path: u32,
+    pub file_f_flags: u32,
+    pub file_f_mode: u32,
+    pub file_f_inode: u32,
+    pub path_mnt: u32,
+    pub path_dentry: u32,
+    pub dentry_d_parent: u32,
+    pub dentry_d_name_name: u32,
+    pub inode_i_ino: u32,
+    pub inode_i_sb: u32,
+    pub sb_s_dev: u32,
+    pub mount_mnt: u32,
+    pub mount_mnt_parent: u32,
+    pub mount_mnt_mountpoint: u32,
+    pub vfsmount_mnt_root: u32,
+    pub bprm_file: u32,
+    pub bprm_interp: u32,
+    pub inode_i_mode: u32,
+    pub task_cred: u32,
+    pub cred_euid: u32,
+    pub cred_egid: u32,
+    pub inode_i_gid: u32,
+    pub vfsmount_mnt_flags: u32,
+    pub task_fs: u32,
+    pub fs_struct_root: u32,
+    pub inode_i_uid: u32,
 }
 
 impl KernelOffsets {
@@ -100,6 +128,32 @@ impl KernelOffsets {
         css_set_dfl_cgrp: 0,
         cgroup_level: 0,
         cgroup_ancestor_ids: 0,
+        file_f_path: 0,
+        file_f_flags: 0,
+        file_f_mode: 0,
+        file_f_inode: 0,
+        path_mnt: 0,
+        path_dentry: 0,
+        dentry_d_parent: 0,
+        dentry_d_name_name: 0,
+        inode_i_ino: 0,
+        inode_i_sb: 0,
+        sb_s_dev: 0,
+        mount_mnt: 0,
+        mount_mnt_parent: 0,
+        mount_mnt_mountpoint: 0,
+        vfsmount_mnt_root: 0,
+        bprm_file: 0,
+        bprm_interp: 0,
+        inode_i_mode: 0,
+        task_cred: 0,
+        cred_euid: 0,
+        cred_egid: 0,
+        inode_i_gid: 0,
+        vfsmount_mnt_flags: 0,
+        task_fs: 0,
+        fs_struct_root: 0,
+        inode_i_uid: 0,
     };
 }
 
@@ -111,7 +165,7 @@ pub const REGS_WINDOW_LEN: usize = 64;
 /// is a bound the verifier can follow.
 pub const REGS_WINDOW_WORDS: usize = REGS_WINDOW_LEN / 8;
 const _: () = assert!(REGS_WINDOW_WORDS.is_power_of_two());
-const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 39 * 4);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 65 * 4);
 
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for KernelOffsets {}

@@ -67,6 +67,10 @@ pub enum RecordKind {
     Fork = 2,
     Exec = 3,
     Exit = 4,
+    /// An LSM file hook (`security_file_open`): [`FileOpenRecord`].
+    FileOpen = 5,
+    /// `security_bprm_check`: [`BprmCheckRecord`].
+    BprmCheck = 6,
 }
 
 impl RecordKind {
@@ -76,6 +80,8 @@ impl RecordKind {
             2 => Some(RecordKind::Fork),
             3 => Some(RecordKind::Exec),
             4 => Some(RecordKind::Exit),
+            5 => Some(RecordKind::FileOpen),
+            6 => Some(RecordKind::BprmCheck),
             _ => None,
         }
     }
@@ -303,4 +309,96 @@ mod pod {
     unsafe impl aya::Pod for Record<Fork> {}
     unsafe impl aya::Pod for Record<Exec> {}
     unsafe impl aya::Pod for Record<Exit> {}
+}
+
+/// A path as the kernel resolved it, walked from the file's dentry up to the
+/// task's root directory, across mounts: its components leaf first, one per
+/// [`PATH_ELEM_MAX`]-byte slot, each NUL-terminated (a longer name is cut:
+/// [`PATH_NAME_CUT`]). User space joins them root first. At most
+/// [`PATH_COMPONENTS_MAX`] components: a deeper path is cut ([`PATH_CUT`]).
+/// Fixed slots keep every write at a constant offset, which keeps the
+/// kernel's verification of the walk short.
+pub const PATH_ELEM_MAX: usize = 128;
+/// Components walked before the path is cut.
+pub const PATH_COMPONENTS_MAX: usize = 32;
+/// The path block's size.
+pub const PATH_BLOCK: usize = PATH_ELEM_MAX * PATH_COMPONENTS_MAX;
+/// The walk stopped before the root (the component or byte bound): the
+/// components are the path's last ones.
+pub const PATH_CUT: u8 = 1 << 0;
+/// A kernel read failed during the walk.
+pub const PATH_FAULT: u8 = 1 << 1;
+/// A component longer than its slot was cut.
+pub const PATH_NAME_CUT: u8 = 1 << 2;
+const _: () = assert!(PATH_ELEM_MAX.is_power_of_two());
+
+/// The file an LSM hook is about: `struct file` as the kernel holds it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LsmFile {
+    /// `inode->i_ino`.
+    pub ino: u64,
+    /// `inode->i_sb->s_dev` (the kernel's `dev_t`: major << 20 | minor).
+    pub dev: u32,
+    /// `file->f_flags` (`O_*`).
+    pub flags: u32,
+    /// `file->f_mode` (`FMODE_*`).
+    pub mode: u32,
+    /// Bytes of the path block used (`path_count` slots).
+    pub path_len: u16,
+    /// `PATH_*` bits.
+    pub path_flags: u8,
+    /// Components in the path block.
+    pub path_count: u8,
+}
+
+/// `security_file_open`.
+pub type FileOpenRecord = Record<LsmFile>;
+const _: () = assert!(core::mem::size_of::<FileOpenRecord>() == 176);
+
+/// A [`FileOpenRecord`] with room for its path.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct FileOpenBuf {
+    pub rec: FileOpenRecord,
+    pub path: [u8; PATH_BLOCK],
+}
+
+/// The exec gives the new program another effective user id.
+pub const BPRM_SETUID: u32 = 1 << 0;
+/// ...another effective group id.
+pub const BPRM_SETGID: u32 = 1 << 1;
+/// `bprm->filename` was cut at [`EXEC_FILENAME_MAX`].
+pub const BPRM_FILENAME_TRUNCATED: u32 = 1 << 3;
+/// `bprm->interp` was cut at [`EXEC_FILENAME_MAX`].
+pub const BPRM_INTERP_TRUNCATED: u32 = 1 << 4;
+
+/// `security_bprm_check`: the file about to be executed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BprmCheck {
+    pub file: LsmFile,
+    /// `bprm->argc`.
+    pub argc: u32,
+    /// `BPRM_*` bits.
+    pub flags: u32,
+    /// `bprm->filename`: the name exec was called with, as the kernel copied it.
+    pub filename_len: u16,
+    /// `bprm->interp`: the file name the binary handler runs (differs from
+    /// `filename` for `#!` scripts and binfmt_misc).
+    pub interp_len: u16,
+    pub _pad: u32,
+}
+
+pub type BprmCheckRecord = Record<BprmCheck>;
+const _: () = assert!(core::mem::size_of::<BprmCheckRecord>() == 192);
+
+/// A [`BprmCheckRecord`] with room for its path and names.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct BprmCheckBuf {
+    pub rec: BprmCheckRecord,
+    pub path: [u8; PATH_BLOCK],
+    pub filename: [u8; EXEC_FILENAME_MAX],
+    pub interp: [u8; EXEC_FILENAME_MAX],
 }

@@ -60,10 +60,30 @@ pub fn read<T: Copy>(base: *const u8, offset: usize) -> Option<T> {
     (r == 0).then(|| unsafe { v.assume_init() })
 }
 
+/// Reads a `T` (plain data) at `base + offset`; zero when it cannot be
+/// read (the helper zeroes its destination on a failure). No branch on the
+/// outcome: a branch let the compiler read, on the failure path, stack the
+/// older verifiers (5.10, 6.1) never saw written, and refuse the program.
+#[inline(always)]
+pub fn read_or_zero<T: Copy>(base: *const u8, offset: usize) -> T {
+    let mut v = MaybeUninit::<T>::uninit();
+    zero(&mut v);
+    // SAFETY: as in `read`; a null base is an address the helper refuses
+    // cleanly, leaving the zeros.
+    unsafe {
+        bpf_probe_read_kernel(
+            v.as_mut_ptr() as *mut _,
+            core::mem::size_of::<T>() as u32,
+            base.wrapping_add(offset) as *const _,
+        );
+        v.assume_init()
+    }
+}
+
 /// Reads a pointer at `base + offset`; null when it cannot be read.
 #[inline(always)]
 pub fn read_ptr(base: *const u8, offset: usize) -> *const u8 {
-    read::<*const u8>(base, offset).unwrap_or(core::ptr::null())
+    read_or_zero::<*const u8>(base, offset)
 }
 
 /// The current `task_struct`.

@@ -11,6 +11,7 @@ mod emit;
 mod globals;
 mod kernel;
 mod maps;
+mod path;
 mod probes;
 mod scope;
 mod syscall;

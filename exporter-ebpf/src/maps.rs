@@ -9,7 +9,7 @@ use aya_ebpf::{
 use exporter_common::{
     config::{KernelError, PENDING_SLOTS, SYSCALL_CONF_LEN},
     events::EVENT_ID_LIMIT,
-    records::{ExecBuf, SyscallBuf},
+    records::{BprmCheckBuf, ExecBuf, FileOpenBuf, SyscallBuf},
     scope::{SCOPE_MAP_ENTRIES, ScopeId},
 };
 
@@ -49,6 +49,14 @@ pub static SYSCALL_INIT: PerCpuArray<SyscallBuf> = PerCpuArray::with_max_entries
 /// Per-CPU space where an exec record is built before it is copied out.
 #[map]
 pub static EXEC_SCRATCH: PerCpuArray<ExecBuf> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU space where an LSM file-open record is built.
+#[map]
+pub static FILE_OPEN_SCRATCH: PerCpuArray<FileOpenBuf> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU space where an LSM exec-check record is built.
+#[map]
+pub static BPRM_SCRATCH: PerCpuArray<BprmCheckBuf> = PerCpuArray::with_max_entries(1, 0);
 
 /// Per-CPU count per `KernelError`.
 #[map]

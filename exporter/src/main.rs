@@ -94,9 +94,14 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            let usage = matches!(&e, app::RunError::Load(l) if l.is_usage());
             // The whole chain: what failed, then why.
             sysotel::error!("sysotel: {:#}", anyhow::Error::from(e));
-            ExitCode::FAILURE
+            if usage {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -1,16 +1,30 @@
-//! The commands that load nothing: `sysotel list` and `sysotel config check`.
+//! The commands that trace nothing: `sysotel list` and `sysotel config check`.
 
 use super::plan::Plan;
-use crate::event::catalog;
+use crate::{event::catalog, kernel::loader::LsmMechanism};
 
 /// `sysotel list`: every event, by category, then sysotel's own records,
 /// which every output receives. A closed stdout (`sysotel list | head`) ends
-/// the listing quietly.
+/// the listing quietly. The LSM events' line says whether this kernel
+/// attaches them (found by attaching them for a moment, as root).
 pub fn list(out: &mut impl std::io::Write) -> std::io::Result<()> {
     let mut current = None;
     for e in catalog::all().chain(catalog::internal()) {
         if current != Some(e.category) {
-            writeln!(out, "{}:", e.category.name())?;
+            if e.category == exporter_common::events::Category::Lsm {
+                // Whether this kernel runs them: found by attaching them.
+                let how = match crate::kernel::loader::probe_lsm() {
+                    LsmMechanism::BpfLsm => "available on this kernel, as BPF LSM programs".into(),
+                    LsmMechanism::Fentry => "available on this kernel, as fentry programs".into(),
+                    LsmMechanism::Off(why) => {
+                        format!("unavailable on this kernel: {why}")
+                    }
+                    LsmMechanism::NotSelected => "unavailable: no LSM event is declared".into(),
+                };
+                writeln!(out, "{}: ({how})", e.category.name())?;
+            } else {
+                writeln!(out, "{}:", e.category.name())?;
+            }
             current = Some(e.category);
         }
         writeln!(out, "  {:<24} {}", e.name, e.signature())?;

@@ -129,6 +129,7 @@ fn load(plan: &Plan) -> Result<(Tracer, Reader), RunError> {
         btf: cli.btf.clone(),
         ring_bytes: cli.ring_buffer_size,
         wakeup_bytes: wakeup_bytes(cli.ring_buffer_size),
+        lsm_required: lsm_named(&cli.events),
     })?;
     let ring = Ring::new(tracer.take_ring()?).map_err(RunError::Ring)?;
     let reader = Reader::new(
@@ -321,11 +322,23 @@ async fn start_metrics(
     }
 }
 
+/// Whether the `-e` terms ask for events by name, set or pattern (not only
+/// exclusions from the default selection, nor `default`/`all`): LSM events
+/// chosen that way must attach or sysotel stops.
+fn lsm_named(events: &[String]) -> bool {
+    events
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .any(|t| !t.is_empty() && !t.starts_with('-') && t != "default" && t != "all")
+}
+
 fn ready_line(plan: &Plan, tracer: &Tracer, sinks: &[SinkHandle]) {
     crate::info!(
-        "sysotel: ready: {} programs attached, {} events selected, scope {}, outputs {}",
+        "sysotel: ready: {} programs attached, {} events selected, {}, scope {}, outputs {}",
         tracer.attached(),
         plan.selection.len(),
+        tracer.lsm.describe(),
         plan.scope.describe().join(" "),
         sinks
             .iter()

@@ -1,4 +1,4 @@
-//! Named event sets for `-e/--events`: `fs`, `net`, `proc`, `ipc`, `mem`, and
+//! Named event sets for `-e/--events`: `fs`, `net`, `proc`, `ipc`, `lsm`, `mem`, and
 //! `default` (every event, the original tracer's default). The syscalls of
 //! each set are listed here (the syscall table is generated); the other
 //! events name their sets in their declaration (`exporter_common::events`).
@@ -259,6 +259,11 @@ pub const SETS: &[(&str, &str, &[&str])] = &[
             "process_vm_readv",
             "process_vm_writev",
         ],
+    ),
+    (
+        "lsm",
+        "Linux Security Module hooks: the kernel's own view (no syscalls)",
+        &[],
     ),
     (
         "mem",

@@ -1,9 +1,14 @@
 //! Loading and attaching the eBPF programs, and reading the kernel's counters.
 
+use std::path::Path;
+
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, Map, MapData, PerCpuArray},
-    programs::{RawTracePoint, raw_trace_point::RawTracePointLinkId},
+    programs::{
+        FEntry, Lsm, RawTracePoint, fentry::FEntryLinkId, lsm::LsmLinkId,
+        raw_trace_point::RawTracePointLinkId,
+    },
 };
 use exporter_common::{
     EventId,
@@ -80,6 +85,117 @@ pub enum LoadError {
     Missing(&'static str),
     #[error("enabling kernel BPF run-time statistics failed (--bpf-stats): {0}")]
     Stats(String),
+    #[error("-e {event}: not available on this kernel: {reason}")]
+    LsmUnavailable { event: &'static str, reason: String },
+}
+
+impl LoadError {
+    /// A request this kernel cannot meet as asked (exit 2, like bad usage).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, LoadError::LsmUnavailable { .. })
+    }
+}
+
+/// How the LSM hook events were attached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LsmMechanism {
+    /// BPF LSM programs.
+    BpfLsm,
+    /// fentry programs on the `security_*` functions.
+    Fentry,
+    /// Not attached: why.
+    Off(String),
+    /// No LSM event is selected.
+    NotSelected,
+}
+
+impl LsmMechanism {
+    pub fn describe(&self) -> String {
+        match self {
+            LsmMechanism::BpfLsm => "lsm events via bpf-lsm".into(),
+            LsmMechanism::Fentry => "lsm events via fentry".into(),
+            LsmMechanism::Off(why) => format!("lsm events off ({why})"),
+            LsmMechanism::NotSelected => "lsm events not selected".into(),
+        }
+    }
+}
+
+/// How the LSM events would attach on this kernel, found by loading and
+/// attaching their programs for a moment (what `sysotel list` shows). As
+/// root only: without the privileges the answer is that.
+pub fn probe_lsm() -> LsmMechanism {
+    let Ok(selection) = Selection::parse(&["lsm"]) else {
+        return LsmMechanism::NotSelected;
+    };
+    let opts = LoadOptions {
+        selection,
+        // Attached for a moment, writing into a small ring nobody reads.
+        scope: exporter_common::scope::ScopeConf::ZERO,
+        scope_ids: Vec::new(),
+        btf: None,
+        lifecycle_records: false,
+        bpf_stats: false,
+        ring_bytes: 4096,
+        wakeup_bytes: 1024,
+        lsm_required: false,
+    };
+    match load(opts) {
+        Ok(mut t) => {
+            t.detach();
+            t.lsm
+        }
+        Err(e) => LsmMechanism::Off(e.to_string()),
+    }
+}
+
+/// The active LSMs, `/sys/kernel/security/lsm` (securityfs).
+const ACTIVE_LSMS: &str = "/sys/kernel/security/lsm";
+
+/// Whether BPF LSM programs run on this kernel; why not when they do not.
+pub fn bpf_lsm_active() -> Result<(), String> {
+    if !Path::new(ACTIVE_LSMS).exists() {
+        mount_securityfs();
+    }
+    match std::fs::read_to_string(ACTIVE_LSMS) {
+        Ok(list) if list.trim().split(',').any(|l| l == "bpf") => Ok(()),
+        Ok(list) => Err(format!(
+            "bpf is not in the active LSM list ({}); boot with lsm={},bpf",
+            list.trim(),
+            list.trim()
+        )),
+        Err(e) => Err(format!(
+            "{ACTIVE_LSMS} cannot be read ({e}): securityfs not mounted?"
+        )),
+    }
+}
+
+/// Mounts securityfs where it is not (a minimal init, a container with its
+/// own /sys): the active LSM list is read from it. Failing is fine: the
+/// read that follows says what is missing.
+fn mount_securityfs() {
+    let (Ok(src), Ok(target)) = (
+        std::ffi::CString::new("securityfs"),
+        std::ffi::CString::new("/sys/kernel/security"),
+    ) else {
+        return;
+    };
+    // SAFETY: valid C strings; no data argument.
+    unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            src.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+}
+
+/// An attached program's link, by kind.
+enum Link {
+    Raw(RawTracePointLinkId),
+    Lsm(LsmLinkId),
+    FEntry(FEntryLinkId),
 }
 
 #[derive(Clone, Debug)]
@@ -102,14 +218,19 @@ pub struct LoadOptions {
     pub ring_bytes: u32,
     /// Unread bytes above which a write wakes the reader.
     pub wakeup_bytes: u64,
+    /// The user asked for LSM events by name: if they cannot be attached,
+    /// that is an error, not a note in the ready line.
+    pub lsm_required: bool,
 }
 
 /// Loaded and attached programs.
 pub struct Tracer {
     ebpf: Ebpf,
-    links: Vec<(&'static str, RawTracePointLinkId)>,
+    links: Vec<(&'static str, Link)>,
+    /// How the LSM hook events are attached.
+    pub lsm: LsmMechanism,
     /// The programs, in the order they were attached.
-    programs: Vec<Program>,
+    programs: Vec<&'static str>,
     /// Keeps kernel run-time statistics on while open.
     stats_fd: Option<std::os::fd::OwnedFd>,
 }
@@ -220,38 +341,201 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
     let mut tracer = Tracer {
         ebpf,
         links: Vec::new(),
-        programs: programs(),
+        lsm: LsmMechanism::NotSelected,
+        programs: Vec::new(),
         stats_fd,
     };
-    for p in tracer.programs.clone() {
-        let link = tracer.attach(p)?;
-        tracer.links.push((p.name, link));
+    let mut lsm_events = Vec::new();
+    for p in programs() {
+        match p.attach {
+            Attach::RawTracepoint(tracepoint) => {
+                let link = tracer.attach_raw(p.name, tracepoint)?;
+                tracer.links.push((p.name, link));
+                tracer.programs.push(p.name);
+            }
+            Attach::Lsm { .. } => {
+                let events = EventKind::ALL.iter().filter(
+                    |e| matches!(e.def().source, Source::Kernel { program, .. } if program == p),
+                );
+                let selected: Vec<_> = events.filter(|e| opts.selection.contains(e.id())).collect();
+                if let Some(e) = selected.first() {
+                    lsm_events.push((p, e.def().name));
+                }
+            }
+        }
+    }
+    if !lsm_events.is_empty() {
+        tracer.lsm = tracer.attach_lsm(&lsm_events, aya_btf.as_ref())?;
+        if let (LsmMechanism::Off(reason), true) = (&tracer.lsm, opts.lsm_required) {
+            return Err(LoadError::LsmUnavailable {
+                event: lsm_events[0].1,
+                reason: reason.clone(),
+            });
+        }
     }
     Ok(tracer)
 }
 
 impl Tracer {
-    /// Loads program `p` and attaches it where it is declared to attach.
-    fn attach(&mut self, p: Program) -> Result<RawTracePointLinkId, LoadError> {
+    /// Loads raw tracepoint program `name` and attaches it to `tracepoint`.
+    fn attach_raw(&mut self, name: &'static str, tracepoint: &str) -> Result<Link, LoadError> {
         let err = |action| {
             move |source| LoadError::Program {
-                program: p.name,
+                program: name,
                 action,
                 source,
             }
         };
-        match p.attach {
-            Attach::RawTracepoint(tracepoint) => {
-                let prog: &mut RawTracePoint = self
-                    .ebpf
+        let prog: &mut RawTracePoint = self
+            .ebpf
+            .program_mut(name)
+            .ok_or(LoadError::Missing(name))?
+            .try_into()
+            .map_err(err("load"))?;
+        prog.load().map_err(err("load"))?;
+        prog.attach(tracepoint)
+            .map(Link::Raw)
+            .map_err(err("attach"))
+    }
+
+    /// Attaches the LSM programs of the selected LSM events: as BPF LSM
+    /// programs where the kernel runs them, else as fentry programs; the
+    /// mechanism used, or why neither worked. All or none: a kernel that
+    /// takes some hooks and refuses others leaves them all off.
+    fn attach_lsm(
+        &mut self,
+        events: &[(Program, &'static str)],
+        btf: Option<&aya::Btf>,
+    ) -> Result<LsmMechanism, LoadError> {
+        let owned;
+        let btf = match btf {
+            Some(b) => b,
+            None => match aya::Btf::from_sys_fs() {
+                Ok(b) => {
+                    owned = b;
+                    &owned
+                }
+                Err(e) => return Ok(LsmMechanism::Off(format!("no kernel BTF: {e}"))),
+            },
+        };
+        let lsm_reason = match bpf_lsm_active() {
+            Ok(()) => match self.try_attach(events, btf, true) {
+                Ok(()) => return Ok(LsmMechanism::BpfLsm),
+                Err(e) => format!("bpf-lsm refused: {e}"),
+            },
+            Err(why) => why,
+        };
+        match self.try_attach(events, btf, false) {
+            Ok(()) => Ok(LsmMechanism::Fentry),
+            Err(e) => Ok(LsmMechanism::Off(format!(
+                "{lsm_reason}; fentry refused: {e}"
+            ))),
+        }
+    }
+
+    /// Loads and attaches every program of `events` with one mechanism; on a
+    /// failure detaches what it attached and says why.
+    fn try_attach(
+        &mut self,
+        events: &[(Program, &'static str)],
+        btf: &aya::Btf,
+        lsm: bool,
+    ) -> Result<(), String> {
+        let mut attached = Vec::new();
+        let mut failure = None;
+        for (p, _) in events {
+            let Attach::Lsm {
+                hook,
+                function,
+                fentry,
+            } = p.attach
+            else {
+                continue;
+            };
+            let result = if lsm {
+                self.ebpf
                     .program_mut(p.name)
-                    .ok_or(LoadError::Missing(p.name))?
-                    .try_into()
-                    .map_err(err("load"))?;
-                prog.load().map_err(err("load"))?;
-                prog.attach(tracepoint).map_err(err("attach"))
+                    .ok_or_else(|| format!("no program {}", p.name))
+                    .and_then(|prog| <&mut Lsm>::try_from(prog).map_err(|e| e.to_string()))
+                    .and_then(|prog| {
+                        prog.load(hook, btf).map_err(|e| describe(&e))?;
+                        prog.attach().map(Link::Lsm).map_err(|e| describe(&e))
+                    })
+                    .map(|l| (p.name, l))
+            } else {
+                self.ebpf
+                    .program_mut(fentry)
+                    .ok_or_else(|| format!("no program {fentry}"))
+                    .and_then(|prog| <&mut FEntry>::try_from(prog).map_err(|e| e.to_string()))
+                    .and_then(|prog| {
+                        prog.load(function, btf).map_err(|e| describe(&e))?;
+                        prog.attach().map(Link::FEntry).map_err(|e| describe(&e))
+                    })
+                    .map(|l| (fentry, l))
+            };
+            match result {
+                Ok(link) => attached.push(link),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
             }
         }
+        match failure {
+            None => {
+                for (name, link) in attached {
+                    self.links.push((name, link));
+                    self.programs.push(name);
+                }
+                Ok(())
+            }
+            Some(e) => {
+                for (name, link) in attached {
+                    self.detach_one(name, link);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn detach_one(&mut self, name: &str, link: Link) {
+        let Some(p) = self.ebpf.program_mut(name) else {
+            return;
+        };
+        match link {
+            Link::Raw(l) => {
+                if let Ok(p) = <&mut RawTracePoint>::try_from(p) {
+                    let _ = p.detach(l);
+                }
+            }
+            Link::Lsm(l) => {
+                if let Ok(p) = <&mut Lsm>::try_from(p) {
+                    let _ = p.detach(l);
+                }
+            }
+            Link::FEntry(l) => {
+                if let Ok(p) = <&mut FEntry>::try_from(p) {
+                    let _ = p.detach(l);
+                }
+            }
+        }
+    }
+}
+
+/// A program error as one line: the kernel's answer, and the verifier's
+/// last words when it said any.
+fn describe(e: &aya::programs::ProgramError) -> String {
+    let text = e.to_string();
+    let text = text.trim_end();
+    let text = text
+        .strip_suffix("Verifier output:")
+        .unwrap_or(text)
+        .trim_end();
+    let text = text.strip_suffix('.').unwrap_or(text);
+    // A refused program's log can run to thousands of lines: its end says why.
+    match text.char_indices().rev().nth(400) {
+        Some((i, _)) => format!("...{}", &text[i..]),
+        None => text.to_string(),
     }
 }
 
@@ -342,10 +626,10 @@ impl Tracer {
         }
         self.programs
             .iter()
-            .filter_map(|p| {
-                let info = self.ebpf.program(p.name)?.info().ok()?;
+            .filter_map(|&name| {
+                let info = self.ebpf.program(name)?.info().ok()?;
                 Some(ProgramCost {
-                    name: p.name,
+                    name,
                     runs: info.run_count(),
                     total: info.run_time(),
                 })
@@ -355,12 +639,8 @@ impl Tracer {
 
     /// Detaches every program: no new records after this returns.
     pub fn detach(&mut self) {
-        for (name, link) in self.links.drain(..) {
-            if let Some(p) = self.ebpf.program_mut(name)
-                && let Ok(p) = <&mut RawTracePoint>::try_from(p)
-            {
-                let _ = p.detach(link);
-            }
+        for (name, link) in std::mem::take(&mut self.links) {
+            self.detach_one(name, link);
         }
     }
 

@@ -60,6 +60,8 @@ pub enum OffsetsError {
 enum Want {
     Ptr,
     Bytes(u32),
+    /// An embedded structure: its offset only.
+    Any,
 }
 
 fn field(btf: &Btf, strukt: &str, path: &str, want: Want) -> Result<u32, OffsetsError> {
@@ -67,7 +69,7 @@ fn field(btf: &Btf, strukt: &str, path: &str, want: Want) -> Result<u32, Offsets
     let name = format!("{strukt}.{path}");
     match want {
         Want::Ptr if !btf.is_ptr(m.type_id) => return Err(OffsetsError::NotPointer(name)),
-        Want::Ptr => {}
+        Want::Ptr | Want::Any => {}
         Want::Bytes(n) => {
             let got = btf.size_of(m.type_id);
             if got != Some(n) {
@@ -99,7 +101,7 @@ pub fn load_kernel_btf(file: Option<&Path>) -> Result<(Btf, Vec<u8>), OffsetsErr
 
 /// Every offset the eBPF programs use.
 pub fn resolve(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
-    use Want::{Bytes, Ptr};
+    use Want::{Any, Bytes, Ptr};
     let numbers = btf.member("pid", "numbers")?;
     let upid = btf
         .array_elem(numbers.type_id)
@@ -161,6 +163,32 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
         css_set_dfl_cgrp: cgroup.css_set_dfl_cgrp,
         cgroup_level: cgroup.cgroup_level,
         cgroup_ancestor_ids: cgroup.cgroup_ancestor_ids,
+        file_f_path: field(btf, "file", "f_path", Any)?,
+        file_f_flags: field(btf, "file", "f_flags", Bytes(4))?,
+        file_f_mode: field(btf, "file", "f_mode", Bytes(4))?,
+        file_f_inode: field(btf, "file", "f_inode", Ptr)?,
+        path_mnt: field(btf, "path", "mnt", Ptr)?,
+        path_dentry: field(btf, "path", "dentry", Ptr)?,
+        dentry_d_parent: field(btf, "dentry", "d_parent", Ptr)?,
+        dentry_d_name_name: field(btf, "dentry", "d_name.name", Ptr)?,
+        inode_i_ino: field(btf, "inode", "i_ino", Bytes(8))?,
+        inode_i_sb: field(btf, "inode", "i_sb", Ptr)?,
+        sb_s_dev: field(btf, "super_block", "s_dev", Bytes(4))?,
+        mount_mnt: field(btf, "mount", "mnt", Any)?,
+        mount_mnt_parent: field(btf, "mount", "mnt_parent", Ptr)?,
+        mount_mnt_mountpoint: field(btf, "mount", "mnt_mountpoint", Ptr)?,
+        vfsmount_mnt_root: field(btf, "vfsmount", "mnt_root", Ptr)?,
+        bprm_file: field(btf, "linux_binprm", "file", Ptr)?,
+        bprm_interp: field(btf, "linux_binprm", "interp", Ptr)?,
+        inode_i_mode: field(btf, "inode", "i_mode", Bytes(2))?,
+        inode_i_uid: field(btf, "inode", "i_uid", Bytes(4))?,
+        inode_i_gid: field(btf, "inode", "i_gid", Bytes(4))?,
+        vfsmount_mnt_flags: field(btf, "vfsmount", "mnt_flags", Bytes(4))?,
+        task_fs: field(btf, "task_struct", "fs", Ptr)?,
+        fs_struct_root: field(btf, "fs_struct", "root", Any)?,
+        task_cred: field(btf, "task_struct", "cred", Ptr)?,
+        cred_euid: field(btf, "cred", "euid", Bytes(4))?,
+        cred_egid: field(btf, "cred", "egid", Bytes(4))?,
     })
 }
 

@@ -1,0 +1,215 @@
+//! The LSM hook records: files and execs as the kernel holds them.
+
+use std::mem::size_of;
+
+use exporter_common::{
+    events::EventKind,
+    records::{
+        BPRM_FILENAME_TRUNCATED, BPRM_INTERP_TRUNCATED, BPRM_SETGID, BPRM_SETUID, BprmCheckRecord,
+        EXEC_FILENAME_MAX, FileOpenRecord, LsmFile, PATH_BLOCK, PATH_CUT, PATH_ELEM_MAX,
+        PATH_FAULT, PATH_NAME_CUT,
+    },
+};
+
+use super::{DecodeError, declared, read};
+use crate::{
+    event::{Value, text},
+    format::flags::open_flags,
+};
+
+/// The path from its slots of components (leaf first): root first, joined
+/// with `/`. A walk cut at its bound keeps the last components, without the
+/// leading `/`, marked truncated (as is a path with a component cut at its
+/// slot); a failed walk is unreadable.
+pub(crate) fn path_value(f: &LsmFile, block: &[u8]) -> Value {
+    if f.path_flags & PATH_FAULT != 0 {
+        return Value::Unreadable(0);
+    }
+    let mut parts: Vec<String> = block
+        .chunks(PATH_ELEM_MAX)
+        .map(|slot| text(slot.split(|&b| b == 0).next().unwrap_or_default()))
+        .collect();
+    parts.reverse();
+    let cut = f.path_flags & PATH_CUT != 0;
+    let joined = parts.join("/");
+    Value::Str {
+        value: if cut { joined } else { format!("/{joined}") },
+        truncated: cut || f.path_flags & PATH_NAME_CUT != 0,
+    }
+}
+
+/// The fields every LSM file record starts with, in their declared order.
+fn file_values(f: &LsmFile, block: &[u8]) -> Vec<Value> {
+    vec![
+        path_value(f, block),
+        Value::Int(i64::from(f.dev)),
+        Value::UInt(f.ino),
+        Value::Sym {
+            raw: u64::from(f.flags),
+            text: open_flags(u64::from(f.flags)),
+        },
+        Value::Hex(u64::from(f.mode)),
+    ]
+}
+
+/// The path block after the fixed part, bounds-checked.
+fn block(bytes: &[u8], start: usize, len: usize) -> Result<&[u8], DecodeError> {
+    if len > PATH_BLOCK {
+        return Err(DecodeError::BadString { slot: 0, len });
+    }
+    bytes
+        .get(start..start + len)
+        .ok_or(DecodeError::BadString { slot: 0, len })
+}
+
+pub(super) fn decode_file_open(bytes: &[u8]) -> Result<crate::event::Event, DecodeError> {
+    let r: FileOpenRecord = read(bytes)?;
+    let f = &r.data;
+    let path = block(bytes, size_of::<FileOpenRecord>(), f.path_len as usize)?;
+    declared(EventKind::FileOpen, &r.header, &r.ctx, file_values(f, path))
+}
+
+pub(super) fn decode_bprm_check(bytes: &[u8]) -> Result<crate::event::Event, DecodeError> {
+    let r: BprmCheckRecord = read(bytes)?;
+    let d = &r.data;
+    let fixed = size_of::<BprmCheckRecord>();
+    let path = block(bytes, fixed, d.file.path_len as usize)?;
+    let name = |slot: usize, start: usize, len: usize, truncated: u32| {
+        if len >= EXEC_FILENAME_MAX {
+            return Err(DecodeError::BadString { slot, len });
+        }
+        let raw = bytes
+            .get(start..start + len)
+            .ok_or(DecodeError::BadString { slot, len })?;
+        Ok(Value::Str {
+            value: text(raw),
+            truncated: d.flags & truncated != 0,
+        })
+    };
+    let filename_at = fixed + PATH_BLOCK;
+    let filename = name(
+        1,
+        filename_at,
+        d.filename_len as usize,
+        BPRM_FILENAME_TRUNCATED,
+    )?;
+    // The interpreter only when it is another name than the file name.
+    let interp = match d.interp_len {
+        0 => Value::Str {
+            value: String::new(),
+            truncated: false,
+        },
+        n => name(
+            2,
+            filename_at + EXEC_FILENAME_MAX,
+            n as usize,
+            BPRM_INTERP_TRUNCATED,
+        )?,
+    };
+    let interp = if interp == filename {
+        Value::Str {
+            value: String::new(),
+            truncated: false,
+        }
+    } else {
+        interp
+    };
+    let mut values = file_values(&d.file, path);
+    values.extend([
+        filename,
+        interp,
+        Value::Int(i64::from(d.argc)),
+        Value::Bool(d.flags & BPRM_SETUID != 0),
+        Value::Bool(d.flags & BPRM_SETGID != 0),
+    ]);
+    declared(EventKind::BprmCheck, &r.header, &r.ctx, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A path block: `names` leaf first, one per slot.
+    fn block(names: &[&str]) -> Vec<u8> {
+        let mut b = vec![0u8; names.len() * PATH_ELEM_MAX];
+        for (i, n) in names.iter().enumerate() {
+            b[i * PATH_ELEM_MAX..i * PATH_ELEM_MAX + n.len()].copy_from_slice(n.as_bytes());
+        }
+        b
+    }
+
+    fn file(flags: u8, count: usize) -> LsmFile {
+        LsmFile {
+            path_flags: flags,
+            path_count: count as u8,
+            path_len: (count * PATH_ELEM_MAX) as u16,
+            ..LsmFile::default()
+        }
+    }
+
+    #[test]
+    fn components_join_root_first() {
+        let b = block(&["f", "d", "tmp"]);
+        assert_eq!(
+            path_value(&file(0, 3), &b),
+            Value::Str {
+                value: "/tmp/d/f".into(),
+                truncated: false
+            }
+        );
+        // The root itself: no component.
+        assert_eq!(
+            path_value(&file(0, 0), &[]),
+            Value::Str {
+                value: "/".into(),
+                truncated: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_cut_walk_keeps_the_tail_marked_and_a_fault_is_unreadable() {
+        let b = block(&["f", "d"]);
+        assert_eq!(
+            path_value(&file(PATH_CUT, 2), &b),
+            Value::Str {
+                value: "d/f".into(),
+                truncated: true
+            }
+        );
+        assert_eq!(
+            path_value(&file(PATH_NAME_CUT, 2), &b),
+            Value::Str {
+                value: "/d/f".into(),
+                truncated: true
+            }
+        );
+        assert_eq!(path_value(&file(PATH_FAULT, 0), &[]), Value::Unreadable(0));
+    }
+
+    #[test]
+    fn a_record_shorter_than_its_path_is_an_error() {
+        let mut r = FileOpenRecord {
+            header: exporter_common::records::RecordHeader {
+                kind: exporter_common::records::RecordKind::FileOpen as u16,
+                event_id: EventKind::FileOpen.id(),
+                len: 0,
+                ..Default::default()
+            },
+            ctx: exporter_common::records::TaskContext::zeroed(),
+            data: file(0, 3),
+        };
+        r.header.len = size_of::<FileOpenRecord>() as u32;
+        // SAFETY: a plain-data record viewed as its bytes.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                &r as *const FileOpenRecord as *const u8,
+                size_of::<FileOpenRecord>(),
+            )
+        };
+        assert!(matches!(
+            super::super::decode(bytes),
+            Err(DecodeError::BadString { .. })
+        ));
+    }
+}

@@ -1,0 +1,181 @@
+//! The LSM hook events, end to end on the real kernel: what the kernel
+//! resolved (the file's whole path across mounts, its inode and device, the
+//! name exec was given, the interpreter of a `#!` script) is what the records
+//! say, and nothing written is lost. Where the kernel runs neither BPF LSM
+//! nor fentry programs, asking for an LSM event exits 2 with the reason and
+//! a default run says the events are off.
+//!
+//! `SYSOTEL_EXPECT_LSM` says which mechanism this kernel must give:
+//! `bpf-lsm`, `fentry` or `off` (the default: this project's development
+//! host refuses both with EPERM). The kernel matrix sets it per guest.
+
+use std::{os::unix::fs::MetadataExt, path::Path, process::Command};
+
+use sysotel_tests::{Stopped, Sysotel, json_events, run_sysotel, unique_path};
+
+fn expected() -> String {
+    std::env::var("SYSOTEL_EXPECT_LSM").unwrap_or_else(|_| "off".into())
+}
+
+/// Skips nothing: on a kernel without the mechanism, the test is the
+/// unavailability check instead, and says so.
+fn available() -> bool {
+    match expected().as_str() {
+        "bpf-lsm" | "fentry" => true,
+        "off" => false,
+        other => panic!("SYSOTEL_EXPECT_LSM={other}: expected bpf-lsm, fentry or off"),
+    }
+}
+
+/// The kernel's `dev_t` (major << 20 | minor) of a user-space `st_dev`.
+fn kernel_dev(st_dev: u64) -> u64 {
+    (u64::from(libc::major(st_dev)) << 20) | u64::from(libc::minor(st_dev))
+}
+
+fn events_of(stopped: &Stopped, event: &str, pid: u32) -> Vec<serde_json::Value> {
+    json_events(&stopped.stdout)
+        .into_iter()
+        .filter(|e| e["event"] == event && e["pid"] == u64::from(pid))
+        .collect()
+}
+
+fn assert_nothing_lost(stopped: &Stopped, event: &str) {
+    assert_eq!(
+        stopped.summary_count("events lost in kernel"),
+        0,
+        "{}",
+        stopped.stderr
+    );
+    assert_eq!(
+        stopped.received_by_name().get(event).copied().unwrap_or(0),
+        stopped.written(event),
+        "every {event} record the kernel wrote was received:\n{}",
+        stopped.stderr
+    );
+}
+
+#[test]
+fn the_ready_line_says_how_lsm_events_attach() {
+    let stopped = Sysotel::start(&["-o", "json"]).stop();
+    let want = match expected().as_str() {
+        "bpf-lsm" => "lsm events via bpf-lsm",
+        "fentry" => "lsm events via fentry",
+        _ => "lsm events off (",
+    };
+    let ready = stopped
+        .stderr
+        .lines()
+        .find(|l| l.contains("ready:"))
+        .unwrap_or_else(|| panic!("no ready line:\n{}", stopped.stderr));
+    assert!(ready.contains(want), "want `{want}` in: {ready}");
+}
+
+#[test]
+fn file_open_reports_the_kernel_path_inode_and_device() {
+    if !available() {
+        let out = run_sysotel(&["-e", "security_file_open", "-o", "json"], &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("-e security_file_open: not available on this kernel: ")
+                && err.contains("fentry refused"),
+            "the reason, for each mechanism: {err}"
+        );
+        eprintln!(
+            "LSM events are unavailable on this kernel (SYSOTEL_EXPECT_LSM=off): checked the refusal"
+        );
+        return;
+    }
+    let dir = unique_path("lsm-open");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = Path::new(&dir).join("target.txt");
+    std::fs::write(&file, "x").unwrap();
+    std::os::unix::fs::symlink("target.txt", Path::new(&dir).join("link")).unwrap();
+    let real = std::fs::canonicalize(&file).unwrap();
+    let meta = std::fs::metadata(&real).unwrap();
+
+    let sysotel = Sysotel::start(&["-e", "security_file_open", "-o", "json"]);
+    // Through a symlink and a relative path: the kernel's path is the file's.
+    let child = Command::new("cat")
+        .arg("./link")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(child.status.success());
+    let stopped = sysotel.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let opens: Vec<_> = json_events(&stopped.stdout)
+        .into_iter()
+        .filter(|e| e["event"] == "security_file_open" && e["comm"] == "cat")
+        .filter(|e| e["args"]["path"] == real.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        opens.len(),
+        1,
+        "one open of {real:?} by cat:\n{}",
+        stopped.stdout
+    );
+    let args = &opens[0]["args"];
+    assert_eq!(args["ino"], meta.ino(), "{args}");
+    assert_eq!(args["dev"], kernel_dev(meta.dev()), "{args}");
+    assert!(
+        args["flags"].as_str().unwrap_or("").contains("O_RDONLY"),
+        "{args}"
+    );
+    assert_nothing_lost(&stopped, "security_file_open");
+}
+
+#[test]
+fn bprm_check_reports_the_script_then_its_interpreter() {
+    if !available() {
+        let out = run_sysotel(&["-e", "security_bprm_check", "-o", "json"], &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!(
+            "LSM events are unavailable on this kernel (SYSOTEL_EXPECT_LSM=off): checked the refusal"
+        );
+        return;
+    }
+    let dir = unique_path("lsm-exec");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = Path::new(&dir).join("script.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink("script.sh", Path::new(&dir).join("run")).unwrap();
+    let real = std::fs::canonicalize(&script).unwrap();
+    let meta = std::fs::metadata(&real).unwrap();
+    let sh = std::fs::canonicalize("/bin/sh").unwrap();
+
+    let sysotel = Sysotel::start(&["-e", "security_bprm_check", "-o", "json"]);
+    let child = Command::new("./run").current_dir(&dir).spawn().unwrap();
+    let pid = child.id();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let stopped = sysotel.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let checks = events_of(&stopped, "security_bprm_check", pid);
+    assert_eq!(
+        checks.len(),
+        2,
+        "the script, then its interpreter:\n{}",
+        stopped.stdout
+    );
+    let (first, second) = (&checks[0]["args"], &checks[1]["args"]);
+    assert_eq!(first["path"], real.to_str().unwrap(), "{first}");
+    assert_eq!(first["ino"], meta.ino(), "{first}");
+    assert_eq!(first["dev"], kernel_dev(meta.dev()), "{first}");
+    assert_eq!(first["filename"], "./run", "{first}");
+    assert_eq!(first["interp"], "", "{first}");
+    assert_eq!(first["argc"], 1, "{first}");
+    assert_eq!(first["setuid"], false, "{first}");
+    assert_eq!(second["path"], sh.to_str().unwrap(), "{second}");
+    assert_eq!(second["filename"], "./run", "{second}");
+    assert_eq!(second["interp"], "/bin/sh", "{second}");
+    assert_eq!(second["argc"], 2, "{second}");
+    assert_nothing_lost(&stopped, "security_bprm_check");
+}
