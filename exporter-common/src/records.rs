@@ -104,6 +104,19 @@ pub struct RecordHeader {
     pub len: u32,
     pub _pad: u32,
 }
+
+impl RecordHeader {
+    /// The header of a record of `kind` for event `event_id`, `len` bytes sent.
+    pub const fn new(kind: RecordKind, event_id: u32, len: usize) -> RecordHeader {
+        RecordHeader {
+            kind: kind as u16,
+            flags: 0,
+            event_id,
+            len: len as u32,
+            _pad: 0,
+        }
+    }
+}
 const _: () = assert!(core::mem::size_of::<RecordHeader>() == 16);
 
 /// Who did it: captured for every event from the current task.

@@ -1,16 +1,17 @@
 //! Writing records to the ring buffer, and the counters that make every loss
 //! visible.
 
-use aya_ebpf::maps::PerCpuArray;
+use aya_ebpf::{helpers::bpf_get_current_pid_tgid, maps::PerCpuArray};
 use exporter_common::{
     config::KernelError,
-    events::EventId,
+    events::{EventId, EventKind},
     records::{Record, RecordHeader, RecordKind},
 };
 
 use crate::{
     context, globals,
     maps::{ERRORS, EVENTS, LOST, SUBMITTED},
+    scope::in_scope,
 };
 
 /// `bpf_ringbuf_query` flag: the producer position (bytes ever reserved).
@@ -79,6 +80,26 @@ pub fn output<T>(id: EventId, data: &T, len: usize) {
     }
 }
 
+/// This CPU's buffer in `map` to build a record of `e` in, when `e` is
+/// selected and the current task in scope.
+#[inline(always)]
+pub fn scratch<T>(e: EventKind, map: &PerCpuArray<T>) -> Option<&'static mut T> {
+    if !globals::selected(e) {
+        return None;
+    }
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    if !in_scope(tgid) {
+        return None;
+    }
+    let Some(p) = map.get_ptr_mut(0) else {
+        count_error(KernelError::LookupFailed);
+        return None;
+    };
+    // SAFETY: this CPU's buffer, alive while the program runs and used by
+    // one program at a time on this CPU.
+    Some(unsafe { &mut *p })
+}
+
 /// Writes a fixed-size record of the current task: the header, its context
 /// and `data`, reserved in the ring buffer and written whole, counted as
 /// submitted or lost under `id`.
@@ -89,13 +110,7 @@ pub fn emit_record<T: 'static>(id: EventId, kind: RecordKind, data: T) {
         return;
     };
     entry.write(Record {
-        header: RecordHeader {
-            kind: kind as u16,
-            flags: 0,
-            event_id: id,
-            len: core::mem::size_of::<Record<T>>() as u32,
-            _pad: 0,
-        },
+        header: RecordHeader::new(kind, id, core::mem::size_of::<Record<T>>()),
         ctx: context::current(),
         data,
     });

@@ -93,3 +93,25 @@ pub fn current_task() -> *const u8 {
     // through `read`.
     unsafe { bpf_get_current_task() as *const u8 }
 }
+
+/// Reads the NUL-terminated kernel string at `src` into `dst` (`N` a power
+/// of two); its length without the NUL, whether it was cut at `N` bytes and
+/// whether the read failed. A string that filled `dst` exactly is told from
+/// a cut one by the byte after it.
+#[inline(always)]
+pub fn read_str<const N: usize>(src: *const u8, dst: &mut [u8; N]) -> (u16, bool, bool) {
+    // SAFETY: writes at most N bytes into the N-byte `dst`; the helper
+    // checks the kernel address.
+    let n = unsafe {
+        aya_ebpf::helpers::generated::bpf_probe_read_kernel_str(
+            dst.as_mut_ptr() as *mut _,
+            N as u32,
+            src as *const _,
+        )
+    };
+    if n <= 0 {
+        return (0, false, true);
+    }
+    let cut = n as usize >= N && read::<u8>(src, N - 1) != Some(0);
+    (((n as usize - 1) & (N - 1)) as u16, cut, false)
+}

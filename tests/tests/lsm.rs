@@ -27,6 +27,18 @@ fn available() -> bool {
     }
 }
 
+/// Where the LSM events cannot attach: asking for `event` exits 2; its
+/// stderr. Said on the test's output, so the run shows which check ran.
+fn refused(event: &str) -> String {
+    let out = run_sysotel(&["-e", event, "-o", "json"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    eprintln!(
+        "LSM events are unavailable on this kernel (SYSOTEL_EXPECT_LSM=off): checked the refusal of -e {event}"
+    );
+    err
+}
+
 /// The kernel's `dev_t` (major << 20 | minor) of a user-space `st_dev`.
 fn kernel_dev(st_dev: u64) -> u64 {
     (u64::from(libc::major(st_dev)) << 20) | u64::from(libc::minor(st_dev))
@@ -73,9 +85,7 @@ fn the_ready_line_says_how_lsm_events_attach() {
 #[test]
 fn file_open_reports_the_kernel_path_inode_and_device() {
     if !available() {
-        let out = run_sysotel(&["-e", "security_file_open", "-o", "json"], &[]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{err}");
+        let err = refused("security_file_open");
         assert!(
             err.contains("-e security_file_open: not available on this kernel: ")
                 && err.contains("fentry refused"),

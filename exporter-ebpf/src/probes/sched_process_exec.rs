@@ -8,10 +8,7 @@
 //! longer change and whose pages are present.
 
 use aya_ebpf::{
-    helpers::{
-        bpf_get_current_pid_tgid,
-        generated::{bpf_probe_read_kernel_str, bpf_probe_read_user},
-    },
+    helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_user},
     macros::raw_tracepoint,
     programs::RawTracePointContext,
 };
@@ -20,8 +17,8 @@ use exporter_common::{
     events::EventKind,
     records::{
         EXEC_ARGV_FAULT, EXEC_ARGV_MAX, EXEC_ARGV_TRUNCATED, EXEC_ENV_FAULT, EXEC_ENV_TRUNCATED,
-        EXEC_FILENAME_FAULT, EXEC_FILENAME_MASK, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED,
-        ExecBuf, ExecRecord, RecordHeader, RecordKind,
+        EXEC_FILENAME_FAULT, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, ExecBuf, ExecRecord,
+        RecordHeader, RecordKind,
     },
 };
 
@@ -29,7 +26,7 @@ use crate::{
     context,
     emit::{count_error, output},
     globals::{self, off},
-    kernel::{current_task, read, read_ptr},
+    kernel::{current_task, read, read_ptr, read_str},
     maps::{EXEC_SCRATCH, PENDING},
     scope::in_scope,
 };
@@ -96,13 +93,7 @@ fn try_sched_process_exec(ctx: &RawTracePointContext) -> Result<i32, i32> {
     );
     let len = core::mem::size_of::<ExecRecord>() + EXEC_FILENAME_MAX + EXEC_ARGV_MAX + env_len;
     let rec = &mut buf.rec;
-    rec.header = RecordHeader {
-        kind: RecordKind::Exec as u16,
-        flags: 0,
-        event_id: e.id(),
-        len: len as u32,
-        _pad: 0,
-    };
+    rec.header = RecordHeader::new(RecordKind::Exec, e.id(), len);
     let d = &mut rec.data;
     d.old_tid = old_tid;
     d.argc = read::<u32>(bprm, off!(bprm_argc)).unwrap_or(0);
@@ -119,23 +110,14 @@ fn try_sched_process_exec(ctx: &RawTracePointContext) -> Result<i32, i32> {
 /// the NUL), and the truncated or fault flag in `flags`.
 #[inline(always)]
 fn read_filename(filename: *const u8, buf: &mut ExecBuf, flags: &mut u32) -> u16 {
-    // SAFETY: writes at most EXEC_FILENAME_MAX bytes into the slot of that
-    // size; the helper checks the kernel address.
-    let n = unsafe {
-        bpf_probe_read_kernel_str(
-            buf.filename.as_mut_ptr() as *mut _,
-            EXEC_FILENAME_MAX as u32,
-            filename as *const _,
-        )
-    };
-    if n <= 0 {
+    let (len, cut, fault) = read_str(filename, &mut buf.filename);
+    if fault {
         *flags |= EXEC_FILENAME_FAULT;
-        return 0;
     }
-    if n as usize >= EXEC_FILENAME_MAX && read::<u8>(filename, EXEC_FILENAME_MAX - 1) != Some(0) {
+    if cut {
         *flags |= EXEC_FILENAME_TRUNCATED;
     }
-    ((n as usize - 1) & EXEC_FILENAME_MASK) as u16
+    len
 }
 
 /// Reads the user block `[mm->start, mm->end)` of the current process (argv or

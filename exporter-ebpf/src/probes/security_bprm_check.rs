@@ -11,28 +11,24 @@
 //! file as the kernel will apply them.
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_kernel_str},
     macros::{fentry, lsm},
     programs::{FEntryContext, LsmContext},
 };
 use exporter_common::{
-    config::KernelError,
     events::EventKind,
     records::{
-        BPRM_FILENAME_TRUNCATED, BPRM_INTERP_TRUNCATED, BPRM_SETGID, BPRM_SETUID, BprmCheckBuf,
-        BprmCheckRecord, EXEC_FILENAME_MASK, EXEC_FILENAME_MAX, PATH_BLOCK, RecordHeader,
-        RecordKind,
+        BPRM_FILENAME_TRUNCATED, BPRM_INTERP_TRUNCATED, BPRM_SETGID, BPRM_SETUID, BprmCheckRecord,
+        EXEC_FILENAME_MAX, PATH_BLOCK, RecordHeader, RecordKind,
     },
 };
 
 use crate::{
     context,
-    emit::{count_error, output},
-    globals::{self, off},
-    kernel::{current_task, read_or_zero, read_ptr},
+    emit::{output, scratch},
+    globals::off,
+    kernel::{current_task, read_or_zero, read_ptr, read_str},
     maps::BPRM_SCRATCH,
     path,
-    scope::in_scope,
 };
 
 /// `S_ISUID`, `S_ISGID`, `S_IXGRP` (include/uapi/linux/stat.h).
@@ -59,59 +55,25 @@ pub fn fentry_bprm_check(ctx: FEntryContext) -> i32 {
     0
 }
 
-/// A kernel string into `dst`: its length without the NUL and whether it was cut.
-#[inline(always)]
-fn name(src: *const u8, dst: &mut [u8; EXEC_FILENAME_MAX]) -> (u16, bool) {
-    if src.is_null() {
-        return (0, false);
-    }
-    // SAFETY: writes at most EXEC_FILENAME_MAX bytes into `dst`; the helper
-    // checks the kernel address.
-    let n = unsafe {
-        bpf_probe_read_kernel_str(
-            dst.as_mut_ptr() as *mut _,
-            EXEC_FILENAME_MAX as u32,
-            src as *const _,
-        )
-    };
-    if n <= 0 {
-        return (0, false);
-    }
-    (
-        ((n - 1) as usize & EXEC_FILENAME_MASK) as u16,
-        n as usize >= EXEC_FILENAME_MAX,
-    )
-}
-
 #[inline(always)]
 fn record(bprm: *const u8) {
     let e = EventKind::BprmCheck;
-    if !globals::selected(e) {
-        return;
-    }
-    let pid_tgid = bpf_get_current_pid_tgid();
-    if !in_scope((pid_tgid >> 32) as u32) {
-        return;
-    }
-    let Some(scratch) = BPRM_SCRATCH.get_ptr_mut(0) else {
-        count_error(KernelError::LookupFailed);
+    let Some(buf) = scratch(e, &BPRM_SCRATCH) else {
         return;
     };
-    // SAFETY: this CPU's scratch buffer, alive while the program runs.
-    let buf: &mut BprmCheckBuf = unsafe { &mut *scratch };
     context::fill(&mut buf.rec.ctx);
     let file = read_ptr(bprm, off!(bprm_file));
     path::file(file, &mut buf.rec.data.file, &mut buf.path);
     let mut flags = 0;
     let filename = read_ptr(bprm, off!(bprm_filename));
-    let (flen, cut) = name(filename, &mut buf.filename);
+    let (flen, cut, _) = read_str(filename, &mut buf.filename);
     if cut {
         flags |= BPRM_FILENAME_TRUNCATED;
     }
     let interp = read_ptr(bprm, off!(bprm_interp));
     let mut ilen = 0;
     if interp != filename {
-        let (l, cut) = name(interp, &mut buf.interp);
+        let (l, cut, _) = read_str(interp, &mut buf.interp);
         ilen = l;
         if cut {
             flags |= BPRM_INTERP_TRUNCATED;
@@ -143,12 +105,6 @@ fn record(bprm: *const u8) {
     d.interp_len = ilen;
     // Path block, file name and interpreter slots whole (fixed places).
     let len = core::mem::size_of::<BprmCheckRecord>() + PATH_BLOCK + 2 * EXEC_FILENAME_MAX;
-    buf.rec.header = RecordHeader {
-        kind: RecordKind::BprmCheck as u16,
-        flags: 0,
-        event_id: e.id(),
-        len: len as u32,
-        _pad: 0,
-    };
+    buf.rec.header = RecordHeader::new(RecordKind::BprmCheck, e.id(), len);
     output(e.id(), buf, len);
 }

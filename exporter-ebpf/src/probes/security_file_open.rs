@@ -8,18 +8,15 @@ use aya_ebpf::{
     programs::{FEntryContext, LsmContext},
 };
 use exporter_common::{
-    config::KernelError,
     events::EventKind,
-    records::{FileOpenBuf, FileOpenRecord, PATH_BLOCK, RecordHeader, RecordKind},
+    records::{FileOpenRecord, PATH_BLOCK, RecordHeader, RecordKind},
 };
 
 use crate::{
     context,
-    emit::{count_error, output},
-    globals,
+    emit::{output, scratch},
     maps::FILE_OPEN_SCRATCH,
     path,
-    scope::in_scope,
 };
 
 // Inlined into the entry point the macro wraps around it: as a
@@ -42,19 +39,9 @@ pub fn fentry_file_open(ctx: FEntryContext) -> i32 {
 #[inline(always)]
 fn record(file: *const u8) {
     let e = EventKind::FileOpen;
-    if !globals::selected(e) {
-        return;
-    }
-    let pid_tgid = aya_ebpf::helpers::bpf_get_current_pid_tgid();
-    if !in_scope((pid_tgid >> 32) as u32) {
-        return;
-    }
-    let Some(scratch) = FILE_OPEN_SCRATCH.get_ptr_mut(0) else {
-        count_error(KernelError::LookupFailed);
+    let Some(buf) = scratch(e, &FILE_OPEN_SCRATCH) else {
         return;
     };
-    // SAFETY: this CPU's scratch buffer, alive while the program runs.
-    let buf: &mut FileOpenBuf = unsafe { &mut *scratch };
     context::fill(&mut buf.rec.ctx);
     path::file(file, &mut buf.rec.data, &mut buf.path);
     // Read back from the record, not taken from the walk: a length the
@@ -63,14 +50,7 @@ fn record(file: *const u8) {
     // refused after a million instructions).
     // SAFETY: a field of this CPU's scratch buffer, just written.
     let used = unsafe { core::ptr::read_volatile(&raw const buf.rec.data.path_len) } as usize;
-    let used = used.min(PATH_BLOCK);
-    let len = core::mem::size_of::<FileOpenRecord>() + used;
-    buf.rec.header = RecordHeader {
-        kind: RecordKind::FileOpen as u16,
-        flags: 0,
-        event_id: e.id(),
-        len: len as u32,
-        _pad: 0,
-    };
+    let len = core::mem::size_of::<FileOpenRecord>() + used.min(PATH_BLOCK);
+    buf.rec.header = RecordHeader::new(RecordKind::FileOpen, e.id(), len);
     output(e.id(), buf, len);
 }

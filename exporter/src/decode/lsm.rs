@@ -189,17 +189,15 @@ mod tests {
 
     #[test]
     fn a_record_shorter_than_its_path_is_an_error() {
-        let mut r = FileOpenRecord {
-            header: exporter_common::records::RecordHeader {
-                kind: exporter_common::records::RecordKind::FileOpen as u16,
-                event_id: EventKind::FileOpen.id(),
-                len: 0,
-                ..Default::default()
-            },
+        let r = FileOpenRecord {
+            header: exporter_common::records::RecordHeader::new(
+                exporter_common::records::RecordKind::FileOpen,
+                EventKind::FileOpen.id(),
+                size_of::<FileOpenRecord>(),
+            ),
             ctx: exporter_common::records::TaskContext::zeroed(),
             data: file(0, 3),
         };
-        r.header.len = size_of::<FileOpenRecord>() as u32;
         // SAFETY: a plain-data record viewed as its bytes.
         let bytes = unsafe {
             std::slice::from_raw_parts(

@@ -33,20 +33,10 @@ fn ctx() -> TaskContext {
     c
 }
 
-fn header(kind: RecordKind, id: u32, len: usize) -> RecordHeader {
-    RecordHeader {
-        kind: kind as u16,
-        flags: 0,
-        event_id: id,
-        len: len as u32,
-        _pad: 0,
-    }
-}
-
 fn openat_record(path: &[u8], flags: u8) -> Vec<u8> {
     let len = size_of::<SyscallRecord>() + path.len();
     let rec = SyscallRecord {
-        header: header(RecordKind::Syscall, 257, len),
+        header: RecordHeader::new(RecordKind::Syscall, 257, len),
         ctx: ctx(),
         data: Syscall {
             ret: -2,
@@ -126,7 +116,7 @@ fn two_string_slots() {
     let new = b"/tmp/b";
     let len = size_of::<SyscallRecord>() + STR_MAX + new.len();
     let rec = SyscallRecord {
-        header: header(RecordKind::Syscall, 82, len),
+        header: RecordHeader::new(RecordKind::Syscall, 82, len),
         ctx: ctx(),
         data: Syscall {
             ret: 0,
@@ -154,7 +144,7 @@ fn two_string_slots() {
 fn one_slot(nr: u32, args: [u64; 6], arg: u8, data: &[u8], flags: u8, count: u8) -> Vec<u8> {
     let len = size_of::<SyscallRecord>() + data.len();
     let rec = SyscallRecord {
-        header: header(RecordKind::Syscall, nr, len),
+        header: RecordHeader::new(RecordKind::Syscall, nr, len),
         ctx: ctx(),
         data: Syscall {
             ret: -111,
@@ -346,7 +336,7 @@ fn garbage_never_panics() {
 
 fn fork_record(child: u32) -> ForkRecord {
     ForkRecord {
-        header: header(
+        header: RecordHeader::new(
             RecordKind::Fork,
             EventKind::ProcessFork.id(),
             size_of::<ForkRecord>(),
@@ -361,7 +351,7 @@ fn fork_record(child: u32) -> ForkRecord {
 
 fn exit_record(exit_code: u32) -> ExitRecord {
     ExitRecord {
-        header: header(
+        header: RecordHeader::new(
             RecordKind::Exit,
             EventKind::ProcessExit.id(),
             size_of::<ExitRecord>(),
@@ -377,7 +367,7 @@ fn exit_record(exit_code: u32) -> ExitRecord {
 fn exec_record(filename: &[u8], argv: &[u8], argc: u32, env: &[u8], envc: u32) -> Vec<u8> {
     let len = size_of::<ExecRecord>() + EXEC_FILENAME_MAX + EXEC_ARGV_MAX + env.len();
     let exec = ExecRecord {
-        header: header(RecordKind::Exec, EventKind::ProcessExec.id(), len),
+        header: RecordHeader::new(RecordKind::Exec, EventKind::ProcessExec.id(), len),
         ctx: ctx(),
         data: Exec {
             old_tid: 101,
