@@ -61,7 +61,8 @@ pub struct SlotConf {
 /// [`Capture`] (2 bits), length argument index (3 bits). Bit 27: selected;
 /// bit 28: the syscall never returns, emit the record at entry; bit 29: a
 /// successful call replaces the caller's memory (exec), so nothing of it is
-/// read again at exit.
+/// read again at exit; bit 30: captured at entry for the exec check only,
+/// never sent (the syscall itself is not selected).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SyscallConf(pub u32);
 
@@ -70,6 +71,7 @@ impl SyscallConf {
     const SELECTED: u32 = 1 << 27;
     const NO_RETURN: u32 = 1 << 28;
     const REPLACES_MEMORY: u32 = 1 << 29;
+    const CHECK_ONLY: u32 = 1 << 30;
     const SLOT_BITS: u32 = 9;
 
     pub const fn new(
@@ -114,6 +116,20 @@ impl SyscallConf {
 
     pub const fn no_return(self) -> bool {
         self.0 & Self::NO_RETURN != 0
+    }
+
+    /// Captured at entry for the exec check, not sent.
+    pub const fn check_only(self) -> bool {
+        self.0 & Self::CHECK_ONLY != 0
+    }
+
+    /// `self`, captured at entry (for the exec check) even if not selected.
+    pub const fn with_check(self) -> SyscallConf {
+        if self.selected() {
+            self
+        } else {
+            SyscallConf(self.0 | Self::SELECTED | Self::CHECK_ONLY)
+        }
     }
 
     /// Slot `slot`'s capture, if it is used.

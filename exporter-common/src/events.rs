@@ -26,6 +26,9 @@ pub const SYSCALL_ID_LIMIT: u32 = 512;
 pub const SCHED_ID_BASE: u32 = 1000;
 /// First id of the LSM hook events.
 pub const LSM_ID_BASE: u32 = 1100;
+/// First id of the detections: records the kernel writes when what it saw
+/// contradicts what a program claimed.
+pub const DETECTION_ID_BASE: u32 = 1180;
 /// sysotel's own records (loss reports), never written by the kernel.
 pub const INTERNAL_ID_BASE: u32 = 1190;
 /// Size of every per-event-id counter array in the kernel.
@@ -43,6 +46,8 @@ pub enum Category {
     Sched,
     /// Linux Security Module hooks: the kernel's own view of what is done.
     Lsm,
+    /// A contradiction between two views of one action (`sysotel.exec.mismatch`).
+    Detection,
     /// sysotel's own reports (`sysotel.loss`), made in user space.
     Internal,
 }
@@ -53,18 +58,20 @@ impl Category {
             Category::Syscall => "syscall",
             Category::Sched => "sched",
             Category::Lsm => "lsm",
+            Category::Detection => "detection",
             Category::Internal => "internal",
         }
     }
 
-    /// The OpenTelemetry `EventName` prefix of the category's events (an
-    /// internal event's name is complete as it is: `sysotel.loss`).
+    /// The OpenTelemetry `EventName` prefix of the category's events (the
+    /// name of a detection or an internal event is complete as it is:
+    /// `sysotel.exec.mismatch`, `sysotel.loss`).
     pub const fn event_prefix(self) -> &'static str {
         match self {
             Category::Syscall => "sysotel.syscall.",
             Category::Sched => "sysotel.sched.",
             Category::Lsm => "sysotel.lsm.",
-            Category::Internal => "",
+            Category::Detection | Category::Internal => "",
         }
     }
 }
@@ -141,6 +148,19 @@ pub enum Role {
     Exec,
     /// A process ended: its `exit_code` is `process.exit.code`.
     Exit,
+    /// A detection: the rule it comes from is `security_rule.*`.
+    Detection(Rule),
+}
+
+/// The rule behind a detection (OpenTelemetry `security_rule.*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// `security_rule.name`.
+    pub name: &'static str,
+    /// `security_rule.category`.
+    pub category: &'static str,
+    /// `security_rule.description`.
+    pub description: &'static str,
 }
 
 /// Where an eBPF program attaches.
@@ -393,6 +413,32 @@ declare_events! {
         role: Role::Plain,
         sets: &["lsm"],
     }
+    /// `sysotel.exec.mismatch`: the file name an exec's syscall carried, as
+    /// read from the caller's memory at entry, is not the one the kernel
+    /// copied and executed (`bprm->filename`), or could not be read at entry.
+    ExecMismatch = DETECTION_ID_BASE => {
+        name: "sysotel.exec.mismatch",
+        category: Category::Detection,
+        source: Source::Kernel {
+            record: RecordKind::ExecMismatch,
+            program: Program { name: "exec_check", attach: Attach::RawTracepoint("sched_process_exec") },
+        },
+        fields: &[
+            field("syscall", FieldKind::Str, "the exec syscall (execve, execveat)"),
+            field("reason", FieldKind::Str, "`changed`: the names differ; `unreadable`: the syscall's name could not be read at entry"),
+            field("syscall_path", FieldKind::Str, "the file name the syscall carried, read from the caller's memory at entry"),
+            field("kernel_path", FieldKind::Str, "the file name the kernel copied and executed (linux_binprm filename; /dev/fd/N/... for execveat relative to a directory fd)"),
+            field("dirfd", FieldKind::Int, "execveat's directory fd (AT_FDCWD, -100, for execve)"),
+        ],
+        severity: Severity::Warn,
+        ecs: Ecs { kind: "alert", category: &["intrusion_detection", "process"], types: &["info", "start"] },
+        role: Role::Detection(Rule {
+            name: "exec-path-mismatch",
+            category: "tampering",
+            description: "the file an exec ran is not the one its syscall named when it entered the kernel: the name was changed in the caller's memory after the tracer read it (a time-of-check/time-of-use race), or could not be read at all",
+        }),
+        sets: &["proc"],
+    }
     /// `sysotel.loss`: records lost in the kernel or dropped at an output.
     Loss = INTERNAL_ID_BASE => {
         name: "sysotel.loss",
@@ -432,7 +478,8 @@ mod tests {
             let range = match d.category {
                 Category::Syscall => 0..SYSCALL_ID_LIMIT,
                 Category::Sched => SCHED_ID_BASE..LSM_ID_BASE,
-                Category::Lsm => LSM_ID_BASE..INTERNAL_ID_BASE,
+                Category::Lsm => LSM_ID_BASE..DETECTION_ID_BASE,
+                Category::Detection => DETECTION_ID_BASE..INTERNAL_ID_BASE,
                 Category::Internal => INTERNAL_ID_BASE..EVENT_ID_LIMIT,
             };
             assert!(range.contains(&d.id), "{} id {} out of range", d.name, d.id);

@@ -71,6 +71,8 @@ pub enum RecordKind {
     FileOpen = 5,
     /// `security_bprm_check`: [`BprmCheckRecord`].
     BprmCheck = 6,
+    /// `sysotel.exec.mismatch`: [`ExecMismatchRecord`].
+    ExecMismatch = 7,
 }
 
 impl RecordKind {
@@ -82,6 +84,7 @@ impl RecordKind {
             4 => Some(RecordKind::Exit),
             5 => Some(RecordKind::FileOpen),
             6 => Some(RecordKind::BprmCheck),
+            7 => Some(RecordKind::ExecMismatch),
             _ => None,
         }
     }
@@ -414,4 +417,50 @@ pub struct BprmCheckBuf {
     pub path: [u8; PATH_BLOCK],
     pub filename: [u8; EXEC_FILENAME_MAX],
     pub interp: [u8; EXEC_FILENAME_MAX],
+}
+
+/// `RecordHeader::kind` of a syscall slot captured at entry only for the
+/// exec check (the syscall itself is not selected): never sent.
+pub const KIND_CAPTURED_FOR_CHECK: u16 = 0x100;
+
+/// `ExecMismatch::reason`: the names differ.
+pub const MISMATCH_CHANGED: u32 = 1;
+/// `ExecMismatch::reason`: the syscall's name could not be read at entry.
+pub const MISMATCH_UNREADABLE: u32 = 2;
+
+/// `sysotel.exec.mismatch`: what an exec's syscall named at entry against
+/// what the kernel executed. The syscall's name (slot of [`STR_MAX`]) and
+/// the kernel's (slot of [`EXEC_FILENAME_MAX`]) follow the fixed part.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecMismatch {
+    /// The syscall number (execve or execveat).
+    pub nr: u32,
+    /// `MISMATCH_*`.
+    pub reason: u32,
+    /// execveat's directory fd; `AT_FDCWD` for execve.
+    pub dirfd: i32,
+    /// Length of the syscall's name (without its NUL).
+    pub syscall_len: u16,
+    /// Length of the kernel's name (without its NUL).
+    pub kernel_len: u16,
+    /// `STR_*` flags of the syscall's name as read at entry.
+    pub syscall_flags: u8,
+    /// The kernel's name was cut at [`EXEC_FILENAME_MAX`].
+    pub kernel_cut: u8,
+    pub _pad: [u8; 6],
+    /// Where the syscall's name was in the caller's memory.
+    pub addr: u64,
+}
+
+pub type ExecMismatchRecord = Record<ExecMismatch>;
+const _: () = assert!(core::mem::size_of::<ExecMismatchRecord>() == 184);
+
+/// An [`ExecMismatchRecord`] with its two names.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ExecMismatchBuf {
+    pub rec: ExecMismatchRecord,
+    pub syscall_path: [u8; STR_MAX],
+    pub kernel_path: [u8; EXEC_FILENAME_MAX],
 }

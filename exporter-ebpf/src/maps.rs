@@ -9,7 +9,7 @@ use aya_ebpf::{
 use exporter_common::{
     config::{KernelError, PENDING_SLOTS, SYSCALL_CONF_LEN},
     events::EVENT_ID_LIMIT,
-    records::{BprmCheckBuf, ExecBuf, FileOpenBuf, SyscallBuf},
+    records::{BprmCheckBuf, ExecBuf, ExecMismatchBuf, FileOpenBuf, SyscallBuf},
     scope::{SCOPE_MAP_ENTRIES, ScopeId},
 };
 
@@ -49,6 +49,10 @@ pub static SYSCALL_INIT: PerCpuArray<SyscallBuf> = PerCpuArray::with_max_entries
 /// Per-CPU space where an exec record is built before it is copied out.
 #[map]
 pub static EXEC_SCRATCH: PerCpuArray<ExecBuf> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU space where an exec-mismatch record is built.
+#[map]
+pub static MISMATCH_SCRATCH: PerCpuArray<ExecMismatchBuf> = PerCpuArray::with_max_entries(1, 0);
 
 /// Per-CPU space where an LSM file-open record is built.
 #[map]

@@ -7,8 +7,9 @@ use exporter_common::{
     config::{Capture, KernelError, SlotConf, SyscallConf},
     offsets::{REGS_WINDOW_WORDS, SYSCALL_ARGS},
     records::{
-        MAX_STR_ARGS, NO_ARG, RecordKind, STR_AT_EXIT, STR_BYTES, STR_FAULT, STR_MASK, STR_MAX,
-        STR_NOT_FILLED, STR_REREAD, SyscallBuf, SyscallRecord, is_errno,
+        KIND_CAPTURED_FOR_CHECK, MAX_STR_ARGS, NO_ARG, RecordKind, STR_AT_EXIT, STR_BYTES,
+        STR_FAULT, STR_MASK, STR_MAX, STR_NOT_FILLED, STR_REREAD, SyscallBuf, SyscallRecord,
+        is_errno,
     },
 };
 
@@ -114,7 +115,11 @@ pub fn capture(buf: &mut SyscallBuf, nr: u32, conf: SyscallConf, args: [u64; SYS
         rec.str_flags[slot] = flags;
         rec.array_count[slot] = count;
     }
-    buf.rec.header.kind = RecordKind::Syscall as u16;
+    buf.rec.header.kind = if conf.check_only() {
+        KIND_CAPTURED_FOR_CHECK
+    } else {
+        RecordKind::Syscall as u16
+    };
 }
 
 /// At exit: the slots the kernel filled during the call (accept's peer

@@ -80,7 +80,12 @@ pub fn read_str_array(ptr: *const u8, dst: &mut [u8; STR_MAX]) -> (u16, u8, u8) 
             flags |= STR_TRUNCATED;
             continue;
         }
-        let off = pos & ARRAY_START_MASK;
+        // Masked on a value the compiler cannot see through: it knows `pos`
+        // is below the bound already and would drop the mask, and the
+        // verifier, which learned the bound on another register, would
+        // refuse the write below (5.10 and 6.1 did).
+        // SAFETY: a read of a local.
+        let off = unsafe { core::ptr::read_volatile(&pos) } & ARRAY_START_MASK;
         // SAFETY: `off + ARRAY_ELEM_MAX <= STR_MAX`, so the copy stays in `dst`;
         // the helper checks the user address.
         let n = unsafe {
@@ -90,10 +95,13 @@ pub fn read_str_array(ptr: *const u8, dst: &mut [u8; STR_MAX]) -> (u16, u8, u8) 
                 p as *const _,
             )
         };
-        if n <= 0 {
+        if n < 0 {
             flags |= STR_FAULT;
             break;
         }
+        // An empty element: 0 on the kernels that did not count its NUL
+        // (see `read_str`), which their copy wrote all the same.
+        let n = n.max(1);
         if n as usize >= ARRAY_ELEM_MAX {
             flags |= STR_TRUNCATED;
         }
@@ -114,7 +122,13 @@ pub fn read_str(ptr: *const u8, dst: &mut [u8; STR_MAX]) -> (u16, u8) {
     let n = unsafe {
         bpf_probe_read_user_str(dst.as_mut_ptr() as *mut _, STR_MAX as u32, ptr as *const _)
     };
-    if n <= 0 {
+    // An empty string: 1 (its NUL) from the helper, or 0 on kernels whose
+    // `strncpy_from_user_nofault` did not count the NUL of an empty string
+    // (6.12 and older, fixed since).
+    if n == 0 {
+        return (0, 0);
+    }
+    if n < 0 {
         return (0, STR_FAULT);
     }
     let len = (n as usize - 1) & STR_MASK;

@@ -228,6 +228,16 @@ fn name_counts(line: &str, context: &str) -> HashMap<String, u64> {
 
 impl Stopped {
     /// The number after `label:` in the summary, e.g. `events received`.
+    /// The programs the ready line says were attached.
+    pub fn programs_attached(&self) -> u64 {
+        self.stderr
+            .lines()
+            .find_map(|l| l.split("ready: ").nth(1))
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no ready line with a program count:\n{}", self.stderr))
+    }
+
     pub fn summary_count(&self, label: &str) -> u64 {
         let prefix = format!("{label}: ");
         self.stderr

@@ -148,7 +148,7 @@ fn every_argument_kind_is_decoded_exactly() {
     assert_eq!(bad["error"], "ENOENT", "{bad}");
     assert_eq!(
         bad["args"]["argv"],
-        json!(["/nonexistent/prog", "x y"]),
+        json!(["/nonexistent/prog", "", "x y"]),
         "{bad}"
     );
     assert_eq!(bad["args"]["envp"], json!(["SYSOTEL_TEST=1"]), "{bad}");

@@ -150,7 +150,10 @@ fn prometheus_metrics_match_the_summary() {
     );
     assert_eq!(dropped, 0.0, "{text}");
     assert_eq!(sample(&all, "sysotel_up"), Some(1.0));
-    assert_eq!(sample(&all, "sysotel_programs_attached"), Some(5.0));
+    assert_eq!(
+        sample(&all, "sysotel_programs_attached"),
+        Some(stopped.programs_attached() as f64)
+    );
     assert_eq!(sample(&all, "sysotel_decode_errors_total"), Some(0.0));
     assert_eq!(
         sample(&all, "sysotel_ring_buffer_size_bytes"),
@@ -361,7 +364,7 @@ fn otlp_metrics_reach_the_collector_with_the_final_counts() {
     assert_eq!(last("sysotel.decode.errors", None), Some("0".to_string()));
     assert_eq!(
         last("sysotel.programs.attached", None),
-        Some("5".to_string())
+        Some(stopped.programs_attached().to_string())
     );
     for m in [
         "process.cpu.time",

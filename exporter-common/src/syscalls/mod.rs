@@ -120,7 +120,11 @@ pub struct SyscallDef {
 impl SyscallDef {
     /// The kernel capture configuration for this syscall: the first
     /// `MAX_STR_ARGS` arguments that need user memory get a slot each.
-    pub fn conf(&self, selected: bool) -> SyscallConf {
+    /// What the kernel captures of this syscall: all it reads when
+    /// `selected`; with `exec_check`, an exec's file name is captured at
+    /// entry (without sending the record if not selected) for the kernel to
+    /// compare with the name it executes.
+    pub fn conf(&self, selected: bool, exec_check: bool) -> SyscallConf {
         let mut slots: [Option<SlotConf>; MAX_STR_ARGS] = [None; MAX_STR_ARGS];
         let mut n = 0;
         for (i, a) in self.args.iter().enumerate() {
@@ -137,7 +141,12 @@ impl SyscallDef {
         }
         // A successful exec leaves nothing of the caller's memory to read.
         let replaces_memory = matches!(self.name, "execve" | "execveat");
-        SyscallConf::new(selected, self.no_return, replaces_memory, slots)
+        let conf = SyscallConf::new(selected, self.no_return, replaces_memory, slots);
+        if exec_check && replaces_memory {
+            conf.with_check()
+        } else {
+            conf
+        }
     }
 }
 
@@ -183,23 +192,26 @@ mod tests {
         assert_eq!(by_nr(257).map(|s| s.name), Some("openat"));
         assert_eq!(by_name("getppid").map(|s| s.nr), Some(110));
         let rename = by_name("renameat2").expect("renameat2");
-        let conf = rename.conf(true);
+        let conf = rename.conf(true, false);
         assert_eq!(conf.slot(0).map(|s| s.arg), Some(1));
         assert_eq!(conf.slot(1).map(|s| s.arg), Some(3));
         assert_eq!(conf.slot(2), None);
         assert!(conf.selected());
-        assert!(!rename.conf(false).selected());
+        assert!(!rename.conf(false, false).selected());
         assert!(
             by_name("exit_group")
                 .expect("exit_group")
-                .conf(true)
+                .conf(true, false)
                 .no_return()
         );
         assert_eq!(
-            by_name("getppid").expect("getppid").conf(true).slot(0),
+            by_name("getppid")
+                .expect("getppid")
+                .conf(true, false)
+                .slot(0),
             None
         );
-        let connect = by_name("connect").expect("connect").conf(true);
+        let connect = by_name("connect").expect("connect").conf(true, false);
         assert_eq!(
             connect.slot(0),
             Some(SlotConf {
@@ -208,12 +220,12 @@ mod tests {
                 len_arg: 2
             })
         );
-        let accept = by_name("accept4").expect("accept4").conf(true);
+        let accept = by_name("accept4").expect("accept4").conf(true, false);
         assert_eq!(
             accept.slot(0).map(|s| (s.capture, s.len_arg)),
             Some((Capture::BytesAtExit, 2))
         );
-        let execve = by_name("execve").expect("execve").conf(true);
+        let execve = by_name("execve").expect("execve").conf(true, false);
         assert_eq!(
             execve.slot(1).map(|s| (s.arg, s.capture)),
             Some((1, Capture::StrArray))
@@ -222,5 +234,26 @@ mod tests {
             execve.slot(2).map(|s| (s.arg, s.capture)),
             Some((2, Capture::StrArray))
         );
+    }
+
+    #[test]
+    fn exec_check_captures_the_file_name_in_slot_zero() {
+        // The kernel's exec check compares slot 0 with bprm->filename, and
+        // takes execveat's directory fd from argument 0.
+        for (name, arg) in [("execve", 0), ("execveat", 1)] {
+            let s = by_name(name).expect(name);
+            let quiet = s.conf(false, true);
+            assert_eq!(
+                quiet.slot(0).map(|s| (s.arg, s.capture)),
+                Some((arg, Capture::CStr)),
+                "{name}"
+            );
+            assert!(quiet.selected() && quiet.check_only(), "{name}");
+            let loud = s.conf(true, true);
+            assert!(loud.selected() && !loud.check_only(), "{name}");
+            assert!(!s.conf(false, false).selected(), "{name}");
+        }
+        let open = by_name("openat").expect("openat").conf(false, true);
+        assert!(!open.selected() && !open.check_only());
     }
 }

@@ -1,5 +1,6 @@
 //! One file per hook, each with the kernel prototype it attaches to.
 
+mod exec_check;
 mod sched_process_exec;
 mod sched_process_exit;
 mod sched_process_fork;

@@ -9,7 +9,7 @@
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
 };
-use exporter_common::records::RecordKind;
+use exporter_common::records::{KIND_CAPTURED_FOR_CHECK, RecordKind};
 
 use crate::{maps::PENDING, syscall};
 
@@ -29,6 +29,10 @@ fn try_sys_exit(ctx: &RawTracePointContext) -> Result<i32, i32> {
     // thread's programs use its slot, one at a time.
     let buf = unsafe { &mut *p };
     if buf.rec.header.kind != RecordKind::Syscall as u16 {
+        // An exec captured for the check only: done with it.
+        if buf.rec.header.kind == KIND_CAPTURED_FOR_CHECK {
+            buf.rec.header.kind = 0;
+        }
         return Ok(0);
     }
     let ret: i64 = ctx.arg(1);

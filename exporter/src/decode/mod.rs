@@ -2,6 +2,7 @@
 //! event declarations say how to read each field), bounds-checked everywhere:
 //! a short, oversized or garbage record is a [`DecodeError`], never a panic.
 
+mod detection;
 mod lsm;
 mod sched;
 mod syscall;
@@ -64,6 +65,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         RecordKind::Exit => sched::decode_exit(bytes),
         RecordKind::FileOpen => lsm::decode_file_open(bytes),
         RecordKind::BprmCheck => lsm::decode_bprm_check(bytes),
+        RecordKind::ExecMismatch => detection::decode_exec_mismatch(bytes),
     }
 }
 

@@ -319,8 +319,10 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
             map: MAP_SYSCALL_CONF,
             source,
         })?;
+        // The exec check compares the exec syscalls' names captured at entry.
+        let exec_check = opts.selection.contains(EventKind::ExecMismatch.id());
         for s in SYSCALLS.iter().filter(|s| s.nr < SYSCALL_CONF_LEN) {
-            conf.set(s.nr, s.conf(opts.selection.contains(s.nr)).0, 0)
+            conf.set(s.nr, s.conf(opts.selection.contains(s.nr), exec_check).0, 0)
                 .map_err(|source| LoadError::Map {
                     map: MAP_SYSCALL_CONF,
                     source,

@@ -33,6 +33,9 @@ pub const PROCESS_EXECUTABLE_NAME: &str = "process.executable.name";
 pub const PROCESS_COMMAND_ARGS: &str = "process.command_args";
 pub const PROCESS_ARGS_COUNT: &str = "process.args_count";
 pub const PROCESS_EXIT_CODE: &str = "process.exit.code";
+pub const SECURITY_RULE_NAME: &str = "security_rule.name";
+pub const SECURITY_RULE_CATEGORY: &str = "security_rule.category";
+pub const SECURITY_RULE_DESCRIPTION: &str = "security_rule.description";
 
 // Where (no semantic convention exists).
 pub const UTS_NAME: &str = "sysotel.uts_name";

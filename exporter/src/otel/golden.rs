@@ -219,3 +219,18 @@ fn golden_sched() {
     );
     check("sched", &[fork, exec, exit]);
 }
+
+#[test]
+fn golden_detection() {
+    let mismatch = declared(
+        EventKind::ExecMismatch,
+        vec![
+            ("syscall", s("execve")),
+            ("reason", s("changed")),
+            ("syscall_path", s("/bin/ls")),
+            ("kernel_path", s("/bin/bash")),
+            ("dirfd", Value::Fd(-100)),
+        ],
+    );
+    check("detection", &[mismatch]);
+}

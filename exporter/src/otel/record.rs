@@ -194,6 +194,11 @@ pub fn attributes(e: &Event, out: &mut impl Attrs) {
                 out.int(key(attr::PROCESS_EXIT_CODE), *code);
             }
         }
+        Role::Detection(rule) => {
+            out.string(key(attr::SECURITY_RULE_NAME), rule.name);
+            out.string(key(attr::SECURITY_RULE_CATEGORY), rule.category);
+            out.string(key(attr::SECURITY_RULE_DESCRIPTION), rule.description);
+        }
         Role::Plain => {}
     }
     for a in &e.args {

@@ -12,13 +12,21 @@
 //!       one syscall of each argument kind: open with O_CREAT|O_TRUNC and mode
 //!       0640, connect to a closed 127.0.0.1 port and to a missing AF_UNIX path,
 //!       mmap 7 pages PROT_READ|PROT_EXEC, kill(self, SIGUSR1), a failing access, an
-//!       execve with spaces, quotes and non-UTF-8 bytes in argv, a failing execve.
+//!       execve with spaces, quotes and non-UTF-8 bytes in argv, a failing execve
+//!       with an empty argument.
 //!   identity <cgroup.procs> <hostname> <uid> <gid> <existing> <missing> <code> <argc>
 //!       moves itself into the cgroup, enters a new UTS namespace named
 //!       <hostname> and a new pid namespace, and forks its first process
 //!       (`child`), which switches to <uid>/<gid>, opens both paths, connects
 //!       to a closed 127.0.0.1 port, forks a process that execs /bin/true with
 //!       <argc> arguments of 20 bytes, waits for it and exits with <code>.
+//!   unfaulted <path-file> <target>
+//!       opens <target> through a path the tracer cannot read at entry.
+//!   exec-variants <dir> | exec-unfaulted <path-file> <target> | exec-race <a> <b> <millis>
+//!       execs for the exec check (see `exec_check`).
+
+#[path = "fixture/exec_check.rs"]
+mod exec_check;
 
 use std::{
     ffi::CString,
@@ -143,7 +151,9 @@ fn kinds(new_file: &str) {
         libc::waitpid(child, &mut status, 0);
         let _ = writeln!(out, "exec_child={child}");
 
-        let bad = cstrings(&[b"/nonexistent/prog", b"x y"]);
+        // An empty element on purpose: some kernels' string read returns 0
+        // for it, which must not read as a fault.
+        let bad = cstrings(&[b"/nonexistent/prog", b"", b"x y"]);
         let bad_p = ptrs(&bad);
         let r = libc::execve(bad_p[0], bad_p.as_ptr(), envp_p.as_ptr());
         let _ = writeln!(
@@ -317,7 +327,7 @@ fn identity_child(uid: u32, gid: u32, existing: &str, missing: &str, code: i32, 
 
 fn usage() -> ! {
     eprintln!(
-        "usage: fixture basic <existing> <missing> <code> | wait-open <path> | kinds <new-file> | identity <cgroup.procs> <hostname> <uid> <gid> <existing> <missing> <code> <argc> | unfaulted <path-file> <target>"
+        "usage: fixture basic <existing> <missing> <code> | wait-open <path> | kinds <new-file> | identity <cgroup.procs> <hostname> <uid> <gid> <existing> <missing> <code> <argc> | unfaulted <path-file> <target> | exec-variants <dir> | exec-unfaulted <path-file> <target> | exec-race <a> <b> <millis>"
     );
     std::process::exit(2);
 }
@@ -331,17 +341,17 @@ fn wait_open(path: &str) {
     println!("open_fd={}", openat(path));
 }
 
-/// Opens `target` through a path that lies in a file mapping no one has
-/// touched yet: at syscall entry its page is not present, so a tracer
-/// cannot read it until the kernel has (it faults the page in to copy the
-/// path). Reports `pid`, `path_addr` and `open_fd`.
-fn unfaulted(path_file: &str, target: &str) -> ! {
+/// A private mapping of `path_file`, written with `target` and its NUL, that
+/// no one has touched: its page is not present until the kernel faults it
+/// in, so a tracer cannot read it at syscall entry. The file stays open
+/// (its fd is not reused by the syscall the test looks for).
+fn untouched_mapping(path_file: &str, target: &str) -> (*mut libc::c_void, std::fs::File) {
     let mut bytes = target.as_bytes().to_vec();
     bytes.push(0);
     std::fs::write(path_file, &bytes).expect("write the path file");
     let file = std::fs::File::open(path_file).expect("open the path file");
     // SAFETY: a private read-only mapping of a file we own; it is read only by
-    // the kernel, through openat, and never touched by this program.
+    // the kernel, through the syscall it is given to, and never touched here.
     let addr = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
@@ -358,6 +368,13 @@ fn unfaulted(path_file: &str, target: &str) -> ! {
         "mmap: {}",
         std::io::Error::last_os_error()
     );
+    (addr, file)
+}
+
+/// Opens `target` through a path in an [`untouched_mapping`]. Reports
+/// `pid`, `path_addr` and `open_fd`.
+fn unfaulted(path_file: &str, target: &str) -> ! {
+    let (addr, _file) = untouched_mapping(path_file, target);
     // SAFETY: the path is NUL-terminated inside the mapping.
     let fd = unsafe { libc::openat(libc::AT_FDCWD, addr as *const libc::c_char, libc::O_RDONLY) };
     let mut out = std::io::stdout().lock();
@@ -379,6 +396,11 @@ fn main() {
         Some("kinds") if args.len() == 3 => kinds(&args[2]),
         Some("identity") => identity(&args[2..]),
         Some("unfaulted") if args.len() == 4 => unfaulted(&args[2], &args[3]),
+        Some("exec-variants") if args.len() == 3 => exec_check::variants(&args[2]),
+        Some("exec-unfaulted") if args.len() == 4 => exec_check::unfaulted(&args[2], &args[3]),
+        Some("exec-race") if args.len() == 5 => {
+            exec_check::race(&args[2], &args[3], args[4].parse().expect("millis"))
+        }
         _ => usage(),
     }
 }
