@@ -21,7 +21,7 @@ test:
 	bash scripts/test.sh
 
 # The kernel matrix alone, e.g. `make test-kernels KERNELS="5.10 6.12"`.
-KERNELS ?= 5.10 6.1 6.12
+KERNELS ?= 5.10 6.1 6.12 5.10-fentry
 test-kernels: setup
 	bash scripts/peers.sh
 	python3 scripts/kernels.py run --kernels "$(KERNELS)"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """sysotel's kernel matrix: the end-to-end tests, run inside QEMU guests on
-Debian's 5.10, 6.1 and 6.12 cloud kernels.
+Debian's 5.10, 6.1 and 6.12 cloud kernels, and 5.10 once more booted
+without BPF LSM (`5.10-fentry`: the LSM suite, attached as fentry).
 
-    python3 scripts/kernels.py run [--kernels "5.10 6.1 6.12"] [--only TEST]
+    python3 scripts/kernels.py run [--kernels "5.10 6.1 6.12 5.10-fentry"] [--only TEST]
     python3 scripts/kernels.py fetch [--kernels ...]
     python3 scripts/kernels.py shell KERNEL -- COMMAND...
 
@@ -53,6 +54,25 @@ KERNELS = {
     "6.12": ("trixie", ""),
 }
 
+# Guests besides one per series, booted differently: name -> (series, extra
+# kernel command line, SYSOTEL_EXPECT_LSM, suites it runs). 5.10 without bpf
+# in its LSM list: the LSM events attach as fentry programs there.
+VARIANTS = {
+    "5.10-fentry": ("5.10", "lsm=lockdown,capability,yama,apparmor", "fentry", ["lsm"]),
+}
+
+# Every guest the matrix can boot.
+GUESTS = list(KERNELS) + list(VARIANTS)
+
+
+def series_of(guest):
+    return VARIANTS[guest][0] if guest in VARIANTS else guest
+
+
+def cmdline_of(guest):
+    return VARIANTS[guest][1] if guest in VARIANTS else KERNELS[guest][1]
+
+
 # Modules the initramfs loads (those a kernel builds in are absent and skipped).
 MODULES = ["virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
            "virtio_pci", "fuse", "virtiofs"]
@@ -82,8 +102,18 @@ SUITES = [
 ]
 
 # The LSM mechanism each guest must give the LSM events (SYSOTEL_EXPECT_LSM):
-# all three boot with bpf among their active LSMs (5.10 by its command line).
+# the three series boot with bpf among their active LSMs (5.10 by its command
+# line); a variant says its own.
 EXPECT_LSM = "bpf-lsm"
+
+
+def expect_lsm_of(guest):
+    return VARIANTS[guest][2] if guest in VARIANTS else EXPECT_LSM
+
+
+def suites_of(guest, suites):
+    """The suites `guest` runs: all of them, or the variant's."""
+    return [(n, t) for n, t in suites if guest not in VARIANTS or n in VARIANTS[guest][3]]
 
 # Lines of the guest's kernel log that fail the run.
 KERNEL_TROUBLE = re.compile(r"(WARNING:|BUG:|Oops|general protection fault|Call Trace:|"
@@ -324,7 +354,7 @@ def boot(kernel, info, script, timeout, memory="3G", cpus=2):
                 sys.exit("kernels: virtiofsd did not start (/usr/lib/qemu/virtiofsd)")
             time.sleep(0.05)
         cmdline = (f"console=ttyS0 quiet panic=-1 oops=panic random.trust_cpu=on "
-                   f"sysotel.job={run_sh} {keep_option()} {KERNELS[kernel][1]}").strip()
+                   f"sysotel.job={run_sh} {keep_option()} {cmdline_of(kernel)}").strip()
         qemu = subprocess.Popen(
             # One host thread runs both vCPUs in turn: with a thread per vCPU,
             # a vCPU could run a kernel instruction while the other was
@@ -388,13 +418,13 @@ def test_binaries():
     return found
 
 
-def guest_script(binaries, suites):
+def guest_script(binaries, suites, expect_lsm=EXPECT_LSM):
     """The shell script the guest runs: every suite, one test at a time."""
     lines = ["set -u", "mkdir -p /tmp/home", "export HOME=/tmp/home RUST_TEST_THREADS=1 RUST_BACKTRACE=1",
              f"export PATH={os.environ.get('PATH', '/usr/bin:/bin')}:/usr/sbin:/sbin",
              f"cd {ROOT}/tests", "echo \"sysotel-guest-uname=$(uname -r)\"",
              # The kernel's default (64 KiB): sysotel raises it itself where BPF memory counts against it.
-             "echo \"sysotel-guest-memlock=$(ulimit -l)\"", f"export SYSOTEL_EXPECT_LSM={EXPECT_LSM}",
+             "echo \"sysotel-guest-memlock=$(ulimit -l)\"", f"export SYSOTEL_EXPECT_LSM={expect_lsm}",
              "status=0"]
     for name, tests in suites:
         exe = binaries[name]
@@ -435,21 +465,22 @@ def expected_tests(binaries, suites):
 def run_matrix(args):
     kernels = args.kernels.split()
     for k in kernels:
-        if k not in KERNELS:
-            sys.exit(f"kernels: unknown kernel {k}; known: {' '.join(KERNELS)}")
+        if k not in GUESTS:
+            sys.exit(f"kernels: unknown kernel {k}; known: {' '.join(GUESTS)}")
     started = time.time()
-    infos = fetch_all(kernels)
+    series = fetch_all(sorted({series_of(k) for k in kernels}))
+    infos = {k: series[series_of(k)] for k in kernels}
     binaries = test_binaries()
     suites = [(n, t) for n, t in SUITES if not args.only or args.only in n]
     missing = [n for n, _ in suites if n not in binaries]
     if missing:
         sys.exit(f"kernels: no test binary for {missing}")
-    want = expected_tests(binaries, suites)
-    script = guest_script(binaries, suites)
+    wants = {k: expected_tests(binaries, suites_of(k, suites)) for k in kernels}
     results = {}
 
     def one(k):
         t0 = time.time()
+        script = guest_script(binaries, suites_of(k, suites), expect_lsm_of(k))
         code, output, dmesg = boot(k, infos[k], script, timeout=args.timeout)
         results[k] = (code, output, dmesg, time.time() - t0)
 
@@ -476,7 +507,7 @@ def run_matrix(args):
         got = parse_results(output)
         print(f"== Linux {k}: {info['package']} {info['version']} "
               f"(uname {uname.group(1) if uname else '?'}), {secs:.0f}s, full output in {log_path}")
-        for key in want:
+        for key in wants[k]:
             status = got.get(key, "DID NOT RUN")
             print(f"  {k:<5} {key[0]}::{key[1]} ... {status}")
             if status not in ("ok",):
@@ -488,7 +519,7 @@ def run_matrix(args):
         if code is None:
             failures.append(f"Linux {k}: the guest did not finish (timeout or crash)")
     print(f"matrix: {len(kernels)} kernels in {time.time() - started:.0f}s")
-    total = len(want) * len(kernels)
+    total = sum(len(w) for w in wants.values())
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures))
     # The closing line scripts/test.sh adds to the suite's total: one test per
@@ -499,7 +530,7 @@ def run_matrix(args):
 
 
 def shell(args):
-    infos = fetch_all([args.kernel])
+    infos = {args.kernel: fetch_all([series_of(args.kernel)])[series_of(args.kernel)]}
     script = "set -u\nmkdir -p /tmp/home\nexport HOME=/tmp/home\n" + " ".join(f"'{a}'" for a in args.command) + "\n"
     code, output, dmesg = boot(args.kernel, infos[args.kernel], script, timeout=args.timeout)
     print(output)
@@ -513,7 +544,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="the matrix")
-    r.add_argument("--kernels", default=os.environ.get("KERNELS", " ".join(KERNELS)))
+    r.add_argument("--kernels", default=os.environ.get("KERNELS", " ".join(GUESTS)))
     r.add_argument("--only", default="", help="only the suites whose name contains this")
     r.add_argument("--parallel", type=int, default=3, help="guests at once")
     r.add_argument("--timeout", type=int, default=900, help="seconds per guest")

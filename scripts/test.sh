@@ -58,7 +58,7 @@ done
 # booting Debian's 5.10, 6.1 and 6.12 kernels (scripts/kernels.py; the kernels
 # download once into /var/cache/sysotel/kernels). SYSOTEL_KERNELS picks some,
 # e.g. "5.10"; "none" leaves the matrix out, and says so.
-KERNELS="${SYSOTEL_KERNELS:-5.10 6.1 6.12}"
+KERNELS="${SYSOTEL_KERNELS:-5.10 6.1 6.12 5.10-fentry}"
 if [ "$KERNELS" = none ]; then
   step "kernel matrix: left out (SYSOTEL_KERNELS=none); only the host's kernel was tested"
 else

@@ -15,7 +15,7 @@
 //! derived from them. Each category has its own range, so a new syscall can
 //! never collide with another event.
 
-use crate::records::RecordKind;
+use crate::{records::RecordKind, syscalls::ArgKind};
 
 /// An event id as it crosses the ring buffer.
 pub type EventId = u32;
@@ -119,6 +119,11 @@ pub struct Ecs {
 pub enum FieldKind {
     /// A signed integer.
     Int,
+    /// An address, shown in hex.
+    Hex,
+    /// A flag set or enumeration, named as the syscall argument of this
+    /// kind is (`SIGUSR1`, `PROT_READ|PROT_EXEC`).
+    Sym(ArgKind),
     Bool,
     /// Text (the kernel's copy of a string).
     Str,
@@ -325,6 +330,31 @@ macro_rules! lsm_file_fields {
     };
 }
 
+/// The fields of an LSM socket hook: the socket's family, type and
+/// protocol, and an address (`addr` describes which).
+macro_rules! lsm_socket_fields {
+    ($name:literal, $addr:literal) => {
+        [
+            field(
+                "family",
+                FieldKind::Sym(ArgKind::SocketDomain),
+                "the socket's address family",
+            ),
+            field(
+                "type",
+                FieldKind::Sym(ArgKind::SocketType),
+                "the socket's type",
+            ),
+            field(
+                "protocol",
+                FieldKind::Sym(ArgKind::SocketProtocol),
+                "the socket's protocol",
+            ),
+            field($name, FieldKind::SockAddr, $addr),
+        ]
+    };
+}
+
 const PROCESS_START: Ecs = Ecs {
     kind: "event",
     category: &["process"],
@@ -413,6 +443,114 @@ declare_events! {
         role: Role::Plain,
         sets: &["lsm"],
     }
+    /// `security_task_kill`: a signal is sent to a task.
+    TaskKill = LSM_ID_BASE + 2 => {
+        name: "security_task_kill",
+        category: Category::Lsm,
+        source: lsm("lsm_task_kill", "task_kill", "security_task_kill", "fentry_task_kill", RecordKind::LsmHook),
+        fields: &[
+            field("target_pid", FieldKind::Int, "the process the signal is sent to (its thread-group id)"),
+            field("target_tid", FieldKind::Int, "the thread the signal is sent to"),
+            field("signal", FieldKind::Sym(ArgKind::Signal), "the signal (0: a check that the target exists)"),
+        ],
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["process"], types: &["info"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
+    /// `security_ptrace_access_check`: a task asks to trace or inspect another.
+    PtraceAccessCheck = LSM_ID_BASE + 3 => {
+        name: "security_ptrace_access_check",
+        category: Category::Lsm,
+        source: lsm("lsm_ptrace_access_check", "ptrace_access_check", "security_ptrace_access_check", "fentry_ptrace_access_check", RecordKind::LsmHook),
+        fields: &[
+            field("target_pid", FieldKind::Int, "the process to be traced or inspected (its thread-group id)"),
+            field("target_tid", FieldKind::Int, "the thread to be traced or inspected"),
+            field("mode", FieldKind::Sym(ArgKind::PtraceMode), "PTRACE_MODE_* (ATTACH for ptrace, READ for /proc inspection)"),
+        ],
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["process"], types: &["access"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
+    /// `security_file_mprotect`: a mapping becomes executable.
+    FileMprotect = LSM_ID_BASE + 4 => {
+        name: "security_file_mprotect",
+        category: Category::Lsm,
+        source: lsm("lsm_file_mprotect", "file_mprotect", "security_file_mprotect", "fentry_file_mprotect", RecordKind::LsmHook),
+        fields: &[
+            field("start", FieldKind::Hex, "the mapping's first address (vm_start)"),
+            field("end", FieldKind::Hex, "the address after the mapping (vm_end)"),
+            field("reqprot", FieldKind::Sym(ArgKind::MmapProt), "the protection asked for"),
+            field("prot", FieldKind::Sym(ArgKind::MmapProt), "the protection the kernel will apply"),
+            field("anonymous", FieldKind::Bool, "the mapping has no file (heap, stack, anonymous memory)"),
+        ],
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["process"], types: &["change"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
+    /// `security_bpf`: a bpf() command.
+    Bpf = LSM_ID_BASE + 5 => {
+        name: "security_bpf",
+        category: Category::Lsm,
+        source: lsm("lsm_bpf", "bpf", "security_bpf", "fentry_bpf", RecordKind::LsmHook),
+        fields: &[
+            field("cmd", FieldKind::Sym(ArgKind::BpfCmd), "the bpf() command"),
+            field("size", FieldKind::Int, "the size of its attributes"),
+        ],
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["driver"], types: &["info"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
+    /// `security_socket_connect`: a socket connects.
+    SocketConnect = LSM_ID_BASE + 6 => {
+        name: "security_socket_connect",
+        category: Category::Lsm,
+        source: lsm("lsm_socket_connect", "socket_connect", "security_socket_connect", "fentry_socket_connect", RecordKind::LsmHook),
+        fields: &lsm_socket_fields!("addr", "the address connected to (the kernel's copy; OpenTelemetry network.peer.*)"),
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["network"], types: &["connection", "start"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
+    /// `security_socket_bind`: a socket is bound to an address.
+    SocketBind = LSM_ID_BASE + 7 => {
+        name: "security_socket_bind",
+        category: Category::Lsm,
+        source: lsm("lsm_socket_bind", "socket_bind", "security_socket_bind", "fentry_socket_bind", RecordKind::LsmHook),
+        fields: &lsm_socket_fields!("local_addr", "the address bound (the kernel's copy; OpenTelemetry network.local.*)"),
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["network"], types: &["info"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
+    /// `security_socket_listen`: a socket starts listening.
+    SocketListen = LSM_ID_BASE + 8 => {
+        name: "security_socket_listen",
+        category: Category::Lsm,
+        source: lsm("lsm_socket_listen", "socket_listen", "security_socket_listen", "fentry_socket_listen", RecordKind::LsmHook),
+        fields: &{
+            let f = lsm_socket_fields!("local_addr", "the address it listens on (IPv4 and IPv6: the socket's local address; OpenTelemetry network.local.*)");
+            [f[0], f[1], f[2], field("backlog", FieldKind::Int, "the backlog asked for"), f[3]]
+        },
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["network"], types: &["start"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
+    /// `security_socket_accept`: a listening socket accepts a connection.
+    SocketAccept = LSM_ID_BASE + 9 => {
+        name: "security_socket_accept",
+        category: Category::Lsm,
+        source: lsm("lsm_socket_accept", "socket_accept", "security_socket_accept", "fentry_socket_accept", RecordKind::LsmHook),
+        fields: &lsm_socket_fields!("local_addr", "the listening socket's local address (IPv4 and IPv6; the peer is not known yet when the hook runs; OpenTelemetry network.local.*)"),
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["network"], types: &["connection", "start"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
     /// `sysotel.exec.mismatch`: the file name an exec's syscall carried, as
     /// read from the caller's memory at entry, is not the one the kernel
     /// copied and executed (`bprm->filename`), or could not be read at entry.
@@ -468,6 +606,43 @@ pub const fn selected_slot(e: EventKind) -> usize {
 mod tests {
     extern crate std;
     use super::*;
+
+    #[test]
+    fn lsm_hook_records_hold_their_fields() {
+        for &e in EventKind::ALL {
+            let d = e.def();
+            let Source::Kernel {
+                record: RecordKind::LsmHook,
+                ..
+            } = d.source
+            else {
+                continue;
+            };
+            let numbers = d
+                .fields
+                .iter()
+                .filter(|f| {
+                    matches!(
+                        f.kind,
+                        FieldKind::Int | FieldKind::Hex | FieldKind::Bool | FieldKind::Sym(_)
+                    )
+                })
+                .count();
+            let addrs = d
+                .fields
+                .iter()
+                .filter(|f| f.kind == FieldKind::SockAddr)
+                .count();
+            assert!(numbers <= crate::records::LSM_INTS, "{}", d.name);
+            assert!(addrs <= 1, "{}", d.name);
+            assert_eq!(
+                numbers + addrs,
+                d.fields.len(),
+                "{}: only numbers and one address",
+                d.name
+            );
+        }
+    }
 
     #[test]
     fn ids_resolve_and_sit_in_their_category_range() {

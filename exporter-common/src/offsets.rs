@@ -88,6 +88,21 @@ pub struct KernelOffsets {
     pub task_fs: u32,
     pub fs_struct_root: u32,
     pub inode_i_uid: u32,
+    /// The LSM mprotect hook: `vm_area_struct`.
+    pub vma_vm_start: u32,
+    pub vma_vm_end: u32,
+    pub vma_vm_flags: u32,
+    pub vma_vm_file: u32,
+    /// The LSM socket hooks: `socket.type`, `socket.sk`, and in `struct
+    /// sock` its family, local port and addresses (`__sk_common.skc_*`) and
+    /// protocol.
+    pub socket_type: u32,
+    pub socket_sk: u32,
+    pub sk_family: u32,
+    pub sk_num: u32,
+    pub sk_rcv_saddr: u32,
+    pub sk_v6_rcv_saddr: u32,
+    pub sk_protocol: u32,
 }
 
 impl KernelOffsets {
@@ -154,6 +169,17 @@ impl KernelOffsets {
         task_fs: 0,
         fs_struct_root: 0,
         inode_i_uid: 0,
+        vma_vm_start: 0,
+        vma_vm_end: 0,
+        vma_vm_flags: 0,
+        vma_vm_file: 0,
+        socket_type: 0,
+        socket_sk: 0,
+        sk_family: 0,
+        sk_num: 0,
+        sk_rcv_saddr: 0,
+        sk_v6_rcv_saddr: 0,
+        sk_protocol: 0,
     };
 }
 
@@ -165,7 +191,7 @@ pub const REGS_WINDOW_LEN: usize = 64;
 /// is a bound the verifier can follow.
 pub const REGS_WINDOW_WORDS: usize = REGS_WINDOW_LEN / 8;
 const _: () = assert!(REGS_WINDOW_WORDS.is_power_of_two());
-const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 65 * 4);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 76 * 4);
 
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for KernelOffsets {}

@@ -73,6 +73,8 @@ pub enum RecordKind {
     BprmCheck = 6,
     /// `sysotel.exec.mismatch`: [`ExecMismatchRecord`].
     ExecMismatch = 7,
+    /// An LSM hook of numbers and at most one socket address: [`LsmHookRecord`].
+    LsmHook = 8,
 }
 
 impl RecordKind {
@@ -85,6 +87,7 @@ impl RecordKind {
             5 => Some(RecordKind::FileOpen),
             6 => Some(RecordKind::BprmCheck),
             7 => Some(RecordKind::ExecMismatch),
+            8 => Some(RecordKind::LsmHook),
             _ => None,
         }
     }
@@ -463,4 +466,31 @@ pub struct ExecMismatchBuf {
     pub rec: ExecMismatchRecord,
     pub syscall_path: [u8; STR_MAX],
     pub kernel_path: [u8; EXEC_FILENAME_MAX],
+}
+
+/// Numbers an [`LsmHook`] record carries.
+pub const LSM_INTS: usize = 6;
+
+/// An LSM hook whose fields are numbers and at most one socket address
+/// (signals, ptrace, mprotect, bpf, sockets): `ints` hold its event's
+/// numeric fields in their declared order; the socket address, if any,
+/// follows the fixed part (`addr_len` bytes, slot of [`SOCKADDR_MAX`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LsmHook {
+    pub ints: [u64; LSM_INTS],
+    /// Bytes of the socket address (0: none).
+    pub addr_len: u16,
+    pub _pad: [u8; 6],
+}
+
+pub type LsmHookRecord = Record<LsmHook>;
+const _: () = assert!(core::mem::size_of::<LsmHookRecord>() == 208);
+
+/// An [`LsmHookRecord`] with room for its socket address.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct LsmHookBuf {
+    pub rec: LsmHookRecord,
+    pub addr: [u8; SOCKADDR_MAX],
 }

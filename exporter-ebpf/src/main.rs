@@ -10,6 +10,7 @@ mod context;
 mod emit;
 mod globals;
 mod kernel;
+mod lsm_hook;
 mod maps;
 mod path;
 mod probes;

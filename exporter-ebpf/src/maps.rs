@@ -9,7 +9,7 @@ use aya_ebpf::{
 use exporter_common::{
     config::{KernelError, PENDING_SLOTS, SYSCALL_CONF_LEN},
     events::EVENT_ID_LIMIT,
-    records::{BprmCheckBuf, ExecBuf, ExecMismatchBuf, FileOpenBuf, SyscallBuf},
+    records::{BprmCheckBuf, ExecBuf, ExecMismatchBuf, FileOpenBuf, LsmHookBuf, SyscallBuf},
     scope::{SCOPE_MAP_ENTRIES, ScopeId},
 };
 
@@ -61,6 +61,10 @@ pub static FILE_OPEN_SCRATCH: PerCpuArray<FileOpenBuf> = PerCpuArray::with_max_e
 /// Per-CPU space where an LSM exec-check record is built.
 #[map]
 pub static BPRM_SCRATCH: PerCpuArray<BprmCheckBuf> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU space where an LSM hook record of numbers and an address is built.
+#[map]
+pub static LSM_HOOK_SCRATCH: PerCpuArray<LsmHookBuf> = PerCpuArray::with_max_entries(1, 0);
 
 /// Per-CPU count per `KernelError`.
 #[map]

@@ -189,3 +189,99 @@ fn bprm_check_reports_the_script_then_its_interpreter() {
     assert_eq!(second["argc"], 2, "{second}");
     assert_nothing_lost(&stopped, "security_bprm_check");
 }
+
+/// The fixture's `key=value` report as numbers.
+fn report_num(r: &std::collections::HashMap<String, String>, key: &str) -> i64 {
+    r.get(key)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("fixture reported no {key}: {r:?}"))
+}
+
+const HOOK_EVENTS: &str = "security_task_kill,security_ptrace_access_check,security_file_mprotect,security_bpf,security_socket_connect,security_socket_bind,security_socket_listen,security_socket_accept";
+
+#[test]
+fn hook_events_report_what_the_kernel_was_asked() {
+    if !available() {
+        let err = refused(HOOK_EVENTS);
+        assert!(err.contains("not available on this kernel"), "{err}");
+        return;
+    }
+    let sysotel = Sysotel::start(&["-e", HOOK_EVENTS, "-o", "json"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_fixture"))
+        .arg("lsm-hooks")
+        .output()
+        .expect("run fixture");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = sysotel_tests::fixture_report(&out.stdout);
+    let stopped = sysotel.stop();
+    let pid = report_num(&r, "pid") as u32;
+    let one = |event: &str, pred: &dyn Fn(&serde_json::Value) -> bool| -> serde_json::Value {
+        let found: Vec<_> = events_of(&stopped, event, pid)
+            .into_iter()
+            .filter(|e| pred(&e["args"]))
+            .collect();
+        assert_eq!(found.len(), 1, "one {event}:\n{}", stopped.stdout);
+        found[0]["args"].clone()
+    };
+    for (tag, family, host) in [
+        ("inet", "AF_INET", "127.0.0.1"),
+        ("inet6", "AF_INET6", "[::1]"),
+    ] {
+        for step in ["bind", "listen", "connect", "accept"] {
+            assert_eq!(
+                report_num(&r, &format!("{tag}_{step}_ret")),
+                0,
+                "{tag} {step}"
+            );
+        }
+        let port = report_num(&r, &format!("{tag}_port"));
+        let of_family = |a: &serde_json::Value| a["family"] == family;
+        let bind = one("security_socket_bind", &of_family);
+        assert_eq!(bind["local_addr"], format!("{host}:0"), "{bind}");
+        assert_eq!(bind["type"], "SOCK_STREAM", "{bind}");
+        assert_eq!(bind["protocol"], "IPPROTO_TCP", "{bind}");
+        let listen = one("security_socket_listen", &of_family);
+        assert_eq!(listen["local_addr"], format!("{host}:{port}"), "{listen}");
+        assert_eq!(listen["backlog"], 7, "{listen}");
+        let connect = one("security_socket_connect", &of_family);
+        assert_eq!(connect["addr"], format!("{host}:{port}"), "{connect}");
+        let accept = one("security_socket_accept", &of_family);
+        assert_eq!(accept["local_addr"], format!("{host}:{port}"), "{accept}");
+    }
+
+    assert_eq!(report_num(&r, "kill_ret"), 0);
+    let victim = report_num(&r, "kill_child");
+    let kill = one("security_task_kill", &|a| a["signal"] == "SIGUSR1");
+    assert_eq!(kill["target_pid"], victim, "{kill}");
+    assert_eq!(kill["target_tid"], victim, "{kill}");
+
+    assert_eq!(report_num(&r, "ptrace_ret"), 0);
+    let traced = report_num(&r, "ptrace_child");
+    let ptrace = one("security_ptrace_access_check", &|a| {
+        a["target_pid"] == traced
+    });
+    assert_eq!(ptrace["target_tid"], traced, "{ptrace}");
+    assert_eq!(
+        ptrace["mode"], "PTRACE_MODE_ATTACH|PTRACE_MODE_REALCREDS",
+        "{ptrace}"
+    );
+
+    assert_eq!(report_num(&r, "mprotect_ret"), 0);
+    let start = format!("{:#x}", report_num(&r, "mprotect_start"));
+    let end = format!("{:#x}", report_num(&r, "mprotect_end"));
+    let mprotect = one("security_file_mprotect", &|a| a["start"] == start.as_str());
+    assert_eq!(mprotect["end"], end, "{mprotect}");
+    assert_eq!(mprotect["reqprot"], "PROT_READ|PROT_EXEC", "{mprotect}");
+    assert_eq!(mprotect["anonymous"], true, "{mprotect}");
+
+    let bpf = one("security_bpf", &|a| a["cmd"] == "BPF_PROG_GET_NEXT_ID");
+    assert_eq!(bpf["size"], report_num(&r, "bpf_size"), "{bpf}");
+
+    for event in HOOK_EVENTS.split(',') {
+        assert_nothing_lost(&stopped, event);
+    }
+}

@@ -64,6 +64,10 @@ pub enum ArgKind {
     FcntlCmd,
     /// `SEEK_*`.
     Whence,
+    /// `PTRACE_MODE_*` (the LSM ptrace hook).
+    PtraceMode,
+    /// A `bpf()` command (`BPF_PROG_LOAD`).
+    BpfCmd,
     /// A `struct sockaddr` read at entry; the length is argument `.0`.
     SockAddrIn(u8),
     /// A `struct sockaddr` the kernel fills, read at exit; the length is the

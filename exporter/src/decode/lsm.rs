@@ -3,18 +3,18 @@
 use std::mem::size_of;
 
 use exporter_common::{
-    events::EventKind,
+    events::{EventKind, FieldKind, Source},
     records::{
         BPRM_FILENAME_TRUNCATED, BPRM_INTERP_TRUNCATED, BPRM_SETGID, BPRM_SETUID, BprmCheckRecord,
-        EXEC_FILENAME_MAX, FileOpenRecord, LsmFile, PATH_BLOCK, PATH_CUT, PATH_ELEM_MAX,
-        PATH_FAULT, PATH_NAME_CUT,
+        EXEC_FILENAME_MAX, FileOpenRecord, LSM_INTS, LsmFile, LsmHookRecord, PATH_BLOCK, PATH_CUT,
+        PATH_ELEM_MAX, PATH_FAULT, PATH_NAME_CUT, RecordKind, SOCKADDR_MAX,
     },
 };
 
 use super::{DecodeError, declared, read};
 use crate::{
-    event::{Value, text},
-    format::flags::open_flags,
+    event::{SockAddr, Value, text},
+    format::flags::{open_flags, symbolic},
 };
 
 /// The path from its slots of components (leaf first): root first, joined
@@ -67,6 +67,67 @@ pub(super) fn decode_file_open(bytes: &[u8]) -> Result<crate::event::Event, Deco
     let f = &r.data;
     let path = block(bytes, size_of::<FileOpenRecord>(), f.path_len as usize)?;
     declared(EventKind::FileOpen, &r.header, &r.ctx, file_values(f, path))
+}
+
+/// An LSM hook record of numbers and at most one socket address: each
+/// declared field of its event, in order, from the next number (or the
+/// address).
+pub(super) fn decode_lsm_hook(bytes: &[u8]) -> Result<crate::event::Event, DecodeError> {
+    let r: LsmHookRecord = read(bytes)?;
+    let id = r.header.event_id;
+    let e = EventKind::from_id(id).ok_or(DecodeError::UnknownEvent(id))?;
+    let def = e.def();
+    if !matches!(
+        def.source,
+        Source::Kernel {
+            record: RecordKind::LsmHook,
+            ..
+        }
+    ) {
+        return Err(DecodeError::KindMismatch {
+            id,
+            kind: RecordKind::LsmHook,
+        });
+    }
+    let d = &r.data;
+    let len = d.addr_len as usize;
+    if len > SOCKADDR_MAX {
+        return Err(DecodeError::BadString { slot: 0, len });
+    }
+    let fixed = size_of::<LsmHookRecord>();
+    let addr = bytes
+        .get(fixed..fixed + len)
+        .ok_or(DecodeError::BadString { slot: 0, len })?;
+    let mut ints = d.ints.iter().copied();
+    let mut values = Vec::with_capacity(def.fields.len());
+    for f in def.fields {
+        let v = match f.kind {
+            FieldKind::SockAddr => match SockAddr::parse(addr) {
+                Some(a) => Value::SockAddr(a),
+                // No address (a family without one here): empty.
+                None => Value::Str {
+                    value: String::new(),
+                    truncated: false,
+                },
+            },
+            kind => {
+                // The declaration test keeps these within LSM_INTS.
+                let raw = ints.next().unwrap_or(0);
+                match kind {
+                    FieldKind::Hex => Value::Hex(raw),
+                    FieldKind::Bool => Value::Bool(raw != 0),
+                    FieldKind::Sym(k) => Value::Sym {
+                        raw,
+                        text: symbolic(k, raw).unwrap_or_else(|| raw.to_string()),
+                    },
+                    _ => Value::Int(raw as i64),
+                }
+            }
+        };
+        values.push(v);
+    }
+    debug_assert!(def.fields.len() <= LSM_INTS + 1);
+    declared(e, &r.header, &r.ctx, values)
 }
 
 pub(super) fn decode_bprm_check(bytes: &[u8]) -> Result<crate::event::Event, DecodeError> {
@@ -207,6 +268,96 @@ mod tests {
         };
         assert!(matches!(
             super::super::decode(bytes),
+            Err(DecodeError::BadString { .. })
+        ));
+    }
+
+    fn hook_record(e: EventKind, ints: [u64; LSM_INTS], addr: &[u8]) -> Vec<u8> {
+        let mut buf = exporter_common::records::LsmHookBuf {
+            rec: LsmHookRecord {
+                header: exporter_common::records::RecordHeader::new(
+                    RecordKind::LsmHook,
+                    e.id(),
+                    size_of::<LsmHookRecord>() + addr.len(),
+                ),
+                ctx: exporter_common::records::TaskContext::zeroed(),
+                data: exporter_common::records::LsmHook {
+                    ints,
+                    addr_len: addr.len() as u16,
+                    _pad: [0; 6],
+                },
+            },
+            addr: [0; SOCKADDR_MAX],
+        };
+        buf.addr[..addr.len()].copy_from_slice(addr);
+        // SAFETY: a plain-data record viewed as its bytes.
+        unsafe {
+            std::slice::from_raw_parts(
+                &buf as *const _ as *const u8,
+                size_of::<LsmHookRecord>() + addr.len(),
+            )
+        }
+        .to_vec()
+    }
+
+    #[test]
+    fn hook_fields_follow_their_declaration() {
+        let mut sin = [0u8; 16];
+        sin[..2].copy_from_slice(&2u16.to_ne_bytes());
+        sin[2..4].copy_from_slice(&8080u16.to_be_bytes());
+        sin[4..8].copy_from_slice(&[127, 0, 0, 1]);
+        let e = super::super::decode(&hook_record(
+            EventKind::SocketListen,
+            [2, 1, 6, 7, 0, 0],
+            &sin,
+        ))
+        .unwrap();
+        let values: Vec<_> = e.args.iter().map(|a| (a.name, a.value.clone())).collect();
+        let sym = |raw, text: &str| Value::Sym {
+            raw,
+            text: text.into(),
+        };
+        assert_eq!(
+            values,
+            vec![
+                ("family", sym(2, "AF_INET")),
+                ("type", sym(1, "SOCK_STREAM")),
+                ("protocol", sym(6, "IPPROTO_TCP")),
+                ("backlog", Value::Int(7)),
+                (
+                    "local_addr",
+                    Value::SockAddr(crate::event::SockAddr::Ip {
+                        addr: std::net::Ipv4Addr::new(127, 0, 0, 1).into(),
+                        port: 8080
+                    })
+                ),
+            ]
+        );
+        let e = super::super::decode(&hook_record(
+            EventKind::FileMprotect,
+            [0x7000, 0x9000, 5, 5, 1, 0],
+            &[],
+        ))
+        .unwrap();
+        assert_eq!(e.arg("start"), Some(&Value::Hex(0x7000)));
+        assert_eq!(e.arg("reqprot"), Some(&sym(5, "PROT_READ|PROT_EXEC")));
+        assert_eq!(e.arg("anonymous"), Some(&Value::Bool(true)));
+    }
+
+    #[test]
+    fn a_hook_record_for_another_kind_of_event_or_a_long_address_is_an_error() {
+        let r = hook_record(EventKind::FileOpen, [0; LSM_INTS], &[]);
+        assert!(matches!(
+            super::super::decode(&r),
+            Err(DecodeError::KindMismatch { .. })
+        ));
+        let mut r = hook_record(EventKind::SocketConnect, [0; LSM_INTS], &[0; 16]);
+        let at = size_of::<exporter_common::records::RecordHeader>()
+            + size_of::<exporter_common::records::TaskContext>()
+            + 8 * LSM_INTS;
+        r[at..at + 2].copy_from_slice(&((SOCKADDR_MAX + 1) as u16).to_ne_bytes());
+        assert!(matches!(
+            super::super::decode(&r),
             Err(DecodeError::BadString { .. })
         ));
     }

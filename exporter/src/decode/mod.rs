@@ -66,6 +66,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         RecordKind::FileOpen => lsm::decode_file_open(bytes),
         RecordKind::BprmCheck => lsm::decode_bprm_check(bytes),
         RecordKind::ExecMismatch => detection::decode_exec_mismatch(bytes),
+        RecordKind::LsmHook => lsm::decode_lsm_hook(bytes),
     }
 }
 

@@ -318,6 +318,67 @@ pub fn whence(v: i64) -> String {
     )
 }
 
+/// `PTRACE_MODE_*` (include/linux/ptrace.h: not in the UAPI headers).
+const PTRACE_MODES: &[(u64, &str)] = &[
+    (0x01, "PTRACE_MODE_READ"),
+    (0x02, "PTRACE_MODE_ATTACH"),
+    (0x04, "PTRACE_MODE_NOAUDIT"),
+    (0x08, "PTRACE_MODE_FSCREDS"),
+    (0x10, "PTRACE_MODE_REALCREDS"),
+];
+
+pub fn ptrace_mode(v: u64) -> String {
+    bits(v & 0xffff_ffff, PTRACE_MODES, "0")
+}
+
+/// `enum bpf_cmd` (include/uapi/linux/bpf.h), in order from 0.
+const BPF_CMDS: &[&str] = &[
+    "BPF_MAP_CREATE",
+    "BPF_MAP_LOOKUP_ELEM",
+    "BPF_MAP_UPDATE_ELEM",
+    "BPF_MAP_DELETE_ELEM",
+    "BPF_MAP_GET_NEXT_KEY",
+    "BPF_PROG_LOAD",
+    "BPF_OBJ_PIN",
+    "BPF_OBJ_GET",
+    "BPF_PROG_ATTACH",
+    "BPF_PROG_DETACH",
+    "BPF_PROG_TEST_RUN",
+    "BPF_PROG_GET_NEXT_ID",
+    "BPF_MAP_GET_NEXT_ID",
+    "BPF_PROG_GET_FD_BY_ID",
+    "BPF_MAP_GET_FD_BY_ID",
+    "BPF_OBJ_GET_INFO_BY_FD",
+    "BPF_PROG_QUERY",
+    "BPF_RAW_TRACEPOINT_OPEN",
+    "BPF_BTF_LOAD",
+    "BPF_BTF_GET_FD_BY_ID",
+    "BPF_TASK_FD_QUERY",
+    "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
+    "BPF_MAP_FREEZE",
+    "BPF_BTF_GET_NEXT_ID",
+    "BPF_MAP_LOOKUP_BATCH",
+    "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
+    "BPF_MAP_UPDATE_BATCH",
+    "BPF_MAP_DELETE_BATCH",
+    "BPF_LINK_CREATE",
+    "BPF_LINK_UPDATE",
+    "BPF_LINK_GET_FD_BY_ID",
+    "BPF_LINK_GET_NEXT_ID",
+    "BPF_ENABLE_STATS",
+    "BPF_ITER_CREATE",
+    "BPF_LINK_DETACH",
+    "BPF_PROG_BIND_MAP",
+    "BPF_TOKEN_CREATE",
+];
+
+pub fn bpf_cmd(v: i64) -> String {
+    usize::try_from(v)
+        .ok()
+        .and_then(|i| BPF_CMDS.get(i))
+        .map_or_else(|| v.to_string(), |s| s.to_string())
+}
+
 /// A file descriptor: `AT_FDCWD` by name.
 pub fn fd(v: i64) -> Option<&'static str> {
     (v == libc::AT_FDCWD as i64).then_some("AT_FDCWD")
@@ -343,6 +404,8 @@ pub fn symbolic(kind: ArgKind, raw: u64) -> Option<String> {
         ArgKind::PrctlOption => prctl_option(int),
         ArgKind::FcntlCmd => fcntl_cmd(int),
         ArgKind::Whence => whence(int),
+        ArgKind::PtraceMode => ptrace_mode(raw),
+        ArgKind::BpfCmd => bpf_cmd(int),
         _ => return None,
     })
 }
@@ -378,6 +441,13 @@ mod tests {
         assert_eq!(socket_domain(2), "AF_INET");
         assert_eq!(socket_type(1 | 0o2000000), "SOCK_STREAM|SOCK_CLOEXEC");
         assert_eq!(socket_protocol(6), "IPPROTO_TCP");
+        assert_eq!(
+            ptrace_mode(0x12),
+            "PTRACE_MODE_ATTACH|PTRACE_MODE_REALCREDS"
+        );
+        assert_eq!(bpf_cmd(5), "BPF_PROG_LOAD");
+        assert_eq!(bpf_cmd(11), "BPF_PROG_GET_NEXT_ID");
+        assert_eq!(bpf_cmd(99), "99");
         assert_eq!(signal_name(10), "SIGUSR1");
         assert_eq!(signal_name(0), "0");
         assert_eq!(signal_name(40), "SIGRTMIN+6");

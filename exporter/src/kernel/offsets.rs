@@ -189,6 +189,17 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
         task_cred: field(btf, "task_struct", "cred", Ptr)?,
         cred_euid: field(btf, "cred", "euid", Bytes(4))?,
         cred_egid: field(btf, "cred", "egid", Bytes(4))?,
+        vma_vm_start: field(btf, "vm_area_struct", "vm_start", Bytes(8))?,
+        vma_vm_end: field(btf, "vm_area_struct", "vm_end", Bytes(8))?,
+        vma_vm_flags: field(btf, "vm_area_struct", "vm_flags", Bytes(8))?,
+        vma_vm_file: field(btf, "vm_area_struct", "vm_file", Ptr)?,
+        socket_type: field(btf, "socket", "type", Bytes(2))?,
+        socket_sk: field(btf, "socket", "sk", Ptr)?,
+        sk_family: field(btf, "sock", "__sk_common.skc_family", Bytes(2))?,
+        sk_num: field(btf, "sock", "__sk_common.skc_num", Bytes(2))?,
+        sk_rcv_saddr: field(btf, "sock", "__sk_common.skc_rcv_saddr", Bytes(4))?,
+        sk_v6_rcv_saddr: field(btf, "sock", "__sk_common.skc_v6_rcv_saddr", Bytes(16))?,
+        sk_protocol: field(btf, "sock", "sk_protocol", Bytes(2))?,
     })
 }
 

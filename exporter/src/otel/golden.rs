@@ -234,3 +234,37 @@ fn golden_detection() {
     );
     check("detection", &[mismatch]);
 }
+
+#[test]
+fn golden_lsm_sockets() {
+    let sym = |raw: u64, text: &str| Value::Sym {
+        raw,
+        text: text.into(),
+    };
+    let ip = |a: [u8; 4], port| {
+        Value::SockAddr(SockAddr::Ip {
+            addr: std::net::Ipv4Addr::from(a).into(),
+            port,
+        })
+    };
+    let listen = declared(
+        EventKind::SocketListen,
+        vec![
+            ("family", sym(2, "AF_INET")),
+            ("type", sym(1, "SOCK_STREAM")),
+            ("protocol", sym(6, "IPPROTO_TCP")),
+            ("backlog", Value::Int(7)),
+            ("local_addr", ip([127, 0, 0, 1], 8080)),
+        ],
+    );
+    let connect = declared(
+        EventKind::SocketConnect,
+        vec![
+            ("family", sym(2, "AF_INET")),
+            ("type", sym(1, "SOCK_STREAM")),
+            ("protocol", sym(6, "IPPROTO_TCP")),
+            ("addr", ip([10, 0, 0, 2], 443)),
+        ],
+    );
+    check("lsm_sockets", &[listen, connect]);
+}

@@ -174,14 +174,21 @@ pub fn attributes(e: &Event, out: &mut impl Attrs) {
         out.string(key(attr::FILE_PATH), path);
     }
     for a in &e.args {
+        // The LSM hooks that bind, listen and accept name the socket's own
+        // address `local_addr`; any other address is the peer's.
+        let (address, port) = if a.name == LOCAL_ADDR_FIELD {
+            (attr::NETWORK_LOCAL_ADDRESS, attr::NETWORK_LOCAL_PORT)
+        } else {
+            (attr::NETWORK_PEER_ADDRESS, attr::NETWORK_PEER_PORT)
+        };
         match &a.value {
-            Value::SockAddr(SockAddr::Ip { addr, port }) => {
-                out.string(key(attr::NETWORK_PEER_ADDRESS), &addr.to_string());
-                out.int(key(attr::NETWORK_PEER_PORT), *port as i64);
+            Value::SockAddr(SockAddr::Ip { addr, port: p }) => {
+                out.string(key(address), &addr.to_string());
+                out.int(key(port), *p as i64);
                 break;
             }
             Value::SockAddr(u @ SockAddr::Unix { .. }) => {
-                out.string(key(attr::NETWORK_PEER_ADDRESS), &sockaddr::text(u));
+                out.string(key(address), &sockaddr::text(u));
                 break;
             }
             _ => {}
@@ -212,6 +219,9 @@ pub fn attributes(e: &Event, out: &mut impl Attrs) {
         );
     }
 }
+
+/// The declared field that holds a socket's own address.
+const LOCAL_ADDR_FIELD: &str = "local_addr";
 
 /// Who did it and where: the task's context.
 fn context_attributes(e: &Event, out: &mut impl Attrs) {

@@ -24,9 +24,13 @@
 //!       opens <target> through a path the tracer cannot read at entry.
 //!   exec-variants <dir> | exec-unfaulted <path-file> <target> | exec-race <a> <b> <millis>
 //!       execs for the exec check (see `exec_check`).
+//!   lsm-hooks
+//!       one of each action the LSM hook events report (see `lsm_hooks`).
 
 #[path = "fixture/exec_check.rs"]
 mod exec_check;
+#[path = "fixture/lsm_hooks.rs"]
+mod lsm_hooks;
 
 use std::{
     ffi::CString,
@@ -327,7 +331,7 @@ fn identity_child(uid: u32, gid: u32, existing: &str, missing: &str, code: i32, 
 
 fn usage() -> ! {
     eprintln!(
-        "usage: fixture basic <existing> <missing> <code> | wait-open <path> | kinds <new-file> | identity <cgroup.procs> <hostname> <uid> <gid> <existing> <missing> <code> <argc> | unfaulted <path-file> <target> | exec-variants <dir> | exec-unfaulted <path-file> <target> | exec-race <a> <b> <millis>"
+        "usage: fixture basic <existing> <missing> <code> | wait-open <path> | kinds <new-file> | identity <cgroup.procs> <hostname> <uid> <gid> <existing> <missing> <code> <argc> | unfaulted <path-file> <target> | exec-variants <dir> | exec-unfaulted <path-file> <target> | exec-race <a> <b> <millis> | lsm-hooks"
     );
     std::process::exit(2);
 }
@@ -398,6 +402,7 @@ fn main() {
         Some("unfaulted") if args.len() == 4 => unfaulted(&args[2], &args[3]),
         Some("exec-variants") if args.len() == 3 => exec_check::variants(&args[2]),
         Some("exec-unfaulted") if args.len() == 4 => exec_check::unfaulted(&args[2], &args[3]),
+        Some("lsm-hooks") if args.len() == 2 => lsm_hooks::run(),
         Some("exec-race") if args.len() == 5 => {
             exec_check::race(&args[2], &args[3], args[4].parse().expect("millis"))
         }
