@@ -551,6 +551,79 @@ declare_events! {
         role: Role::Plain,
         sets: &["lsm"],
     }
+    /// `security_path_unlink`: a file is removed.
+    PathUnlink = LSM_ID_BASE + 10 => {
+        name: "security_path_unlink",
+        category: Category::Lsm,
+        source: lsm("lsm_path_unlink", "path_unlink", "security_path_unlink", "fentry_path_unlink", RecordKind::LsmPaths),
+        fields: &[
+            field("path", FieldKind::Path, "the file removed, as the kernel resolved it"),
+        ],
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["file"], types: &["deletion"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
+    /// `security_path_rename`: a file is renamed or moved.
+    PathRename = LSM_ID_BASE + 11 => {
+        name: "security_path_rename",
+        category: Category::Lsm,
+        source: lsm("lsm_path_rename", "path_rename", "security_path_rename", "fentry_path_rename", RecordKind::LsmPaths),
+        fields: &[
+            field("old_path", FieldKind::Path, "the file's path before"),
+            field("new_path", FieldKind::Path, "its path after"),
+            field("flags", FieldKind::Sym(ArgKind::RenameFlags), "RENAME_* (renameat2)"),
+        ],
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["file"], types: &["change"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
+    /// `security_sb_mount`: a file system is mounted (or a mount changed).
+    SbMount = LSM_ID_BASE + 12 => {
+        name: "security_sb_mount",
+        category: Category::Lsm,
+        source: lsm("lsm_sb_mount", "sb_mount", "security_sb_mount", "fentry_sb_mount", RecordKind::LsmPaths),
+        fields: &[
+            field("dev_name", FieldKind::Str, "what is mounted (a device, a source directory for a bind mount), as the kernel copied it"),
+            field("path", FieldKind::Path, "where: the mount point, as the kernel resolved it"),
+            field("type", FieldKind::Str, "the file system type (empty for a bind mount or a remount)"),
+            field("flags", FieldKind::Hex, "MS_* mount flags"),
+        ],
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["file"], types: &["change"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
+    /// `security_kernel_read_file`: the kernel reads a file to load it (a
+    /// module, firmware, a kexec image, a policy).
+    KernelReadFile = LSM_ID_BASE + 13 => {
+        name: "security_kernel_read_file",
+        category: Category::Lsm,
+        source: lsm("lsm_kernel_read_file", "kernel_read_file", "security_kernel_read_file", "fentry_kernel_read_file", RecordKind::LsmPaths),
+        fields: &[
+            field("path", FieldKind::Path, "the file, as the kernel resolved it"),
+            field("id", FieldKind::Sym(ArgKind::KernelReadFileId), "what it is read for (READING_MODULE, READING_FIRMWARE, ...)"),
+        ],
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["driver"], types: &["start"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
+    /// `security_kernel_load_data`: the kernel loads something from memory
+    /// (init_module's buffer, firmware fallback).
+    KernelLoadData = LSM_ID_BASE + 14 => {
+        name: "security_kernel_load_data",
+        category: Category::Lsm,
+        source: lsm("lsm_kernel_load_data", "kernel_load_data", "security_kernel_load_data", "fentry_kernel_load_data", RecordKind::LsmHook),
+        fields: &[
+            field("id", FieldKind::Sym(ArgKind::KernelLoadDataId), "what is loaded (LOADING_MODULE, LOADING_FIRMWARE, ...)"),
+        ],
+        severity: Severity::Info,
+        ecs: Ecs { kind: "event", category: &["driver"], types: &["start"] },
+        role: Role::Plain,
+        sets: &["lsm"],
+    }
     /// `sysotel.exec.mismatch`: the file name an exec's syscall carried, as
     /// read from the caller's memory at entry, is not the one the kernel
     /// copied and executed (`bprm->filename`), or could not be read at entry.
@@ -641,6 +714,35 @@ mod tests {
                 "{}: only numbers and one address",
                 d.name
             );
+        }
+    }
+
+    #[test]
+    fn lsm_paths_records_hold_their_fields() {
+        use crate::records::{LSM_PATH_INTS, LSM_PATHS, LSM_STRS};
+        for &e in EventKind::ALL {
+            let d = e.def();
+            let Source::Kernel {
+                record: RecordKind::LsmPaths,
+                ..
+            } = d.source
+            else {
+                continue;
+            };
+            let count =
+                |pred: fn(FieldKind) -> bool| d.fields.iter().filter(|f| pred(f.kind)).count();
+            let paths = count(|k| k == FieldKind::Path);
+            let strs = count(|k| k == FieldKind::Str);
+            let numbers = count(|k| {
+                matches!(
+                    k,
+                    FieldKind::Int | FieldKind::Hex | FieldKind::Bool | FieldKind::Sym(_)
+                )
+            });
+            assert!((1..=LSM_PATHS).contains(&paths), "{}", d.name);
+            assert!(strs <= LSM_STRS, "{}", d.name);
+            assert!(numbers <= LSM_PATH_INTS, "{}", d.name);
+            assert_eq!(paths + strs + numbers, d.fields.len(), "{}", d.name);
         }
     }
 

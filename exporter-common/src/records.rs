@@ -75,6 +75,8 @@ pub enum RecordKind {
     ExecMismatch = 7,
     /// An LSM hook of numbers and at most one socket address: [`LsmHookRecord`].
     LsmHook = 8,
+    /// An LSM hook of paths, strings and numbers: [`LsmPathsRecord`].
+    LsmPaths = 9,
 }
 
 impl RecordKind {
@@ -88,6 +90,7 @@ impl RecordKind {
             6 => Some(RecordKind::BprmCheck),
             7 => Some(RecordKind::ExecMismatch),
             8 => Some(RecordKind::LsmHook),
+            9 => Some(RecordKind::LsmPaths),
             _ => None,
         }
     }
@@ -493,4 +496,53 @@ const _: () = assert!(core::mem::size_of::<LsmHookRecord>() == 208);
 pub struct LsmHookBuf {
     pub rec: LsmHookRecord,
     pub addr: [u8; SOCKADDR_MAX],
+}
+
+/// Paths an [`LsmPaths`] record carries at most (rename's two).
+pub const LSM_PATHS: usize = 2;
+/// Kernel strings it carries at most (mount's device and type)...
+pub const LSM_STRS: usize = 2;
+/// ...each cut at this many bytes with its NUL.
+pub const LSM_STR_MAX: usize = 256;
+/// Numbers it carries at most.
+pub const LSM_PATH_INTS: usize = 2;
+const _: () = assert!(LSM_STR_MAX.is_power_of_two());
+
+/// An LSM hook of paths (unlink, rename, mount, module files), kernel
+/// strings and numbers: its event's fields in their declared order take the
+/// next path, string or number. After the fixed part: the string slots
+/// ([`LSM_STRS`] of [`LSM_STR_MAX`]), the first path block whole, then the
+/// used part of the second (or of the first, when there is one).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LsmPaths {
+    pub ints: [u64; LSM_PATH_INTS],
+    /// Per path: bytes of its block used, `PATH_*` bits, components.
+    pub path_len: [u16; LSM_PATHS],
+    pub path_flags: [u8; LSM_PATHS],
+    pub path_count: [u8; LSM_PATHS],
+    /// Per string: its length without the NUL, cut at its slot (1) or
+    /// absent (2: a NULL pointer).
+    pub str_len: [u16; LSM_STRS],
+    pub str_flags: [u8; LSM_STRS],
+    /// Paths used.
+    pub paths: u8,
+    pub _pad: u8,
+}
+
+/// [`LsmPaths::str_flags`]: cut at [`LSM_STR_MAX`].
+pub const LSM_STR_CUT: u8 = 1;
+/// [`LsmPaths::str_flags`]: no string (a NULL pointer).
+pub const LSM_STR_NONE: u8 = 2;
+
+pub type LsmPathsRecord = Record<LsmPaths>;
+const _: () = assert!(core::mem::size_of::<LsmPathsRecord>() == 184);
+
+/// An [`LsmPathsRecord`] with room for its strings and paths.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct LsmPathsBuf {
+    pub rec: LsmPathsRecord,
+    pub strs: [[u8; LSM_STR_MAX]; LSM_STRS],
+    pub paths: [[u8; PATH_BLOCK]; LSM_PATHS],
 }

@@ -1,6 +1,7 @@
-//! What the LSM hooks of numbers and addresses share (`probes/security_*`):
-//! both programs of a hook from one declaration, the record they build
-//! ([`LsmHookBuf`]) and what they read from a socket.
+//! What the LSM hooks of numbers, addresses and paths share
+//! (`probes/security_*`): both programs of a hook from one declaration, the
+//! records they build ([`LsmHookBuf`], [`LsmPathsBuf`]) and what they read
+//! from a socket.
 
 use aya_ebpf::{
     helpers::generated::bpf_probe_read_kernel,
@@ -8,15 +9,20 @@ use aya_ebpf::{
 };
 use exporter_common::{
     events::EventKind,
-    records::{LSM_INTS, LsmHookBuf, LsmHookRecord, RecordHeader, RecordKind, SOCKADDR_MAX},
+    records::{
+        LSM_INTS, LSM_PATH_INTS, LSM_STR_CUT, LSM_STR_MAX, LSM_STR_NONE, LSM_STRS, LsmHookBuf,
+        LsmHookRecord, LsmPathsBuf, LsmPathsRecord, PATH_BLOCK, RecordHeader, RecordKind,
+        SOCKADDR_MAX,
+    },
 };
 
 use crate::{
     context,
     emit::{output, scratch},
     globals::off,
-    kernel::{read_or_zero, read_ptr},
-    maps::LSM_HOOK_SCRATCH,
+    kernel::{read_or_zero, read_ptr, read_str},
+    maps::{LSM_HOOK_SCRATCH, LSM_PATHS_SCRATCH},
+    path,
 };
 
 /// The arguments of the hook, from either kind of program.
@@ -148,4 +154,72 @@ pub fn local_addr(sk: *const u8, buf: &mut LsmHookBuf) {
         a[24..28].copy_from_slice(&[0; 4]);
         buf.rec.data.addr_len = 28;
     }
+}
+
+/// This CPU's paths record for `e`, its context filled, when `e` is
+/// selected and the current task in scope.
+#[inline(always)]
+pub fn begin_paths(e: EventKind) -> Option<&'static mut LsmPathsBuf> {
+    let buf = scratch(e, &LSM_PATHS_SCRATCH)?;
+    context::fill(&mut buf.rec.ctx);
+    let d = &mut buf.rec.data;
+    d.ints = [0; LSM_PATH_INTS];
+    d.path_len = [0; 2];
+    d.paths = 0;
+    d.str_len = [0; LSM_STRS];
+    d.str_flags = [LSM_STR_NONE; LSM_STRS];
+    Some(buf)
+}
+
+/// Path `I` of the record: `dentry` on the mount `vfsmnt`, walked.
+#[inline(always)]
+pub fn path_at<const I: usize>(buf: &mut LsmPathsBuf, dentry: *const u8, vfsmnt: *const u8) {
+    let (len, flags, count) = path::walk(dentry, vfsmnt, &mut buf.paths[I]);
+    let d = &mut buf.rec.data;
+    d.path_len[I] = len;
+    d.path_flags[I] = flags;
+    d.path_count[I] = count;
+    d.paths = I as u8 + 1;
+}
+
+/// String `I` of the record: the kernel string at `src` (none if NULL).
+#[inline(always)]
+pub fn str_at<const I: usize>(buf: &mut LsmPathsBuf, src: *const u8) {
+    if src.is_null() {
+        return;
+    }
+    let (len, cut, fault) = read_str(src, &mut buf.strs[I]);
+    let d = &mut buf.rec.data;
+    d.str_len[I] = len;
+    d.str_flags[I] = if fault {
+        LSM_STR_NONE
+    } else if cut {
+        LSM_STR_CUT
+    } else {
+        0
+    };
+}
+
+/// Writes the paths record: its fixed part, the string slots, the first
+/// path block whole when there are two, and the used part of the last.
+#[inline(always)]
+pub fn send_paths(e: EventKind, buf: &mut LsmPathsBuf) {
+    // Read back from the record (see `send`).
+    // SAFETY: fields of this CPU's buffer, just written.
+    let (paths, last) = unsafe {
+        let paths = core::ptr::read_volatile(&raw const buf.rec.data.paths);
+        let last = if paths > 1 {
+            core::ptr::read_volatile(&raw const buf.rec.data.path_len[1])
+        } else {
+            core::ptr::read_volatile(&raw const buf.rec.data.path_len[0])
+        };
+        (paths, last as usize)
+    };
+    let whole = if paths > 1 { PATH_BLOCK } else { 0 };
+    let len = core::mem::size_of::<LsmPathsRecord>()
+        + LSM_STRS * LSM_STR_MAX
+        + whole
+        + last.min(PATH_BLOCK);
+    buf.rec.header = RecordHeader::new(RecordKind::LsmPaths, e.id(), len);
+    output(e.id(), buf, len);
 }

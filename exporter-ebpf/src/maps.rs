@@ -9,7 +9,9 @@ use aya_ebpf::{
 use exporter_common::{
     config::{KernelError, PENDING_SLOTS, SYSCALL_CONF_LEN},
     events::EVENT_ID_LIMIT,
-    records::{BprmCheckBuf, ExecBuf, ExecMismatchBuf, FileOpenBuf, LsmHookBuf, SyscallBuf},
+    records::{
+        BprmCheckBuf, ExecBuf, ExecMismatchBuf, FileOpenBuf, LsmHookBuf, LsmPathsBuf, SyscallBuf,
+    },
     scope::{SCOPE_MAP_ENTRIES, ScopeId},
 };
 
@@ -65,6 +67,10 @@ pub static BPRM_SCRATCH: PerCpuArray<BprmCheckBuf> = PerCpuArray::with_max_entri
 /// Per-CPU space where an LSM hook record of numbers and an address is built.
 #[map]
 pub static LSM_HOOK_SCRATCH: PerCpuArray<LsmHookBuf> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU space where an LSM hook record of paths is built.
+#[map]
+pub static LSM_PATHS_SCRATCH: PerCpuArray<LsmPathsBuf> = PerCpuArray::with_max_entries(1, 0);
 
 /// Per-CPU count per `KernelError`.
 #[map]

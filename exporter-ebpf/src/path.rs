@@ -22,8 +22,18 @@ use crate::{
 /// detached tree); it is cut after [`PATH_COMPONENTS_MAX`] components.
 #[inline(always)]
 pub fn resolve(path: *const u8, dst: &mut [u8; PATH_BLOCK]) -> (u16, u8, u8) {
-    let mut dentry = read_ptr(path, off!(path_dentry));
-    let vfsmnt = read_ptr(path, off!(path_mnt));
+    walk(
+        read_ptr(path, off!(path_dentry)),
+        read_ptr(path, off!(path_mnt)),
+        dst,
+    )
+}
+
+/// [`resolve`] for `dentry` on the mount `vfsmnt` (a `struct vfsmount *`):
+/// a file named by a directory's `struct path` and its own dentry.
+#[inline(always)]
+pub fn walk(dentry: *const u8, vfsmnt: *const u8, dst: &mut [u8; PATH_BLOCK]) -> (u16, u8, u8) {
+    let mut dentry = dentry;
     if dentry.is_null() || vfsmnt.is_null() {
         return (0, PATH_FAULT, 0);
     }

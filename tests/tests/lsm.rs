@@ -285,3 +285,65 @@ fn hook_events_report_what_the_kernel_was_asked() {
         assert_nothing_lost(&stopped, event);
     }
 }
+
+const PATH_EVENTS: &str = "security_path_unlink,security_path_rename,security_sb_mount,security_kernel_read_file,security_kernel_load_data";
+
+#[test]
+fn path_events_report_whole_paths() {
+    if !available() {
+        let err = refused(PATH_EVENTS);
+        assert!(err.contains("not available on this kernel"), "{err}");
+        return;
+    }
+    let dir = unique_path("lsm-files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let real = std::fs::canonicalize(&dir).unwrap();
+    let real = real.to_str().unwrap();
+    let sysotel = Sysotel::start(&["-e", PATH_EVENTS, "-o", "json"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_fixture"))
+        .args(["lsm-files", &dir])
+        .output()
+        .expect("run fixture");
+    let stopped = sysotel.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = sysotel_tests::fixture_report(&out.stdout);
+    let pid = report_num(&r, "pid") as u32;
+    let one = |event: &str| -> serde_json::Value {
+        let found = events_of(&stopped, event, pid);
+        assert_eq!(found.len(), 1, "one {event}:\n{}", stopped.stdout);
+        found[0]["args"].clone()
+    };
+    for step in ["unlink", "rename", "mount"] {
+        assert_eq!(report_num(&r, &format!("{step}_ret")), 0, "{step}: {r:?}");
+    }
+    let unlink = one("security_path_unlink");
+    assert_eq!(unlink["path"], format!("{real}/gone"), "{unlink}");
+    let rename = one("security_path_rename");
+    assert_eq!(rename["old_path"], format!("{real}/from"), "{rename}");
+    assert_eq!(rename["new_path"], format!("{real}/to"), "{rename}");
+    let mount = one("security_sb_mount");
+    assert_eq!(mount["dev_name"], format!("{dir}/src"), "{mount}");
+    assert_eq!(mount["path"], format!("{real}/dst"), "{mount}");
+    assert_eq!(mount["type"], "", "{mount}");
+    assert_eq!(
+        mount["flags"],
+        format!("{:#x}", report_num(&r, "mount_flags")),
+        "{mount}"
+    );
+    // Both loads were refused (not a module), after the hooks ran.
+    assert!(report_num(&r, "finit_module_ret") < 0, "{r:?}");
+    assert!(report_num(&r, "init_module_ret") < 0, "{r:?}");
+    let read = one("security_kernel_read_file");
+    assert_eq!(read["path"], format!("{real}/module.bin"), "{read}");
+    assert_eq!(read["id"], "READING_MODULE", "{read}");
+    let load = one("security_kernel_load_data");
+    assert_eq!(load["id"], "LOADING_MODULE", "{load}");
+    for event in PATH_EVENTS.split(',') {
+        assert_nothing_lost(&stopped, event);
+    }
+}

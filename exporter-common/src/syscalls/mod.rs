@@ -68,6 +68,10 @@ pub enum ArgKind {
     PtraceMode,
     /// A `bpf()` command (`BPF_PROG_LOAD`).
     BpfCmd,
+    /// What the kernel reads a file for (`READING_MODULE`).
+    KernelReadFileId,
+    /// What the kernel loads from memory (`LOADING_MODULE`).
+    KernelLoadDataId,
     /// A `struct sockaddr` read at entry; the length is argument `.0`.
     SockAddrIn(u8),
     /// A `struct sockaddr` the kernel fills, read at exit; the length is the

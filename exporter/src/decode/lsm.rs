@@ -6,8 +6,9 @@ use exporter_common::{
     events::{EventKind, FieldKind, Source},
     records::{
         BPRM_FILENAME_TRUNCATED, BPRM_INTERP_TRUNCATED, BPRM_SETGID, BPRM_SETUID, BprmCheckRecord,
-        EXEC_FILENAME_MAX, FileOpenRecord, LSM_INTS, LsmFile, LsmHookRecord, PATH_BLOCK, PATH_CUT,
-        PATH_ELEM_MAX, PATH_FAULT, PATH_NAME_CUT, RecordKind, SOCKADDR_MAX,
+        EXEC_FILENAME_MAX, FileOpenRecord, LSM_PATHS, LSM_STR_CUT, LSM_STR_MAX, LSM_STR_NONE,
+        LSM_STRS, LsmFile, LsmHookRecord, LsmPathsRecord, PATH_BLOCK, PATH_CUT, PATH_ELEM_MAX,
+        PATH_FAULT, PATH_NAME_CUT, RecordKind, SOCKADDR_MAX,
     },
 };
 
@@ -21,8 +22,8 @@ use crate::{
 /// with `/`. A walk cut at its bound keeps the last components, without the
 /// leading `/`, marked truncated (as is a path with a component cut at its
 /// slot); a failed walk is unreadable.
-pub(crate) fn path_value(f: &LsmFile, block: &[u8]) -> Value {
-    if f.path_flags & PATH_FAULT != 0 {
+pub(crate) fn path_value(path_flags: u8, block: &[u8]) -> Value {
+    if path_flags & PATH_FAULT != 0 {
         return Value::Unreadable(0);
     }
     let mut parts: Vec<String> = block
@@ -30,18 +31,18 @@ pub(crate) fn path_value(f: &LsmFile, block: &[u8]) -> Value {
         .map(|slot| text(slot.split(|&b| b == 0).next().unwrap_or_default()))
         .collect();
     parts.reverse();
-    let cut = f.path_flags & PATH_CUT != 0;
+    let cut = path_flags & PATH_CUT != 0;
     let joined = parts.join("/");
     Value::Str {
         value: if cut { joined } else { format!("/{joined}") },
-        truncated: cut || f.path_flags & PATH_NAME_CUT != 0,
+        truncated: cut || path_flags & PATH_NAME_CUT != 0,
     }
 }
 
 /// The fields every LSM file record starts with, in their declared order.
 fn file_values(f: &LsmFile, block: &[u8]) -> Vec<Value> {
     vec![
-        path_value(f, block),
+        path_value(f.path_flags, block),
         Value::Int(i64::from(f.dev)),
         Value::UInt(f.ino),
         Value::Sym {
@@ -74,21 +75,8 @@ pub(super) fn decode_file_open(bytes: &[u8]) -> Result<crate::event::Event, Deco
 /// address).
 pub(super) fn decode_lsm_hook(bytes: &[u8]) -> Result<crate::event::Event, DecodeError> {
     let r: LsmHookRecord = read(bytes)?;
-    let id = r.header.event_id;
-    let e = EventKind::from_id(id).ok_or(DecodeError::UnknownEvent(id))?;
+    let e = hook_event(r.header.event_id, RecordKind::LsmHook)?;
     let def = e.def();
-    if !matches!(
-        def.source,
-        Source::Kernel {
-            record: RecordKind::LsmHook,
-            ..
-        }
-    ) {
-        return Err(DecodeError::KindMismatch {
-            id,
-            kind: RecordKind::LsmHook,
-        });
-    }
     let d = &r.data;
     let len = d.addr_len as usize;
     if len > SOCKADDR_MAX {
@@ -110,23 +98,91 @@ pub(super) fn decode_lsm_hook(bytes: &[u8]) -> Result<crate::event::Event, Decod
                     truncated: false,
                 },
             },
-            kind => {
-                // The declaration test keeps these within LSM_INTS.
-                let raw = ints.next().unwrap_or(0);
-                match kind {
-                    FieldKind::Hex => Value::Hex(raw),
-                    FieldKind::Bool => Value::Bool(raw != 0),
-                    FieldKind::Sym(k) => Value::Sym {
-                        raw,
-                        text: symbolic(k, raw).unwrap_or_else(|| raw.to_string()),
-                    },
-                    _ => Value::Int(raw as i64),
+            // The declaration test keeps these within LSM_INTS.
+            kind => number(kind, ints.next().unwrap_or(0)),
+        };
+        values.push(v);
+    }
+    declared(e, &r.header, &r.ctx, values)
+}
+
+/// A number field of an LSM hook record as its declared kind says.
+fn number(kind: FieldKind, raw: u64) -> Value {
+    match kind {
+        FieldKind::Hex => Value::Hex(raw),
+        FieldKind::Bool => Value::Bool(raw != 0),
+        FieldKind::Sym(k) => Value::Sym {
+            raw,
+            text: symbolic(k, raw).unwrap_or_else(|| raw.to_string()),
+        },
+        _ => Value::Int(raw as i64),
+    }
+}
+
+/// The declared event of an LSM record of `kind`, checked.
+fn hook_event(id: u32, kind: RecordKind) -> Result<EventKind, DecodeError> {
+    let e = EventKind::from_id(id).ok_or(DecodeError::UnknownEvent(id))?;
+    match e.def().source {
+        Source::Kernel { record, .. } if record == kind => Ok(e),
+        _ => Err(DecodeError::KindMismatch { id, kind }),
+    }
+}
+
+/// An LSM hook record of paths, kernel strings and numbers: each declared
+/// field of its event, in order, from the next path, string or number.
+pub(super) fn decode_lsm_paths(bytes: &[u8]) -> Result<crate::event::Event, DecodeError> {
+    let r: LsmPathsRecord = read(bytes)?;
+    let e = hook_event(r.header.event_id, RecordKind::LsmPaths)?;
+    let d = &r.data;
+    let fixed = size_of::<LsmPathsRecord>();
+    let paths_at = fixed + LSM_STRS * LSM_STR_MAX;
+    let (mut next_int, mut next_str, mut next_path) = (0, 0, 0);
+    let mut values = Vec::with_capacity(e.def().fields.len());
+    for f in e.def().fields {
+        let v = match f.kind {
+            FieldKind::Path => {
+                let i = next_path;
+                next_path += 1;
+                if i >= LSM_PATHS || i >= d.paths as usize {
+                    return Err(DecodeError::BadString { slot: i, len: 0 });
                 }
+                let start = paths_at + i * PATH_BLOCK;
+                path_value(
+                    d.path_flags[i],
+                    block(bytes, start, d.path_len[i] as usize)?,
+                )
+            }
+            FieldKind::Str => {
+                let i = next_str;
+                next_str += 1;
+                if i >= LSM_STRS {
+                    return Err(DecodeError::BadString { slot: i, len: 0 });
+                }
+                let len = d.str_len[i] as usize;
+                if len >= LSM_STR_MAX {
+                    return Err(DecodeError::BadString { slot: i, len });
+                }
+                let start = fixed + i * LSM_STR_MAX;
+                let raw = bytes
+                    .get(start..start + len)
+                    .ok_or(DecodeError::BadString { slot: i, len })?;
+                Value::Str {
+                    value: if d.str_flags[i] & LSM_STR_NONE != 0 {
+                        String::new()
+                    } else {
+                        text(raw)
+                    },
+                    truncated: d.str_flags[i] & LSM_STR_CUT != 0,
+                }
+            }
+            kind => {
+                let raw = d.ints.get(next_int).copied().unwrap_or(0);
+                next_int += 1;
+                number(kind, raw)
             }
         };
         values.push(v);
     }
-    debug_assert!(def.fields.len() <= LSM_INTS + 1);
     declared(e, &r.header, &r.ctx, values)
 }
 
@@ -188,6 +244,8 @@ pub(super) fn decode_bprm_check(bytes: &[u8]) -> Result<crate::event::Event, Dec
 
 #[cfg(test)]
 mod tests {
+    use exporter_common::records::LSM_INTS;
+
     use super::*;
 
     /// A path block: `names` leaf first, one per slot.
@@ -212,7 +270,7 @@ mod tests {
     fn components_join_root_first() {
         let b = block(&["f", "d", "tmp"]);
         assert_eq!(
-            path_value(&file(0, 3), &b),
+            path_value(0, &b),
             Value::Str {
                 value: "/tmp/d/f".into(),
                 truncated: false
@@ -220,7 +278,7 @@ mod tests {
         );
         // The root itself: no component.
         assert_eq!(
-            path_value(&file(0, 0), &[]),
+            path_value(0, &[]),
             Value::Str {
                 value: "/".into(),
                 truncated: false
@@ -232,20 +290,20 @@ mod tests {
     fn a_cut_walk_keeps_the_tail_marked_and_a_fault_is_unreadable() {
         let b = block(&["f", "d"]);
         assert_eq!(
-            path_value(&file(PATH_CUT, 2), &b),
+            path_value(PATH_CUT, &b),
             Value::Str {
                 value: "d/f".into(),
                 truncated: true
             }
         );
         assert_eq!(
-            path_value(&file(PATH_NAME_CUT, 2), &b),
+            path_value(PATH_NAME_CUT, &b),
             Value::Str {
                 value: "/d/f".into(),
                 truncated: true
             }
         );
-        assert_eq!(path_value(&file(PATH_FAULT, 0), &[]), Value::Unreadable(0));
+        assert_eq!(path_value(PATH_FAULT, &[]), Value::Unreadable(0));
     }
 
     #[test]
@@ -358,6 +416,59 @@ mod tests {
         r[at..at + 2].copy_from_slice(&((SOCKADDR_MAX + 1) as u16).to_ne_bytes());
         assert!(matches!(
             super::super::decode(&r),
+            Err(DecodeError::BadString { .. })
+        ));
+    }
+
+    #[test]
+    fn path_records_take_paths_strings_and_numbers_in_order() {
+        use exporter_common::records::{LsmPaths, LsmPathsBuf};
+        let mut buf = LsmPathsBuf {
+            rec: LsmPathsRecord {
+                header: exporter_common::records::RecordHeader::new(
+                    RecordKind::LsmPaths,
+                    EventKind::SbMount.id(),
+                    0,
+                ),
+                ctx: exporter_common::records::TaskContext::zeroed(),
+                data: LsmPaths {
+                    ints: [0x1000, 0],
+                    path_len: [(2 * PATH_ELEM_MAX) as u16, 0],
+                    path_flags: [0, 0],
+                    path_count: [2, 0],
+                    str_len: [8, 0],
+                    str_flags: [0, LSM_STR_NONE],
+                    paths: 1,
+                    _pad: 0,
+                },
+            },
+            strs: [[0; LSM_STR_MAX]; LSM_STRS],
+            paths: [[0; PATH_BLOCK]; LSM_PATHS],
+        };
+        buf.strs[0][..8].copy_from_slice(b"/tmp/src");
+        let b = block(&["dst", "tmp"]);
+        buf.paths[0][..b.len()].copy_from_slice(&b);
+        let len = size_of::<LsmPathsRecord>() + LSM_STRS * LSM_STR_MAX + b.len();
+        buf.rec.header.len = len as u32;
+        // SAFETY: a plain-data record viewed as its bytes.
+        let bytes =
+            unsafe { std::slice::from_raw_parts(&buf as *const LsmPathsBuf as *const u8, len) };
+        let e = super::super::decode(bytes).unwrap();
+        let s = |v: &str| Value::Str {
+            value: v.into(),
+            truncated: false,
+        };
+        assert_eq!(e.arg("dev_name"), Some(&s("/tmp/src")));
+        assert_eq!(e.arg("path"), Some(&s("/tmp/dst")));
+        assert_eq!(e.arg("type"), Some(&s("")));
+        assert_eq!(e.arg("flags"), Some(&Value::Hex(0x1000)));
+        // A record that says it holds no path for an event with one.
+        buf.rec.data.paths = 0;
+        // SAFETY: as above.
+        let bytes =
+            unsafe { std::slice::from_raw_parts(&buf as *const LsmPathsBuf as *const u8, len) };
+        assert!(matches!(
+            super::super::decode(bytes),
             Err(DecodeError::BadString { .. })
         ));
     }

@@ -67,6 +67,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         RecordKind::BprmCheck => lsm::decode_bprm_check(bytes),
         RecordKind::ExecMismatch => detection::decode_exec_mismatch(bytes),
         RecordKind::LsmHook => lsm::decode_lsm_hook(bytes),
+        RecordKind::LsmPaths => lsm::decode_lsm_paths(bytes),
     }
 }
 

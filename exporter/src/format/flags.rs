@@ -373,9 +373,36 @@ const BPF_CMDS: &[&str] = &[
 ];
 
 pub fn bpf_cmd(v: i64) -> String {
+    nth(v, BPF_CMDS)
+}
+
+/// `enum kernel_read_file_id` (include/linux/kernel_read_file.h), from 0.
+const READ_FILE_IDS: &[&str] = &[
+    "READING_UNKNOWN",
+    "READING_FIRMWARE",
+    "READING_MODULE",
+    "READING_KEXEC_IMAGE",
+    "READING_KEXEC_INITRAMFS",
+    "READING_POLICY",
+    "READING_X509_CERTIFICATE",
+];
+
+/// `enum kernel_load_data_id` (include/linux/kernel_read_file.h), from 0.
+const LOAD_DATA_IDS: &[&str] = &[
+    "LOADING_UNKNOWN",
+    "LOADING_FIRMWARE",
+    "LOADING_MODULE",
+    "LOADING_KEXEC_IMAGE",
+    "LOADING_KEXEC_INITRAMFS",
+    "LOADING_POLICY",
+    "LOADING_X509_CERTIFICATE",
+];
+
+/// The name at `v` in a table of consecutive values from 0; the number if none.
+fn nth(v: i64, names: &[&str]) -> String {
     usize::try_from(v)
         .ok()
-        .and_then(|i| BPF_CMDS.get(i))
+        .and_then(|i| names.get(i))
         .map_or_else(|| v.to_string(), |s| s.to_string())
 }
 
@@ -406,6 +433,8 @@ pub fn symbolic(kind: ArgKind, raw: u64) -> Option<String> {
         ArgKind::Whence => whence(int),
         ArgKind::PtraceMode => ptrace_mode(raw),
         ArgKind::BpfCmd => bpf_cmd(int),
+        ArgKind::KernelReadFileId => nth(int, READ_FILE_IDS),
+        ArgKind::KernelLoadDataId => nth(int, LOAD_DATA_IDS),
         _ => return None,
     })
 }

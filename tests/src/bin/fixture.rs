@@ -24,7 +24,7 @@
 //!       opens <target> through a path the tracer cannot read at entry.
 //!   exec-variants <dir> | exec-unfaulted <path-file> <target> | exec-race <a> <b> <millis>
 //!       execs for the exec check (see `exec_check`).
-//!   lsm-hooks
+//!   lsm-hooks | lsm-files <dir>
 //!       one of each action the LSM hook events report (see `lsm_hooks`).
 
 #[path = "fixture/exec_check.rs"]
@@ -331,7 +331,7 @@ fn identity_child(uid: u32, gid: u32, existing: &str, missing: &str, code: i32, 
 
 fn usage() -> ! {
     eprintln!(
-        "usage: fixture basic <existing> <missing> <code> | wait-open <path> | kinds <new-file> | identity <cgroup.procs> <hostname> <uid> <gid> <existing> <missing> <code> <argc> | unfaulted <path-file> <target> | exec-variants <dir> | exec-unfaulted <path-file> <target> | exec-race <a> <b> <millis> | lsm-hooks"
+        "usage: fixture basic <existing> <missing> <code> | wait-open <path> | kinds <new-file> | identity <cgroup.procs> <hostname> <uid> <gid> <existing> <missing> <code> <argc> | unfaulted <path-file> <target> | exec-variants <dir> | exec-unfaulted <path-file> <target> | exec-race <a> <b> <millis> | lsm-hooks | lsm-files <dir>"
     );
     std::process::exit(2);
 }
@@ -403,6 +403,7 @@ fn main() {
         Some("exec-variants") if args.len() == 3 => exec_check::variants(&args[2]),
         Some("exec-unfaulted") if args.len() == 4 => exec_check::unfaulted(&args[2], &args[3]),
         Some("lsm-hooks") if args.len() == 2 => lsm_hooks::run(),
+        Some("lsm-files") if args.len() == 3 => lsm_hooks::files(&args[2]),
         Some("exec-race") if args.len() == 5 => {
             exec_check::race(&args[2], &args[3], args[4].parse().expect("millis"))
         }
