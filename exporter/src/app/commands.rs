@@ -1,7 +1,7 @@
 //! The commands that trace nothing: `sysotel list` and `sysotel config check`.
 
 use super::plan::Plan;
-use crate::{event::catalog, kernel::loader::LsmMechanism};
+use crate::{event::catalog, kernel::loader::LsmAttach};
 
 /// `sysotel list`: every event, by category, then sysotel's own records,
 /// which every output receives. A closed stdout (`sysotel list | head`) ends
@@ -9,25 +9,39 @@ use crate::{event::catalog, kernel::loader::LsmMechanism};
 /// attaches them (found by attaching them for a moment, as root).
 pub fn list(out: &mut impl std::io::Write) -> std::io::Result<()> {
     let mut current = None;
+    let mut lsm: Option<LsmAttach> = None;
     for e in catalog::all().chain(catalog::internal()) {
+        let is_lsm = e.category == exporter_common::events::Category::Lsm;
         if current != Some(e.category) {
-            if e.category == exporter_common::events::Category::Lsm {
+            if is_lsm {
                 // Whether this kernel runs them: found by attaching them.
-                let how = match crate::kernel::loader::probe_lsm() {
-                    LsmMechanism::BpfLsm => "available on this kernel, as BPF LSM programs".into(),
-                    LsmMechanism::Fentry => "available on this kernel, as fentry programs".into(),
-                    LsmMechanism::Off(why) => {
-                        format!("unavailable on this kernel: {why}")
-                    }
-                    LsmMechanism::NotSelected => "unavailable: no LSM event is declared".into(),
+                let probe = crate::kernel::loader::probe_lsm();
+                let how = match (probe.bpf_lsm.len(), probe.fentry.len()) {
+                    (0, 0) => "unavailable on this kernel".to_string(),
+                    (_, 0) => "available on this kernel, as BPF LSM programs".to_string(),
+                    (0, _) => "available on this kernel, as fentry programs".to_string(),
+                    _ => "available on this kernel, as BPF LSM and fentry programs".to_string(),
                 };
                 writeln!(out, "{}: ({how})", e.category.name())?;
+                lsm = Some(probe);
             } else {
                 writeln!(out, "{}:", e.category.name())?;
             }
             current = Some(e.category);
         }
-        writeln!(out, "  {:<24} {}", e.name, e.signature())?;
+        let why = lsm
+            .as_ref()
+            .filter(|_| is_lsm)
+            .and_then(|l| l.why_unavailable(e.name));
+        match why {
+            Some(why) => writeln!(
+                out,
+                "  {:<24} {} (unavailable on this kernel: {why})",
+                e.name,
+                e.signature()
+            )?,
+            None => writeln!(out, "  {:<24} {}", e.name, e.signature())?,
+        }
     }
     out.flush()
 }

@@ -96,36 +96,79 @@ impl LoadError {
     }
 }
 
-/// How the LSM hook events were attached.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LsmMechanism {
-    /// BPF LSM programs.
-    BpfLsm,
-    /// fentry programs on the `security_*` functions.
-    Fentry,
-    /// Not attached: why.
-    Off(String),
-    /// No LSM event is selected.
-    NotSelected,
+/// How the LSM hook events were attached, event by event: as BPF LSM
+/// programs where the kernel runs them, else as fentry programs on the
+/// `security_*` functions, else not (and why). A kernel that lacks one hook
+/// (the path hooks need `CONFIG_SECURITY_PATH`) loses that event only.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LsmAttach {
+    pub bpf_lsm: Vec<&'static str>,
+    pub fentry: Vec<&'static str>,
+    /// Events attached by neither mechanism, and why.
+    pub unavailable: Vec<(&'static str, String)>,
 }
 
-impl LsmMechanism {
-    pub fn describe(&self) -> String {
-        match self {
-            LsmMechanism::BpfLsm => "lsm events via bpf-lsm".into(),
-            LsmMechanism::Fentry => "lsm events via fentry".into(),
-            LsmMechanism::Off(why) => format!("lsm events off ({why})"),
-            LsmMechanism::NotSelected => "lsm events not selected".into(),
+impl LsmAttach {
+    /// Why the unavailable events are: one reason when they share it.
+    fn reasons(&self) -> String {
+        let first = self.unavailable.first().map(|(_, r)| r.as_str());
+        if self
+            .unavailable
+            .iter()
+            .all(|(_, r)| Some(r.as_str()) == first)
+        {
+            return first.unwrap_or_default().to_string();
         }
+        self.unavailable
+            .iter()
+            .map(|(e, r)| format!("{e}: {r}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The event's reason if it is unavailable.
+    pub fn why_unavailable(&self, event: &str) -> Option<&str> {
+        self.unavailable
+            .iter()
+            .find(|(e, _)| *e == event)
+            .map(|(_, r)| r.as_str())
+    }
+
+    /// For the ready line: `lsm events via bpf-lsm`, `via fentry`, `via
+    /// bpf-lsm (N) and fentry (M)`, `off (why)` or `not selected`, and the
+    /// events left out.
+    pub fn describe(&self) -> String {
+        let attached = match (self.bpf_lsm.len(), self.fentry.len()) {
+            (0, 0) if self.unavailable.is_empty() => return "lsm events not selected".into(),
+            (0, 0) => return format!("lsm events off ({})", self.reasons()),
+            (_, 0) => "lsm events via bpf-lsm".to_string(),
+            (0, _) => "lsm events via fentry".to_string(),
+            (b, f) => format!("lsm events via bpf-lsm ({b}) and fentry ({f})"),
+        };
+        if self.unavailable.is_empty() {
+            return attached;
+        }
+        let names: Vec<_> = self.unavailable.iter().map(|(e, _)| *e).collect();
+        format!(
+            "{attached}, unavailable: {} ({})",
+            names.join(" "),
+            self.reasons()
+        )
     }
 }
 
 /// How the LSM events would attach on this kernel, found by loading and
 /// attaching their programs for a moment (what `sysotel list` shows). As
-/// root only: without the privileges the answer is that.
-pub fn probe_lsm() -> LsmMechanism {
+/// root only: without the privileges every event is unavailable, saying so.
+pub fn probe_lsm() -> LsmAttach {
+    let lsm_events = || {
+        EventKind::ALL
+            .iter()
+            .filter(|e| e.def().category == exporter_common::events::Category::Lsm)
+            .map(|e| e.def().name)
+    };
     let Ok(selection) = Selection::parse(&["lsm"]) else {
-        return LsmMechanism::NotSelected;
+        return LsmAttach::default();
     };
     let opts = LoadOptions {
         selection,
@@ -144,7 +187,10 @@ pub fn probe_lsm() -> LsmMechanism {
             t.detach();
             t.lsm
         }
-        Err(e) => LsmMechanism::Off(e.to_string()),
+        Err(e) => LsmAttach {
+            unavailable: lsm_events().map(|n| (n, e.to_string())).collect(),
+            ..LsmAttach::default()
+        },
     }
 }
 
@@ -228,7 +274,7 @@ pub struct Tracer {
     ebpf: Ebpf,
     links: Vec<(&'static str, Link)>,
     /// How the LSM hook events are attached.
-    pub lsm: LsmMechanism,
+    pub lsm: LsmAttach,
     /// The programs, in the order they were attached.
     programs: Vec<&'static str>,
     /// Keeps kernel run-time statistics on while open.
@@ -343,7 +389,7 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
     let mut tracer = Tracer {
         ebpf,
         links: Vec::new(),
-        lsm: LsmMechanism::NotSelected,
+        lsm: LsmAttach::default(),
         programs: Vec::new(),
         stats_fd,
     };
@@ -367,10 +413,10 @@ pub fn load(opts: LoadOptions) -> Result<Tracer, LoadError> {
         }
     }
     if !lsm_events.is_empty() {
-        tracer.lsm = tracer.attach_lsm(&lsm_events, aya_btf.as_ref())?;
-        if let (LsmMechanism::Off(reason), true) = (&tracer.lsm, opts.lsm_required) {
+        tracer.lsm = tracer.attach_lsm(&lsm_events, aya_btf.as_ref());
+        if let (Some((event, reason)), true) = (tracer.lsm.unavailable.first(), opts.lsm_required) {
             return Err(LoadError::LsmUnavailable {
-                event: lsm_events[0].1,
+                event,
                 reason: reason.clone(),
             });
         }
@@ -408,7 +454,8 @@ impl Tracer {
         &mut self,
         events: &[(Program, &'static str)],
         btf: Option<&aya::Btf>,
-    ) -> Result<LsmMechanism, LoadError> {
+    ) -> LsmAttach {
+        let mut out = LsmAttach::default();
         let owned;
         let btf = match btf {
             Some(b) => b,
@@ -417,87 +464,74 @@ impl Tracer {
                     owned = b;
                     &owned
                 }
-                Err(e) => return Ok(LsmMechanism::Off(format!("no kernel BTF: {e}"))),
+                Err(e) => {
+                    out.unavailable = events
+                        .iter()
+                        .map(|(_, name)| (*name, format!("no kernel BTF: {e}")))
+                        .collect();
+                    return out;
+                }
             },
         };
-        let lsm_reason = match bpf_lsm_active() {
-            Ok(()) => match self.try_attach(events, btf, true) {
-                Ok(()) => return Ok(LsmMechanism::BpfLsm),
-                Err(e) => format!("bpf-lsm refused: {e}"),
-            },
-            Err(why) => why,
-        };
-        match self.try_attach(events, btf, false) {
-            Ok(()) => Ok(LsmMechanism::Fentry),
-            Err(e) => Ok(LsmMechanism::Off(format!(
-                "{lsm_reason}; fentry refused: {e}"
-            ))),
+        let active = bpf_lsm_active();
+        for &(p, event) in events {
+            let as_lsm = match &active {
+                Ok(()) => match self.attach_one(p, btf, true) {
+                    Ok(()) => {
+                        out.bpf_lsm.push(event);
+                        continue;
+                    }
+                    Err(e) => format!("bpf-lsm refused: {e}"),
+                },
+                Err(why) => why.clone(),
+            };
+            match self.attach_one(p, btf, false) {
+                Ok(()) => out.fentry.push(event),
+                Err(e) => out
+                    .unavailable
+                    .push((event, format!("{as_lsm}; fentry refused: {e}"))),
+            }
         }
+        out
     }
 
-    /// Loads and attaches every program of `events` with one mechanism; on a
-    /// failure detaches what it attached and says why.
-    fn try_attach(
-        &mut self,
-        events: &[(Program, &'static str)],
-        btf: &aya::Btf,
-        lsm: bool,
-    ) -> Result<(), String> {
-        let mut attached = Vec::new();
-        let mut failure = None;
-        for (p, _) in events {
-            let Attach::Lsm {
-                hook,
-                function,
+    /// Loads and attaches program `p` as a BPF LSM program (`lsm`) or as
+    /// its fentry program; why not when it cannot.
+    fn attach_one(&mut self, p: Program, btf: &aya::Btf, lsm: bool) -> Result<(), String> {
+        let Attach::Lsm {
+            hook,
+            function,
+            fentry,
+        } = p.attach
+        else {
+            return Err(format!("{} is not an LSM program", p.name));
+        };
+        let (name, link) = if lsm {
+            let prog = self
+                .ebpf
+                .program_mut(p.name)
+                .ok_or_else(|| format!("no program {}", p.name))?;
+            let prog = <&mut Lsm>::try_from(prog).map_err(|e| e.to_string())?;
+            prog.load(hook, btf).map_err(|e| describe(&e))?;
+            (
+                p.name,
+                prog.attach().map(Link::Lsm).map_err(|e| describe(&e))?,
+            )
+        } else {
+            let prog = self
+                .ebpf
+                .program_mut(fentry)
+                .ok_or_else(|| format!("no program {fentry}"))?;
+            let prog = <&mut FEntry>::try_from(prog).map_err(|e| e.to_string())?;
+            prog.load(function, btf).map_err(|e| describe(&e))?;
+            (
                 fentry,
-            } = p.attach
-            else {
-                continue;
-            };
-            let result = if lsm {
-                self.ebpf
-                    .program_mut(p.name)
-                    .ok_or_else(|| format!("no program {}", p.name))
-                    .and_then(|prog| <&mut Lsm>::try_from(prog).map_err(|e| e.to_string()))
-                    .and_then(|prog| {
-                        prog.load(hook, btf).map_err(|e| describe(&e))?;
-                        prog.attach().map(Link::Lsm).map_err(|e| describe(&e))
-                    })
-                    .map(|l| (p.name, l))
-            } else {
-                self.ebpf
-                    .program_mut(fentry)
-                    .ok_or_else(|| format!("no program {fentry}"))
-                    .and_then(|prog| <&mut FEntry>::try_from(prog).map_err(|e| e.to_string()))
-                    .and_then(|prog| {
-                        prog.load(function, btf).map_err(|e| describe(&e))?;
-                        prog.attach().map(Link::FEntry).map_err(|e| describe(&e))
-                    })
-                    .map(|l| (fentry, l))
-            };
-            match result {
-                Ok(link) => attached.push(link),
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-        }
-        match failure {
-            None => {
-                for (name, link) in attached {
-                    self.links.push((name, link));
-                    self.programs.push(name);
-                }
-                Ok(())
-            }
-            Some(e) => {
-                for (name, link) in attached {
-                    self.detach_one(name, link);
-                }
-                Err(e)
-            }
-        }
+                prog.attach().map(Link::FEntry).map_err(|e| describe(&e))?,
+            )
+        };
+        self.links.push((name, link));
+        self.programs.push(name);
+        Ok(())
     }
 
     fn detach_one(&mut self, name: &str, link: Link) {
@@ -684,4 +718,48 @@ fn non_zero(v: &[u64]) -> Vec<(EventId, u64)> {
         .filter(|(_, n)| **n > 0)
         .map(|(id, n)| (id as EventId, *n))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LsmAttach;
+
+    #[test]
+    fn the_ready_line_says_how_each_lsm_event_attached() {
+        let none = LsmAttach::default();
+        assert_eq!(none.describe(), "lsm events not selected");
+        let all = LsmAttach {
+            bpf_lsm: vec!["security_file_open", "security_bpf"],
+            ..LsmAttach::default()
+        };
+        assert_eq!(all.describe(), "lsm events via bpf-lsm");
+        let fentry = LsmAttach {
+            fentry: vec!["security_file_open"],
+            ..LsmAttach::default()
+        };
+        assert_eq!(fentry.describe(), "lsm events via fentry");
+        // A kernel without the path hooks loses those events only.
+        let some = LsmAttach {
+            bpf_lsm: vec!["security_file_open"],
+            fentry: vec!["security_bpf"],
+            unavailable: vec![
+                ("security_path_unlink", "no hook".into()),
+                ("security_path_rename", "no hook".into()),
+            ],
+        };
+        assert_eq!(
+            some.describe(),
+            "lsm events via bpf-lsm (1) and fentry (1), unavailable: security_path_unlink security_path_rename (no hook)"
+        );
+        assert_eq!(
+            some.why_unavailable("security_path_rename"),
+            Some("no hook")
+        );
+        assert_eq!(some.why_unavailable("security_file_open"), None);
+        let off = LsmAttach {
+            unavailable: vec![("a", "x".into()), ("b", "y".into())],
+            ..LsmAttach::default()
+        };
+        assert_eq!(off.describe(), "lsm events off (a: x; b: y)");
+    }
 }
