@@ -88,7 +88,7 @@ pub(super) fn decode_exec_mismatch(bytes: &[u8]) -> Result<Event, DecodeError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use exporter_common::records::{
         ExecMismatch, ExecMismatchBuf, RecordHeader, RecordKind, STR_FAULT, TaskContext,
     };
@@ -97,7 +97,12 @@ mod tests {
     use crate::decode::decode;
 
     /// A whole mismatch record as the kernel writes it, as bytes.
-    fn record(reason: u32, said: &[u8], kernel: &[u8], said_flags: u8) -> Vec<u8> {
+    pub(in crate::decode) fn record(
+        reason: u32,
+        said: &[u8],
+        kernel: &[u8],
+        said_flags: u8,
+    ) -> Vec<u8> {
         let len = size_of::<ExecMismatchBuf>();
         let mut buf = ExecMismatchBuf {
             rec: ExecMismatchRecord {

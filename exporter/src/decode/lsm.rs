@@ -243,7 +243,7 @@ pub(super) fn decode_bprm_check(bytes: &[u8]) -> Result<crate::event::Event, Dec
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use exporter_common::records::LSM_INTS;
 
     use super::*;
@@ -330,7 +330,11 @@ mod tests {
         ));
     }
 
-    fn hook_record(e: EventKind, ints: [u64; LSM_INTS], addr: &[u8]) -> Vec<u8> {
+    pub(in crate::decode) fn hook_record(
+        e: EventKind,
+        ints: [u64; LSM_INTS],
+        addr: &[u8],
+    ) -> Vec<u8> {
         let mut buf = exporter_common::records::LsmHookBuf {
             rec: LsmHookRecord {
                 header: exporter_common::records::RecordHeader::new(
@@ -420,8 +424,9 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn path_records_take_paths_strings_and_numbers_in_order() {
+    /// A mount record: `/tmp/src` bind-mounted on `/tmp/dst`, its path
+    /// count `paths`.
+    pub(in crate::decode) fn mount_record(paths: u8) -> Vec<u8> {
         use exporter_common::records::{LsmPaths, LsmPathsBuf};
         let mut buf = LsmPathsBuf {
             rec: LsmPathsRecord {
@@ -438,7 +443,7 @@ mod tests {
                     path_count: [2, 0],
                     str_len: [8, 0],
                     str_flags: [0, LSM_STR_NONE],
-                    paths: 1,
+                    paths,
                     _pad: 0,
                 },
             },
@@ -451,8 +456,12 @@ mod tests {
         let len = size_of::<LsmPathsRecord>() + LSM_STRS * LSM_STR_MAX + b.len();
         buf.rec.header.len = len as u32;
         // SAFETY: a plain-data record viewed as its bytes.
-        let bytes =
-            unsafe { std::slice::from_raw_parts(&buf as *const LsmPathsBuf as *const u8, len) };
+        unsafe { std::slice::from_raw_parts(&buf as *const LsmPathsBuf as *const u8, len) }.to_vec()
+    }
+
+    #[test]
+    fn path_records_take_paths_strings_and_numbers_in_order() {
+        let bytes = &mount_record(1)[..];
         let e = super::super::decode(bytes).unwrap();
         let s = |v: &str| Value::Str {
             value: v.into(),
@@ -463,12 +472,8 @@ mod tests {
         assert_eq!(e.arg("type"), Some(&s("")));
         assert_eq!(e.arg("flags"), Some(&Value::Hex(0x1000)));
         // A record that says it holds no path for an event with one.
-        buf.rec.data.paths = 0;
-        // SAFETY: as above.
-        let bytes =
-            unsafe { std::slice::from_raw_parts(&buf as *const LsmPathsBuf as *const u8, len) };
         assert!(matches!(
-            super::super::decode(bytes),
+            super::super::decode(&mount_record(0)),
             Err(DecodeError::BadString { .. })
         ));
     }

@@ -458,6 +458,20 @@ fn fuzz_seeds() -> Vec<(&'static str, Vec<u8>)> {
             ),
         ),
         ("exit", bytes_of(&exit)),
+        (
+            "lsm-listen",
+            super::lsm::tests::hook_record(EventKind::SocketListen, [2, 1, 6, 7, 0, 0], &inet),
+        ),
+        ("lsm-mount", super::lsm::tests::mount_record(1)),
+        (
+            "exec-mismatch",
+            super::detection::tests::record(
+                exporter_common::records::MISMATCH_CHANGED,
+                b"/bin/ls",
+                b"/bin/bash",
+                0,
+            ),
+        ),
     ]
 }
 
