@@ -170,6 +170,22 @@ pub fn wait_listening(port: u16, what: &str) {
     );
 }
 
+/// Runs `program` with `args` to its end and returns what it printed,
+/// failing the test (with its stderr) if it did not succeed.
+pub fn run_ok(program: &str, args: &[&str]) -> std::process::Output {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Runs sysotel to completion with `args` and `env` only (the test's own
 /// `SYSOTEL_*` and `OTEL_*` variables removed).
 pub fn run_sysotel(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {

@@ -8,9 +8,9 @@
 //! (`changed`) naming the program that really ran (the execve record names
 //! it as well: a successful exec's name comes from the kernel's view).
 
-use std::{collections::HashMap, process::Command};
+use std::collections::HashMap;
 
-use sysotel_tests::{Stopped, Sysotel, fixture_report, json_events, unique_path};
+use sysotel_tests::{Stopped, Sysotel, fixture_report, json_events, run_ok, unique_path};
 
 const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture");
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_workload");
@@ -50,20 +50,8 @@ fn honest_execs_are_no_mismatch() {
         "-o",
         "json",
     ]);
-    let out = Command::new(FIXTURE)
-        .args(["exec-variants", &dir])
-        .output()
-        .expect("run fixture");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ordinary = Command::new(WORKLOAD)
-        .args(["forkexec", "1000"])
-        .output()
-        .expect("run workload");
-    assert!(ordinary.status.success());
+    let out = run_ok(FIXTURE, &["exec-variants", &dir]);
+    run_ok(WORKLOAD, &["forkexec", "1000"]);
     let stopped = sysotel.stop();
     let _ = std::fs::remove_dir_all(&dir);
 
@@ -106,15 +94,7 @@ fn a_name_unreadable_at_entry_is_a_mismatch() {
     // Only the detection: the exec syscalls are captured at entry for it
     // all the same, and not reported.
     let sysotel = Sysotel::start(&["-e", MISMATCH, "-o", "json"]);
-    let out = Command::new(FIXTURE)
-        .args(["exec-unfaulted", &path_file, "/bin/true"])
-        .output()
-        .expect("run fixture");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(FIXTURE, &["exec-unfaulted", &path_file, "/bin/true"]);
     let r = fixture_report(&out.stdout);
     let stopped = sysotel.stop();
     let _ = std::fs::remove_file(&path_file);
@@ -158,17 +138,9 @@ fn a_name_changed_after_entry_is_a_mismatch_naming_what_ran() {
         "-o",
         "json",
     ]);
-    let out = Command::new(FIXTURE)
-        .args(["exec-race", &a, &b, &bound_ms.to_string()])
-        .output()
-        .expect("run fixture");
+    let out = run_ok(FIXTURE, &["exec-race", &a, &b, &bound_ms.to_string()]);
     let stopped = sysotel.stop();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
     let tries = fixture_report(&out.stdout)["tries"].clone();
     // Which program each child really ran, by its exit code.

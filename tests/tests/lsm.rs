@@ -207,15 +207,7 @@ fn hook_events_report_what_the_kernel_was_asked() {
         return;
     }
     let sysotel = Sysotel::start(&["-e", HOOK_EVENTS, "-o", "json"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_fixture"))
-        .arg("lsm-hooks")
-        .output()
-        .expect("run fixture");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = sysotel_tests::run_ok(env!("CARGO_BIN_EXE_fixture"), &["lsm-hooks"]);
     let r = sysotel_tests::fixture_report(&out.stdout);
     let stopped = sysotel.stop();
     let pid = report_num(&r, "pid") as u32;
@@ -300,17 +292,9 @@ fn path_events_report_whole_paths() {
     let real = std::fs::canonicalize(&dir).unwrap();
     let real = real.to_str().unwrap();
     let sysotel = Sysotel::start(&["-e", PATH_EVENTS, "-o", "json"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_fixture"))
-        .args(["lsm-files", &dir])
-        .output()
-        .expect("run fixture");
+    let out = sysotel_tests::run_ok(env!("CARGO_BIN_EXE_fixture"), &["lsm-files", &dir]);
     let stopped = sysotel.stop();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let r = sysotel_tests::fixture_report(&out.stdout);
     let pid = report_num(&r, "pid") as u32;
     let one = |event: &str| -> serde_json::Value {

@@ -12,29 +12,8 @@ use exporter_common::{
     syscalls,
 };
 
-use super::{DecodeError, declared, read};
-use crate::event::{Event, Value, text};
-
-/// A name from its slot, bounds-checked against the slot and the record.
-fn name(
-    bytes: &[u8],
-    slot: usize,
-    start: usize,
-    max: usize,
-    len: usize,
-    truncated: bool,
-) -> Result<Value, DecodeError> {
-    if len >= max {
-        return Err(DecodeError::BadString { slot, len });
-    }
-    let raw = bytes
-        .get(start..start + len)
-        .ok_or(DecodeError::BadString { slot, len })?;
-    Ok(Value::Str {
-        value: text(raw),
-        truncated,
-    })
-}
+use super::{DecodeError, declared, read, slot_str};
+use crate::event::{Event, Value};
 
 pub(super) fn decode_exec_mismatch(bytes: &[u8]) -> Result<Event, DecodeError> {
     let r: ExecMismatchRecord = read(bytes)?;
@@ -48,7 +27,7 @@ pub(super) fn decode_exec_mismatch(bytes: &[u8]) -> Result<Event, DecodeError> {
     let syscall_path = if d.reason == MISMATCH_UNREADABLE {
         Value::Unreadable(d.addr)
     } else {
-        name(
+        slot_str(
             bytes,
             0,
             fixed,
@@ -57,7 +36,7 @@ pub(super) fn decode_exec_mismatch(bytes: &[u8]) -> Result<Event, DecodeError> {
             d.syscall_flags & STR_TRUNCATED != 0,
         )?
     };
-    let kernel_path = name(
+    let kernel_path = slot_str(
         bytes,
         1,
         fixed + STR_MAX,

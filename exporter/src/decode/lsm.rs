@@ -12,7 +12,7 @@ use exporter_common::{
     },
 };
 
-use super::{DecodeError, declared, read};
+use super::{DecodeError, declared, read, slot_str};
 use crate::{
     event::{SockAddr, Value, text},
     format::flags::{open_flags, symbolic},
@@ -158,22 +158,20 @@ pub(super) fn decode_lsm_paths(bytes: &[u8]) -> Result<crate::event::Event, Deco
                 if i >= LSM_STRS {
                     return Err(DecodeError::BadString { slot: i, len: 0 });
                 }
-                let len = d.str_len[i] as usize;
-                if len >= LSM_STR_MAX {
-                    return Err(DecodeError::BadString { slot: i, len });
-                }
+                let len = if d.str_flags[i] & LSM_STR_NONE != 0 {
+                    0
+                } else {
+                    d.str_len[i] as usize
+                };
                 let start = fixed + i * LSM_STR_MAX;
-                let raw = bytes
-                    .get(start..start + len)
-                    .ok_or(DecodeError::BadString { slot: i, len })?;
-                Value::Str {
-                    value: if d.str_flags[i] & LSM_STR_NONE != 0 {
-                        String::new()
-                    } else {
-                        text(raw)
-                    },
-                    truncated: d.str_flags[i] & LSM_STR_CUT != 0,
-                }
+                slot_str(
+                    bytes,
+                    i,
+                    start,
+                    LSM_STR_MAX,
+                    len,
+                    d.str_flags[i] & LSM_STR_CUT != 0,
+                )?
             }
             kind => {
                 let raw = d.ints.get(next_int).copied().unwrap_or(0);
@@ -192,16 +190,14 @@ pub(super) fn decode_bprm_check(bytes: &[u8]) -> Result<crate::event::Event, Dec
     let fixed = size_of::<BprmCheckRecord>();
     let path = block(bytes, fixed, d.file.path_len as usize)?;
     let name = |slot: usize, start: usize, len: usize, truncated: u32| {
-        if len >= EXEC_FILENAME_MAX {
-            return Err(DecodeError::BadString { slot, len });
-        }
-        let raw = bytes
-            .get(start..start + len)
-            .ok_or(DecodeError::BadString { slot, len })?;
-        Ok(Value::Str {
-            value: text(raw),
-            truncated: d.flags & truncated != 0,
-        })
+        slot_str(
+            bytes,
+            slot,
+            start,
+            EXEC_FILENAME_MAX,
+            len,
+            d.flags & truncated != 0,
+        )
     };
     let filename_at = fixed + PATH_BLOCK;
     let filename = name(

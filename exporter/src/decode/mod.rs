@@ -133,6 +133,28 @@ fn declared(
     Ok(Event::declared(e, context(ctx), values))
 }
 
+/// The string of `len` bytes at `start` in its slot of `max` bytes (`slot`
+/// names it in errors), bounds-checked against the slot and the record.
+fn slot_str(
+    bytes: &[u8],
+    slot: usize,
+    start: usize,
+    max: usize,
+    len: usize,
+    truncated: bool,
+) -> Result<Value, DecodeError> {
+    if len >= max {
+        return Err(DecodeError::BadString { slot, len });
+    }
+    let raw = bytes
+        .get(start..start + len)
+        .ok_or(DecodeError::BadString { slot, len })?;
+    Ok(Value::Str {
+        value: text(raw),
+        truncated,
+    })
+}
+
 /// NUL-terminated strings back to back (argv blocks, captured arrays). A block
 /// cut at its bound ends in a partial string, which is kept.
 fn split_nul(block: &[u8]) -> Vec<String> {
