@@ -18,10 +18,13 @@ fn run_fixture() -> Opened {
 }
 
 /// Waits until rotel has a record matching `pred` (batches leave on a timer).
+/// Waits for a record at rotel: long enough for a batch that met the
+/// collector down to come through its next retry (the delay doubles up to
+/// 10 s) on a machine busy with other work.
 fn wait_for(rotel: &Rotel, what: &str, pred: impl Fn(&Record) -> bool) -> Record {
     sysotel_tests::wait_for(
         &format!("rotel to receive {what}"),
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         || rotel.records().into_iter().find(|r| pred(r)),
     )
 }
