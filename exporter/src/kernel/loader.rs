@@ -473,61 +473,80 @@ impl Tracer {
                 }
             },
         };
-        let active = bpf_lsm_active();
+        // A mechanism the kernel denies (EPERM: a lockdown, a policy) denies
+        // every program: tried once, not once per event (each try costs a
+        // search of the kernel's BTF).
+        let mut lsm_denied = bpf_lsm_active().err();
+        let mut fentry_denied: Option<String> = None;
         for &(p, event) in events {
-            let as_lsm = match &active {
-                Ok(()) => match self.attach_one(p, btf, true) {
+            let as_lsm = match &lsm_denied {
+                Some(why) => why.clone(),
+                None => match self.attach_one(p, btf, true) {
                     Ok(()) => {
                         out.bpf_lsm.push(event);
                         continue;
                     }
-                    Err(e) => format!("bpf-lsm refused: {e}"),
+                    Err((e, denied)) => {
+                        let why = format!("bpf-lsm refused: {e}");
+                        if denied {
+                            lsm_denied = Some(why.clone());
+                        }
+                        why
+                    }
                 },
-                Err(why) => why.clone(),
             };
-            match self.attach_one(p, btf, false) {
-                Ok(()) => out.fentry.push(event),
-                Err(e) => out
-                    .unavailable
-                    .push((event, format!("{as_lsm}; fentry refused: {e}"))),
-            }
+            let as_fentry = match &fentry_denied {
+                Some(why) => why.clone(),
+                None => match self.attach_one(p, btf, false) {
+                    Ok(()) => {
+                        out.fentry.push(event);
+                        continue;
+                    }
+                    Err((e, denied)) => {
+                        let why = format!("fentry refused: {e}");
+                        if denied {
+                            fentry_denied = Some(why.clone());
+                        }
+                        why
+                    }
+                },
+            };
+            out.unavailable
+                .push((event, format!("{as_lsm}; {as_fentry}")));
         }
         out
     }
 
     /// Loads and attaches program `p` as a BPF LSM program (`lsm`) or as
-    /// its fentry program; why not when it cannot.
-    fn attach_one(&mut self, p: Program, btf: &aya::Btf, lsm: bool) -> Result<(), String> {
+    /// its fentry program; why not when it cannot, and whether the kernel
+    /// denied it (EPERM) rather than found fault with this program.
+    fn attach_one(&mut self, p: Program, btf: &aya::Btf, lsm: bool) -> Result<(), (String, bool)> {
         let Attach::Lsm {
             hook,
             function,
             fentry,
         } = p.attach
         else {
-            return Err(format!("{} is not an LSM program", p.name));
+            return Err((format!("{} is not an LSM program", p.name), false));
         };
+        let fail = |e: aya::programs::ProgramError| (describe(&e), denied(&e));
+        let other = |e: String| (e, false);
         let (name, link) = if lsm {
             let prog = self
                 .ebpf
                 .program_mut(p.name)
-                .ok_or_else(|| format!("no program {}", p.name))?;
-            let prog = <&mut Lsm>::try_from(prog).map_err(|e| e.to_string())?;
-            prog.load(hook, btf).map_err(|e| describe(&e))?;
-            (
-                p.name,
-                prog.attach().map(Link::Lsm).map_err(|e| describe(&e))?,
-            )
+                .ok_or_else(|| other(format!("no program {}", p.name)))?;
+            let prog = <&mut Lsm>::try_from(prog).map_err(|e| other(e.to_string()))?;
+            prog.load(hook, btf).map_err(fail)?;
+            (p.name, prog.attach().map(Link::Lsm).map_err(fail)?)
         } else {
             let prog = self
                 .ebpf
                 .program_mut(fentry)
-                .ok_or_else(|| format!("no program {fentry}"))?;
-            let prog = <&mut FEntry>::try_from(prog).map_err(|e| e.to_string())?;
-            prog.load(function, btf).map_err(|e| describe(&e))?;
-            (
-                fentry,
-                prog.attach().map(Link::FEntry).map_err(|e| describe(&e))?,
-            )
+                .ok_or_else(|| other(format!("no program {fentry}")))?;
+            let prog = <&mut FEntry>::try_from(prog).map_err(|e| other(e.to_string()))?;
+            prog.load(function, btf).map_err(fail)?;
+            (fentry, prog.attach().map(Link::FEntry).map_err(fail)?)
         };
         self.links.push((name, link));
         self.programs.push(name);
@@ -560,6 +579,18 @@ impl Tracer {
 
 /// A program error as one line: the kernel's answer, and the verifier's
 /// last words when it said any.
+/// The kernel refused the program with EPERM: not this program's fault
+/// (a lockdown or a policy), and so the same for every program of its kind.
+fn denied(e: &aya::programs::ProgramError) -> bool {
+    use aya::programs::ProgramError as E;
+    let io = match e {
+        E::LoadError { io_error, .. } => io_error,
+        E::SyscallError(s) => &s.io_error,
+        _ => return false,
+    };
+    io.raw_os_error() == Some(libc::EPERM)
+}
+
 fn describe(e: &aya::programs::ProgramError) -> String {
     let text = e.to_string();
     let text = text.trim_end();
