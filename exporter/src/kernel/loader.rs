@@ -474,47 +474,53 @@ impl Tracer {
             },
         };
         // A mechanism the kernel denies (EPERM: a lockdown, a policy) denies
-        // every program: tried once, not once per event (each try costs a
-        // search of the kernel's BTF).
+        // every program: tried once, not once per event (on this host 2
+        // attempts instead of one per event and mechanism, 30).
         let mut lsm_denied = bpf_lsm_active().err();
         let mut fentry_denied: Option<String> = None;
         for &(p, event) in events {
-            let as_lsm = match &lsm_denied {
-                Some(why) => why.clone(),
-                None => match self.attach_one(p, btf, true) {
-                    Ok(()) => {
-                        out.bpf_lsm.push(event);
-                        continue;
-                    }
-                    Err((e, denied)) => {
-                        let why = format!("bpf-lsm refused: {e}");
-                        if denied {
-                            lsm_denied = Some(why.clone());
-                        }
-                        why
-                    }
-                },
+            let as_lsm = match self.attach_with(p, btf, true, &mut lsm_denied) {
+                Ok(()) => {
+                    out.bpf_lsm.push(event);
+                    continue;
+                }
+                Err(why) => why,
             };
-            let as_fentry = match &fentry_denied {
-                Some(why) => why.clone(),
-                None => match self.attach_one(p, btf, false) {
-                    Ok(()) => {
-                        out.fentry.push(event);
-                        continue;
-                    }
-                    Err((e, denied)) => {
-                        let why = format!("fentry refused: {e}");
-                        if denied {
-                            fentry_denied = Some(why.clone());
-                        }
-                        why
-                    }
-                },
+            let as_fentry = match self.attach_with(p, btf, false, &mut fentry_denied) {
+                Ok(()) => {
+                    out.fentry.push(event);
+                    continue;
+                }
+                Err(why) => why,
             };
             out.unavailable
                 .push((event, format!("{as_lsm}; {as_fentry}")));
         }
         out
+    }
+
+    /// [`Self::attach_one`] unless the mechanism was `denied` before; a
+    /// denial (EPERM) is remembered for the programs after this one. Why
+    /// not, as the ready line says it.
+    fn attach_with(
+        &mut self,
+        p: Program,
+        btf: &aya::Btf,
+        lsm: bool,
+        denied: &mut Option<String>,
+    ) -> Result<(), String> {
+        if let Some(why) = denied {
+            return Err(why.clone());
+        }
+        let (e, is_denial) = match self.attach_one(p, btf, lsm) {
+            Ok(()) => return Ok(()),
+            Err(failure) => failure,
+        };
+        let why = format!("{} refused: {e}", if lsm { "bpf-lsm" } else { "fentry" });
+        if is_denial {
+            *denied = Some(why.clone());
+        }
+        Err(why)
     }
 
     /// Loads and attaches program `p` as a BPF LSM program (`lsm`) or as
