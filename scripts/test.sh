@@ -19,6 +19,8 @@ fi
 
 step "setup"
 bash scripts/setup.sh --peers
+# Docker Engine on containerd, and the local test image: the container tests.
+bash scripts/runtimes.sh
 
 # Every build below uses the committed lock files as they are: a fresh clone
 # builds exactly what was tested, or fails saying the lock is stale.

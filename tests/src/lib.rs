@@ -696,3 +696,30 @@ pub fn hostname() -> String {
         .trim()
         .to_string()
 }
+
+/// The image the container tests run (scripts/runtimes.sh builds it).
+pub const TEST_IMAGE: &str = "sysotel-test/busybox:1";
+/// Debian's docker client, of the daemon's release (another may come first
+/// on PATH).
+const DOCKER: &str = "/usr/bin/docker";
+
+/// Fails, saying why, when dockerd does not answer or the test image is
+/// missing: `scripts/runtimes.sh` (run by `make test`) installs and starts both.
+pub fn require_docker() {
+    let ok = Command::new(DOCKER)
+        .args(["image", "inspect", TEST_IMAGE])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "this test needs Docker Engine with the image {TEST_IMAGE}: run `bash scripts/runtimes.sh` (make test does)"
+    );
+}
+
+/// Runs `docker ARGS`, which must succeed; its stdout.
+pub fn docker(args: &[&str]) -> String {
+    let out = run_ok(DOCKER, args);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -21,26 +21,105 @@ pub fn container_id_from_path(path: &str) -> Option<&str> {
     })
 }
 
-/// Maps the kernel's cgroup id (the cgroup v2 directory's inode number) to
-/// the container id in that cgroup's path, walking `/sys/fs/cgroup` when an id
-/// is new, at most once per [`RESCAN_EVERY`].
+/// `FILEID_KERNFS` (include/linux/exportfs.h): a kernfs file handle, whose
+/// eight bytes are the node's id, the cgroup id the kernel reports.
+const FILEID_KERNFS: i32 = 0xfe;
+
+/// Maps the kernel's cgroup id (the cgroup v2 directory's id, its inode
+/// number) to the container id in that cgroup's path.
+///
+/// A new id is opened by its file handle on the cgroup2 mount
+/// (`open_by_handle_at`, which needs CAP_DAC_READ_SEARCH): the directory's
+/// path, whenever the cgroup was created, in two system calls. Where the
+/// kernel refuses that, the cgroup tree is walked instead, at most once per
+/// [`RESCAN_EVERY`], and an id not found yet is looked for again at the next
+/// walk: a container created just after a walk is attributed from the next
+/// one on, at most a second later.
 pub struct Containers {
     root: std::path::PathBuf,
+    /// The cgroup2 mount, while opening by handle works.
+    mount: Option<std::os::fd::OwnedFd>,
+    /// Cgroups found: their container id, or None for a cgroup of no
+    /// container (a definite answer). Ids not found are not kept.
     known: HashMap<u64, Option<std::sync::Arc<str>>>,
     last_scan: Option<std::time::Instant>,
+    rescan_every: std::time::Duration,
     /// The last answer: a run of events comes from one cgroup. Forgotten at
     /// every scan, the only place an answer changes.
     last: Option<(u64, Option<std::sync::Arc<str>>)>,
 }
 
+/// What opening a cgroup by its id told.
+enum ByHandle {
+    /// The cgroup's path.
+    Path(std::path::PathBuf),
+    /// The cgroup no longer exists (ESTALE): ids are never reused.
+    Gone,
+    /// The kernel refuses handles here (no CAP_DAC_READ_SEARCH, an old
+    /// kernel): walk the tree instead.
+    Unsupported,
+}
+
+/// Opens the cgroup `id` on the cgroup2 mount `mount` and reads its path.
+fn open_by_id(mount: &std::os::fd::OwnedFd, id: u64) -> ByHandle {
+    use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+    #[repr(C)]
+    struct KernfsHandle {
+        handle_bytes: u32,
+        handle_type: i32,
+        id: u64,
+    }
+    let mut h = KernfsHandle {
+        handle_bytes: 8,
+        handle_type: FILEID_KERNFS,
+        id,
+    };
+    // SAFETY: `h` is a `struct file_handle` header followed by its 8 bytes
+    // of handle, alive for the call; the kernel reads `handle_bytes` bytes.
+    let fd = unsafe {
+        libc::open_by_handle_at(
+            mount.as_raw_fd(),
+            (&raw mut h).cast::<libc::file_handle>(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::ESTALE | libc::ENOENT) => ByHandle::Gone,
+            _ => ByHandle::Unsupported,
+        };
+    }
+    // SAFETY: a descriptor the call above just opened, owned here alone.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    match std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) {
+        Ok(path) => ByHandle::Path(path),
+        Err(_) => ByHandle::Unsupported,
+    }
+}
+
 impl Containers {
     pub fn new(root: impl Into<std::path::PathBuf>) -> Containers {
+        let root = root.into();
+        let mount = std::fs::File::open(&root)
+            .ok()
+            .map(std::os::fd::OwnedFd::from);
         Containers {
-            root: root.into(),
+            root,
+            mount,
             known: HashMap::new(),
             last_scan: None,
+            rescan_every: RESCAN_EVERY,
             last: None,
         }
+    }
+
+    /// Resolves by walking the tree only (as where handles are refused).
+    #[cfg(test)]
+    fn walking_only(root: impl Into<std::path::PathBuf>, every: std::time::Duration) -> Containers {
+        let mut c = Containers::new(root);
+        c.mount = None;
+        c.rescan_every = every;
+        c
     }
 
     pub fn resolve(&mut self, cgroup_id: u64) -> Option<std::sync::Arc<str>> {
@@ -50,7 +129,10 @@ impl Containers {
             return answer.clone();
         }
         let answer = self.lookup(cgroup_id);
-        self.last = Some((cgroup_id, answer.clone()));
+        // Only a definite answer: an id not found yet is looked for again.
+        if self.known.contains_key(&cgroup_id) {
+            self.last = Some((cgroup_id, answer.clone()));
+        }
         answer
     }
 
@@ -58,22 +140,40 @@ impl Containers {
         if let Some(id) = self.known.get(&cgroup_id) {
             return id.clone();
         }
-        if self.last_scan.is_none_or(|t| t.elapsed() >= RESCAN_EVERY) {
+        if self.known.len() >= CGROUPS_MAX {
+            self.known.clear();
+        }
+        if let Some(mount) = &self.mount {
+            match open_by_id(mount, cgroup_id) {
+                ByHandle::Path(path) => {
+                    let id = path
+                        .to_str()
+                        .and_then(container_id_from_path)
+                        .map(std::sync::Arc::<str>::from);
+                    self.known.insert(cgroup_id, id.clone());
+                    return id;
+                }
+                ByHandle::Gone => {
+                    self.known.insert(cgroup_id, None);
+                    return None;
+                }
+                ByHandle::Unsupported => self.mount = None,
+            }
+        }
+        if self
+            .last_scan
+            .is_none_or(|t| t.elapsed() >= self.rescan_every)
+        {
             self.scan();
         }
-        // Not found: no container (until a later scan finds the cgroup).
-        self.known.entry(cgroup_id).or_insert(None).clone()
+        // Not found: no container for now, looked for again at the next walk.
+        self.known.get(&cgroup_id).cloned().flatten()
     }
 
     fn scan(&mut self) {
         use std::os::unix::fs::MetadataExt as _;
         self.last_scan = Some(std::time::Instant::now());
         self.last = None;
-        if self.known.len() >= CGROUPS_MAX {
-            self.known.clear();
-        }
-        // Ids not found before are looked up again.
-        self.known.retain(|_, id| id.is_some());
         let mut stack = vec![(self.root.clone(), 0usize, None::<std::sync::Arc<str>>)];
         while let Some((dir, depth, inherited)) = stack.pop() {
             let Ok(meta) = std::fs::metadata(&dir) else {
@@ -134,9 +234,33 @@ mod tests {
         let dir = root.join(format!("docker-{ID}.scope")).join("inner");
         std::fs::create_dir_all(&dir).expect("temp dirs");
         let ino = |p: &std::path::Path| std::fs::metadata(p).expect("exists").ino();
-        let mut c = Containers::new(&root);
+        let mut c = Containers::walking_only(&root, RESCAN_EVERY);
         assert_eq!(c.resolve(ino(&dir)).as_deref(), Some(ID));
         assert_eq!(c.resolve(ino(&root)), None);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A cgroup created after a walk is found by a later one, however many
+    /// times it was asked for in between: the miss is not remembered.
+    #[test]
+    fn a_cgroup_created_after_a_walk_is_found_by_the_next() {
+        use std::os::unix::fs::MetadataExt as _;
+        let root =
+            std::env::temp_dir().join(format!("sysotel-cgroups-late-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("first")).expect("temp dirs");
+        let every = std::time::Duration::from_millis(300);
+        let mut c = Containers::walking_only(&root, every);
+        let first = std::fs::metadata(root.join("first")).expect("exists").ino();
+        assert_eq!(c.resolve(first), None, "a cgroup of no container");
+        let late = root.join(format!("docker-{ID}.scope"));
+        std::fs::create_dir(&late).expect("temp dir");
+        let ino = std::fs::metadata(&late).expect("exists").ino();
+        // Within the walk window: not found yet, asked for again and again.
+        for _ in 0..3 {
+            assert_eq!(c.resolve(ino), None);
+        }
+        std::thread::sleep(every * 2);
+        assert_eq!(c.resolve(ino).as_deref(), Some(ID));
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -100,6 +100,11 @@ pub fn json_line(out: &mut Vec<u8>, e: &Event, clock: &BootClock) {
     }
     out.extend_from_slice(b",\"cgroup_id\":");
     push_uint(out, c.cgroup_id);
+    if let Some(id) = &c.container_id {
+        out.extend_from_slice(b",\"container\":{\"id\":");
+        push_json_str(out, id);
+        out.push(b'}');
+    }
     out.extend_from_slice(b",\"ret\":");
     push_int(out, e.ret);
     if let Some(name) = e.errno().and_then(errno::name) {
@@ -265,6 +270,8 @@ mod tests {
         ppid: u32,
         vpid: u32,
         cgroup_id: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        container: Option<JsonContainer<'a>>,
         ret: i64,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<&'a str>,
@@ -278,6 +285,11 @@ mod tests {
         /// Element counts of string arrays that were not captured whole.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         array_counts: Vec<(&'a str, u32)>,
+    }
+
+    #[derive(serde::Serialize)]
+    struct JsonContainer<'a> {
+        id: &'a str,
     }
 
     /// The serde rendering `json_line` must equal, byte for byte.
@@ -300,6 +312,7 @@ mod tests {
             ppid: c.ppid,
             vpid: c.vpid,
             cgroup_id: c.cgroup_id,
+            container: c.container_id.as_deref().map(|id| JsonContainer { id }),
             ret: e.ret,
             error: e.errno().and_then(errno::name),
             no_return: e.no_return,
@@ -436,6 +449,9 @@ mod tests {
         let mut exit = openat();
         exit.no_return = true;
         events.push(exit);
+        let mut contained = openat();
+        contained.ctx.container_id = Some("4f1c2b3a\"".into());
+        events.push(contained);
         for e in &events {
             let (mut ours, mut theirs) = (Vec::new(), Vec::new());
             json_line(&mut ours, e, &clock);
@@ -461,5 +477,12 @@ mod tests {
         assert_eq!(v["args"]["mode"], 0o640);
         assert_eq!(v["mnt_ns"], 4026531841u32);
         assert!(v.get("truncated_args").is_none());
+        assert!(v.get("container").is_none(), "no container, no object");
+        let mut e = openat();
+        e.ctx.container_id = Some("4f1c".into());
+        out.clear();
+        json_line(&mut out, &e, &BootClock::new());
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(v["container"]["id"], "4f1c");
     }
 }

@@ -1,0 +1,154 @@
+//! Containers: which one a process runs in, from its cgroup.
+
+use std::{collections::HashMap, time::Duration};
+
+use sysotel_tests::{Sysotel, Waiting, json_events, require_root};
+
+const WORKLOAD: &str = env!("CARGO_BIN_EXE_workload");
+const N: u64 = 200;
+
+/// A cgroup named as Docker names a container's (`/docker/<64 hex>`),
+/// removed when dropped.
+struct Cgroup(std::path::PathBuf);
+
+impl Cgroup {
+    fn create(path: std::path::PathBuf) -> Cgroup {
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+        Cgroup(path)
+    }
+
+    fn enter(&self, pid: u32) {
+        std::fs::write(self.0.join("cgroup.procs"), pid.to_string())
+            .unwrap_or_else(|e| panic!("move {pid} into {}: {e}", self.0.display()));
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Two containers' cgroups created back to back, each with a process in it,
+/// while sysotel runs: every record of each carries its own container's id.
+/// (Resolving by walking the cgroup tree once per second left the second
+/// one, created within that second, without an id for its whole life.)
+#[test]
+fn containers_started_back_to_back_are_each_attributed() {
+    require_root();
+    let top = sysotel_tests::cgroup2_root().join(format!("sysotel-ctr-{}", std::process::id()));
+    let ids = [
+        format!("{:0>64x}", 0x5e50_7e1a_u64),
+        format!("{:0>64x}", 0x5e50_7e1b_u64),
+    ];
+    let parent = Cgroup::create(top.clone());
+    let docker = Cgroup::create(top.join("docker"));
+    let sysotel = Sysotel::getppid_json(
+        &[&format!(
+            "cgroup=/{}",
+            top.file_name().and_then(|n| n.to_str()).expect("name")
+        )],
+        &[],
+    );
+    let mut pids = HashMap::new();
+    let mut cgroups = Vec::new();
+    for id in &ids {
+        let cgroup = Cgroup::create(docker.0.join(id));
+        let w = Waiting::start(WORKLOAD, &[], &[], "getppid", N);
+        cgroup.enter(w.pid());
+        let pid = w.pid() as u64;
+        pids.insert(pid, id.clone());
+        w.release();
+        cgroups.push(cgroup);
+        // Read by sysotel (its cgroup looked up) before the next is created.
+        sysotel_tests::wait_for("the workload's records", Duration::from_secs(10), || {
+            let n = json_events(&sysotel.stdout_so_far())
+                .iter()
+                .filter(|e| e["pid"] == pid)
+                .count() as u64;
+            (n == N).then_some(())
+        });
+    }
+    let stopped = sysotel.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let mut seen: HashMap<u64, u64> = HashMap::new();
+    for e in json_events(&stopped.stdout) {
+        let pid = e["pid"].as_u64().expect("pid");
+        let Some(id) = pids.get(&pid) else { continue };
+        assert_eq!(
+            e["container"]["id"].as_str(),
+            Some(id.as_str()),
+            "a record of the process in container {id}: {e}"
+        );
+        *seen.entry(pid).or_default() += 1;
+    }
+    for pid in pids.keys() {
+        assert_eq!(seen.get(pid), Some(&N), "getppid records of pid {pid}");
+    }
+    drop(cgroups);
+    drop(docker);
+    drop(parent);
+}
+
+/// Two Docker containers started back to back (`docker run -d`, one right
+/// after the other), each opening a file in a loop: every record of each
+/// (its hostname is its id's first 12 characters) carries its full id.
+#[test]
+fn docker_containers_started_back_to_back() {
+    require_root();
+    sysotel_tests::require_docker();
+    const OPENS: usize = 50;
+    let sysotel = Sysotel::start(&["-o", "json", "-e", "openat", "--scope", "container"]);
+    let script = format!(
+        "i=0; while [ $i -lt {OPENS} ]; do cat /etc/sysotel-marker; i=$((i+1)); done 2>/dev/null; true"
+    );
+    let ids: Vec<String> = (0..2)
+        .map(|_| {
+            let out = sysotel_tests::docker(&[
+                "run",
+                "-d",
+                "--pull",
+                "never",
+                "--network",
+                "none",
+                sysotel_tests::TEST_IMAGE,
+                "sh",
+                "-c",
+                &script,
+            ]);
+            out.trim().to_string()
+        })
+        .collect();
+    for id in &ids {
+        assert_eq!(
+            sysotel_tests::docker(&["wait", id]).trim(),
+            "0",
+            "container {id}"
+        );
+    }
+    let stopped = sysotel.stop();
+    for id in &ids {
+        sysotel_tests::docker(&["rm", id]);
+    }
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let events = json_events(&stopped.stdout);
+    for id in &ids {
+        assert_eq!(id.len(), 64, "a container id: {id}");
+        let mine: Vec<_> = events
+            .iter()
+            .filter(|e| e["uts_name"] == id[..12])
+            .collect();
+        for e in &mine {
+            assert_eq!(
+                e["container"]["id"].as_str(),
+                Some(id.as_str()),
+                "a record of container {id}: {e}"
+            );
+        }
+        let marker = mine
+            .iter()
+            .filter(|e| e["args"]["filename"] == "/etc/sysotel-marker")
+            .count();
+        assert_eq!(marker, OPENS, "container {id}'s opens of the marker");
+    }
+}
