@@ -31,6 +31,7 @@ fn events() -> Vec<Event> {
                 comm: "nginx".into(),
                 uts_name: "web-1".into(),
                 container_id: None,
+                container: None,
             };
             let flags = Value::Sym {
                 raw: 0o2000000,

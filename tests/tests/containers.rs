@@ -91,8 +91,12 @@ fn containers_started_back_to_back_are_each_attributed() {
 }
 
 /// Two Docker containers started back to back (`docker run -d`, one right
-/// after the other), each opening a file in a loop: every record of each
-/// (its hostname is its id's first 12 characters) carries its full id.
+/// after the other), each opening a file in a loop two seconds after it
+/// started: every record of each (its hostname is its id's first 12
+/// characters) carries its full id, and every open of the file its name,
+/// image and runtime as Docker's inspect gives them — a container is
+/// resolved within two seconds of its first record (the records before carry
+/// the id alone).
 #[test]
 fn docker_containers_started_back_to_back() {
     require_root();
@@ -100,10 +104,14 @@ fn docker_containers_started_back_to_back() {
     const OPENS: usize = 50;
     let sysotel = Sysotel::start(&["-o", "json", "-e", "openat", "--scope", "container"]);
     let script = format!(
-        "i=0; while [ $i -lt {OPENS} ]; do cat /etc/sysotel-marker; i=$((i+1)); done 2>/dev/null; true"
+        "sleep 2; i=0; while [ $i -lt {OPENS} ]; do cat /etc/sysotel-marker; i=$((i+1)); done 2>/dev/null; true"
     );
-    let ids: Vec<String> = (0..2)
-        .map(|_| {
+    let names: Vec<String> = (0..2)
+        .map(|i| format!("sysotel-test-{}-{i}", std::process::id()))
+        .collect();
+    let ids: Vec<String> = names
+        .iter()
+        .map(|name| {
             let out = sysotel_tests::docker(&[
                 "run",
                 "-d",
@@ -111,6 +119,8 @@ fn docker_containers_started_back_to_back() {
                 "never",
                 "--network",
                 "none",
+                "--name",
+                name,
                 sysotel_tests::TEST_IMAGE,
                 "sh",
                 "-c",
@@ -127,12 +137,19 @@ fn docker_containers_started_back_to_back() {
         );
     }
     let stopped = sysotel.stop();
+    let image_id = sysotel_tests::docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        sysotel_tests::TEST_IMAGE,
+    ]);
     for id in &ids {
         sysotel_tests::docker(&["rm", id]);
     }
     assert!(stopped.status.success(), "{}", stopped.stderr);
     let events = json_events(&stopped.stdout);
-    for id in &ids {
+    for (id, name) in ids.iter().zip(&names) {
         assert_eq!(id.len(), 64, "a container id: {id}");
         let mine: Vec<_> = events
             .iter()
@@ -145,10 +162,18 @@ fn docker_containers_started_back_to_back() {
                 "a record of container {id}: {e}"
             );
         }
-        let marker = mine
+        let marker: Vec<_> = mine
             .iter()
             .filter(|e| e["args"]["filename"] == "/etc/sysotel-marker")
-            .count();
-        assert_eq!(marker, OPENS, "container {id}'s opens of the marker");
+            .collect();
+        assert_eq!(marker.len(), OPENS, "container {id}'s opens of the marker");
+        for e in marker {
+            let c = &e["container"];
+            assert_eq!(c["name"], name.as_str(), "{e}");
+            assert_eq!(c["image"]["name"], "sysotel-test/busybox", "{e}");
+            assert_eq!(c["image"]["tags"], serde_json::json!(["1"]), "{e}");
+            assert_eq!(c["image"]["id"], image_id.trim(), "{e}");
+            assert_eq!(c["runtime"], "docker", "{e}");
+        }
     }
 }

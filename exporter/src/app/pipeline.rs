@@ -11,7 +11,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use crate::{
     base::clock::BootClock,
     decode,
-    enrich::{Containers, ExecJoin},
+    enrich::{Containers, ExecJoin, Metadata},
     event::{Event, select::Selection},
     kernel::{host::cgroup2_root, ring::Ring},
     policy::{Filters, Scope, scope::ExeFilter},
@@ -63,6 +63,7 @@ struct State {
     stats: ReaderStats,
     join: ExecJoin,
     containers: Containers,
+    metadata: Metadata,
     selection: Selection,
     user: UserFilter,
 }
@@ -79,13 +80,14 @@ pub enum Stop {
 impl Reader {
     /// `selection`: events written by the kernel only to complete others
     /// (exec records for execve) are not passed on unless selected.
-    pub fn new(ring: Ring, selection: Selection, user: UserFilter) -> Reader {
+    pub fn new(ring: Ring, selection: Selection, user: UserFilter, metadata: Metadata) -> Reader {
         Reader {
             ring,
             state: State {
                 stats: ReaderStats::default(),
                 join: ExecJoin::default(),
                 containers: Containers::new(cgroup2_root()),
+                metadata,
                 selection,
                 user,
             },
@@ -166,6 +168,9 @@ impl State {
                     *c += 1;
                 }
                 e.ctx.container_id = self.containers.resolve(e.ctx.cgroup_id);
+                if let Some(id) = &e.ctx.container_id {
+                    e.ctx.container = self.metadata.get(id);
+                }
                 batch.push(e)
             }
             Err(e) => {
@@ -183,6 +188,7 @@ impl State {
 
 async fn drain(ring: &mut Ring, state: &mut State, sinks: &[SinkHandle]) {
     loop {
+        state.metadata.collect();
         let mut batch = Vec::with_capacity(BATCH_MAX);
         let mut read = 0;
         while read < BATCH_MAX {

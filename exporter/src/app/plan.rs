@@ -3,6 +3,7 @@
 
 use crate::{
     config::cli::{Cli, Output},
+    enrich::RuntimeSocket,
     event::select::Selection,
     otel::Resource,
     policy::{Filters, LiveHost, Scope},
@@ -21,6 +22,8 @@ pub struct Plan {
     /// The OTLP resource (only detected, and only validated, for `-o otlp`
     /// and `-o kafka`).
     pub resource: Option<Resource>,
+    /// The container runtimes asked for names and images.
+    pub runtimes: Vec<RuntimeSocket>,
 }
 
 impl Plan {
@@ -28,6 +31,8 @@ impl Plan {
         let selection = Selection::parse(&cli.events).map_err(|e| e.to_string())?;
         let scope = Scope::parse(&cli.scope, &LiveHost).map_err(|e| e.at_flag())?;
         let filters = Filters::parse(&cli.filters).map_err(|e| e.to_string())?;
+        let runtimes = RuntimeSocket::from_terms(&cli.container_runtimes)
+            .map_err(|e| format!("--container-runtime: {e}"))?;
         if cli.loss_interval.is_zero() {
             return Err("--loss-interval: must be more than zero".into());
         }
@@ -73,6 +78,7 @@ impl Plan {
             otlp,
             kafka,
             resource,
+            runtimes,
         })
     }
 }

@@ -18,6 +18,7 @@ use super::{
 use crate::{
     base::clock::BootClock,
     config::cli::Output,
+    enrich::Metadata,
     kernel::{
         KernelCounts,
         loader::{self, LoadError, LoadOptions, Tracer},
@@ -136,6 +137,7 @@ fn load(plan: &Plan) -> Result<(Tracer, Reader), RunError> {
         ring,
         plan.selection.clone(),
         UserFilter::new(&plan.scope, &plan.filters),
+        Metadata::start(plan.runtimes.clone()),
     );
     Ok((tracer, reader))
 }

@@ -55,6 +55,17 @@ pub struct Cli {
     #[arg(long = "filter", value_name = "FILTER", value_delimiter = ';')]
     pub filters: Vec<String>,
 
+    /// Container runtimes asked for a container's name and image, by API
+    /// socket: docker=SOCKET (Docker Engine, or Podman's Docker-compatible
+    /// service); repeatable, `;` separates. `none` asks none. Default:
+    /// docker=/var/run/docker.sock and docker=/run/podman/podman.sock.
+    #[arg(
+        long = "container-runtime",
+        value_name = "KIND=SOCKET",
+        value_delimiter = ';'
+    )]
+    pub container_runtimes: Vec<String>,
+
     /// sysotel's own messages on stderr: info (the ready line, stats and the
     /// final summary), warn (only warnings and errors) or error.
     #[arg(long, value_enum, default_value_t = crate::base::log::Level::Info, value_name = "LEVEL")]

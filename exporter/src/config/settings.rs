@@ -40,6 +40,7 @@ pub const SETTINGS: &[Setting] = &[
     s("", "stats_interval", "stats-interval"),
     s("", "shutdown_timeout", "shutdown-timeout"),
     s("", "log_level", "log-level"),
+    s("", "container_runtimes", "container-runtime"),
     o(
         "endpoint",
         "otlp-endpoint",

@@ -116,6 +116,7 @@ fn context(c: &TaskContext) -> Context {
         comm,
         uts_name,
         container_id: None,
+        container: None,
     }
 }
 

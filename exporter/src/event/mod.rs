@@ -36,6 +36,37 @@ pub struct Context {
     pub uts_name: std::sync::Arc<str>,
     /// The container the process runs in, from its cgroup (user space).
     pub container_id: Option<std::sync::Arc<str>>,
+    /// What the container's runtime says of it, once it has answered.
+    pub container: Option<std::sync::Arc<ContainerMeta>>,
+}
+
+/// A container as its runtime describes it (the semantic conventions'
+/// `container.*` attributes).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerMeta {
+    /// `container.name`.
+    pub name: String,
+    /// `container.image.name`: the image reference without its tag or digest.
+    pub image_name: Option<String>,
+    /// `container.image.tags`.
+    pub image_tags: Vec<String>,
+    /// `container.image.id`: the runtime's image id (`sha256:…`).
+    pub image_id: Option<String>,
+    /// `container.runtime.name`: `docker`, `podman`.
+    pub runtime: &'static str,
+}
+
+impl ContainerMeta {
+    /// Splits an image reference (`registry:5000/org/app:1.2@sha256:…`) into
+    /// its name and its tag, if any: a `:` after the last `/` starts the tag.
+    pub fn split_image_ref(reference: &str) -> (&str, Option<&str>) {
+        let reference = reference.split_once('@').map_or(reference, |(r, _)| r);
+        let last = reference.rfind('/').map_or(0, |i| i + 1);
+        match reference[last..].rfind(':') {
+            Some(i) => (&reference[..last + i], Some(&reference[last + i + 1..])),
+            None => (reference, None),
+        }
+    }
 }
 
 /// One argument value, typed.

@@ -20,6 +20,11 @@ pub const THREAD_NAME: &str = "thread.name";
 pub const PROCESS_REAL_USER_ID: &str = "process.real_user.id";
 pub const PROCESS_REAL_GROUP_ID: &str = "process.real_group.id";
 pub const CONTAINER_ID: &str = "container.id";
+pub const CONTAINER_NAME: &str = "container.name";
+pub const CONTAINER_IMAGE_NAME: &str = "container.image.name";
+pub const CONTAINER_IMAGE_TAGS: &str = "container.image.tags";
+pub const CONTAINER_IMAGE_ID: &str = "container.image.id";
+pub const CONTAINER_RUNTIME_NAME: &str = "container.runtime.name";
 
 // What happened.
 pub const EVENT_NAME: &str = "sysotel.event.name";

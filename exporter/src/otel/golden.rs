@@ -65,6 +65,7 @@ fn ctx(comm: &str) -> Context {
         comm: comm.into(),
         uts_name: "web-1".into(),
         container_id: None,
+        container: None,
     }
 }
 

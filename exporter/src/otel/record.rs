@@ -128,6 +128,7 @@ fn same_task(a: &Context, b: &Context) -> bool {
         comm,
         uts_name,
         container_id,
+        container,
     } = a;
     *tid == b.tid
         && *pid == b.pid
@@ -141,6 +142,11 @@ fn same_task(a: &Context, b: &Context) -> bool {
         && *comm == b.comm
         && *uts_name == b.uts_name
         && *container_id == b.container_id
+        && match (container, &b.container) {
+            (Some(x), Some(y)) => std::sync::Arc::ptr_eq(x, y),
+            (None, None) => true,
+            _ => false,
+        }
 }
 
 /// An argument as a typed attribute; nothing when it could not be read.
@@ -244,6 +250,19 @@ pub fn task_attributes(c: &Context, out: &mut impl Attrs) {
     out.int(key(attr::CGROUP_ID), c.cgroup_id as i64);
     if let Some(id) = &c.container_id {
         out.string(key(attr::CONTAINER_ID), id);
+    }
+    if let Some(m) = &c.container {
+        out.string(key(attr::CONTAINER_NAME), &m.name);
+        if let Some(name) = &m.image_name {
+            out.string(key(attr::CONTAINER_IMAGE_NAME), name);
+        }
+        if !m.image_tags.is_empty() {
+            out.strings(key(attr::CONTAINER_IMAGE_TAGS), &m.image_tags);
+        }
+        if let Some(id) = &m.image_id {
+            out.string(key(attr::CONTAINER_IMAGE_ID), id);
+        }
+        out.string(key(attr::CONTAINER_RUNTIME_NAME), m.runtime);
     }
 }
 

@@ -9,7 +9,7 @@ use crate::{
         clock::BootClock,
         text::{push_int, push_json_str, push_uint},
     },
-    event::{Event, Value, errno},
+    event::{ContainerMeta, Event, Value, errno},
     format::{args::args_text_into, sockaddr},
 };
 
@@ -103,6 +103,9 @@ pub fn json_line(out: &mut Vec<u8>, e: &Event, clock: &BootClock) {
     if let Some(id) = &c.container_id {
         out.extend_from_slice(b",\"container\":{\"id\":");
         push_json_str(out, id);
+        if let Some(m) = &c.container {
+            container_json(out, m);
+        }
         out.push(b'}');
     }
     out.extend_from_slice(b",\"ret\":");
@@ -210,6 +213,42 @@ fn arg_json(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
+/// The members after `"id"` of a line's `container` object: `name`,
+/// `image` (`name`, `tags`, `id`, those known) and `runtime`.
+fn container_json(out: &mut Vec<u8>, m: &ContainerMeta) {
+    out.extend_from_slice(b",\"name\":");
+    push_json_str(out, &m.name);
+    out.extend_from_slice(b",\"image\":{");
+    let mut first = true;
+    let mut member = |out: &mut Vec<u8>, k: &[u8]| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(k);
+    };
+    if let Some(name) = &m.image_name {
+        member(out, b"\"name\":");
+        push_json_str(out, name);
+    }
+    if !m.image_tags.is_empty() {
+        member(out, b"\"tags\":[");
+        for (i, t) in m.image_tags.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_json_str(out, t);
+        }
+        out.push(b']');
+    }
+    if let Some(id) = &m.image_id {
+        member(out, b"\"id\":");
+        push_json_str(out, id);
+    }
+    out.extend_from_slice(b"},\"runtime\":");
+    push_json_str(out, m.runtime);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +329,22 @@ mod tests {
     #[derive(serde::Serialize)]
     struct JsonContainer<'a> {
         id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        image: Option<JsonImage<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        runtime: Option<&'a str>,
+    }
+
+    #[derive(serde::Serialize)]
+    struct JsonImage<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<&'a str>,
+        #[serde(skip_serializing_if = "<[String]>::is_empty")]
+        tags: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a str>,
     }
 
     /// The serde rendering `json_line` must equal, byte for byte.
@@ -312,7 +367,19 @@ mod tests {
             ppid: c.ppid,
             vpid: c.vpid,
             cgroup_id: c.cgroup_id,
-            container: c.container_id.as_deref().map(|id| JsonContainer { id }),
+            container: c.container_id.as_deref().map(|id| {
+                let m = c.container.as_deref();
+                JsonContainer {
+                    id,
+                    name: m.map(|m| m.name.as_str()),
+                    image: m.map(|m| JsonImage {
+                        name: m.image_name.as_deref(),
+                        tags: &m.image_tags,
+                        id: m.image_id.as_deref(),
+                    }),
+                    runtime: m.map(|m| m.runtime),
+                }
+            }),
             ret: e.ret,
             error: e.errno().and_then(errno::name),
             no_return: e.no_return,
@@ -451,7 +518,30 @@ mod tests {
         events.push(exit);
         let mut contained = openat();
         contained.ctx.container_id = Some("4f1c2b3a\"".into());
-        events.push(contained);
+        events.push(contained.clone());
+        for meta in [
+            ContainerMeta {
+                name: "web\"1".into(),
+                image_name: Some("org/app".into()),
+                image_tags: vec!["v1".into(), "latest".into()],
+                image_id: Some("sha256:ab".into()),
+                runtime: "docker",
+            },
+            ContainerMeta {
+                name: "web-2".into(),
+                runtime: "podman",
+                ..Default::default()
+            },
+            ContainerMeta {
+                name: "web-3".into(),
+                image_id: Some("sha256:cd".into()),
+                runtime: "docker",
+                ..Default::default()
+            },
+        ] {
+            contained.ctx.container = Some(std::sync::Arc::new(meta));
+            events.push(contained.clone());
+        }
         for e in &events {
             let (mut ours, mut theirs) = (Vec::new(), Vec::new());
             json_line(&mut ours, e, &clock);

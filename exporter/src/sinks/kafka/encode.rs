@@ -383,6 +383,20 @@ impl DocEncoder {
         if let Some(id) = &c.container_id {
             let mut o = d.obj("container");
             o.str("id", id);
+            if let Some(m) = &c.container {
+                o.str("name", &m.name);
+                o.str("runtime", m.runtime);
+                if m.image_name.is_some() || !m.image_tags.is_empty() {
+                    let mut i = o.obj("image");
+                    if let Some(name) = &m.image_name {
+                        i.str("name", name);
+                    }
+                    if !m.image_tags.is_empty() {
+                        push_json_array(i.key("tag"), &m.image_tags);
+                    }
+                    i.close();
+                }
+            }
             o.close();
         }
         if let Some(v) = a.get(Slot::FilePath) {
