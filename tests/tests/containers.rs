@@ -2,7 +2,12 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use sysotel_tests::{Sysotel, Waiting, json_events, require_root};
+use sysotel_tests::{
+    Sysotel, Waiting, json_events,
+    kafka::{Tansu, consume},
+    require_root,
+    rotel::{Record, Rotel},
+};
 
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_workload");
 const N: u64 = 200;
@@ -174,6 +179,154 @@ fn docker_containers_started_back_to_back() {
             assert_eq!(c["image"]["tags"], serde_json::json!(["1"]), "{e}");
             assert_eq!(c["image"]["id"], image_id.trim(), "{e}");
             assert_eq!(c["runtime"], "docker", "{e}");
+        }
+    }
+}
+
+/// A named Docker container's opens, shipped to a real collector (rotel) as
+/// OTLP and to a real broker (tansu) as Kafka `json` and `ecs` documents:
+/// each carries the container's id, name, image and runtime, exactly.
+#[test]
+fn docker_identity_in_otlp_and_kafka() {
+    require_root();
+    sysotel_tests::require_docker();
+    const OPENS: usize = 5;
+    let rotel = Rotel::start();
+    let tansu = Tansu::start();
+    let topics = [
+        ("json", format!("sysotel-ctr-json-{}", std::process::id())),
+        ("ecs", format!("sysotel-ctr-ecs-{}", std::process::id())),
+    ];
+    let name = format!("sysotel-test-otlp-{}", std::process::id());
+    let mut runs = Vec::new();
+    for (encoding, topic) in &topics {
+        let sysotel = Sysotel::start(&[
+            "-e",
+            "openat",
+            "--scope",
+            "container",
+            "-o",
+            "otlp",
+            "--otlp-endpoint",
+            &rotel.http_url(),
+            "-o",
+            "kafka",
+            "--kafka-brokers",
+            &tansu.brokers(),
+            "--kafka-topic",
+            topic,
+            "--kafka-encoding",
+            encoding,
+        ]);
+        let cname = format!("{name}-{encoding}");
+        let script = format!(
+            "sleep 2; i=0; while [ $i -lt {OPENS} ]; do cat /etc/sysotel-marker; i=$((i+1)); done 2>/dev/null; true"
+        );
+        let id = sysotel_tests::docker(&[
+            "run",
+            "-d",
+            "--pull",
+            "never",
+            "--network",
+            "none",
+            "--name",
+            &cname,
+            sysotel_tests::TEST_IMAGE,
+            "sh",
+            "-c",
+            &script,
+        ])
+        .trim()
+        .to_string();
+        assert_eq!(
+            sysotel_tests::docker(&["wait", &id]).trim(),
+            "0",
+            "container {id}"
+        );
+        let stopped = sysotel.stop();
+        sysotel_tests::docker(&["rm", &id]);
+        assert!(stopped.status.success(), "{}", stopped.stderr);
+        let totals = sysotel_tests::assert_all_exported(&stopped, "kafka");
+        runs.push((encoding, topic, cname, id, totals.exported));
+    }
+    let image_id = sysotel_tests::docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        sysotel_tests::TEST_IMAGE,
+    ]);
+    let image_id = image_id.trim();
+
+    let is_marker_of = |r: &Record, id: &str| {
+        r.attr("container.id") == Some(&format!("Str({id})")[..])
+            && r.attr("sysotel.arg.filename") == Some("Str(/etc/sysotel-marker)")
+    };
+    for (encoding, topic, cname, id, exported) in &runs {
+        // OTLP: every open of the marker, with the container's identity.
+        let records =
+            sysotel_tests::wait_for("the marker's OTLP records", Duration::from_secs(30), || {
+                let r: Vec<Record> = rotel
+                    .records()
+                    .into_iter()
+                    .filter(|r| is_marker_of(r, id))
+                    .collect();
+                (r.len() >= OPENS).then_some(r)
+            });
+        assert_eq!(records.len(), OPENS, "container {id}");
+        for r in &records {
+            for (k, v) in [
+                ("container.name", format!("Str({cname})")),
+                (
+                    "container.image.name",
+                    "Str(sysotel-test/busybox)".to_string(),
+                ),
+                ("container.image.tags", "Slice(Str(1))".to_string()),
+                ("container.image.id", format!("Str({image_id})")),
+                ("container.runtime.name", "Str(docker)".to_string()),
+            ] {
+                assert_eq!(r.attr(k), Some(v.as_str()), "OTLP {k} of {r:?}");
+            }
+        }
+        // Kafka: every message of the run read back; the marker's opens.
+        let messages = consume(&tansu.brokers(), topic, Duration::from_secs(20), |ms| {
+            ms.len() as u64 >= *exported
+        });
+        let docs: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|m| serde_json::from_slice(&m.payload).expect("a JSON document"))
+            .collect();
+        let marker: Vec<_> = match **encoding {
+            "json" => docs
+                .iter()
+                .filter(|d| {
+                    d["container.id"] == id.as_str()
+                        && d["sysotel.arg.filename"] == "/etc/sysotel-marker"
+                })
+                .collect(),
+            _ => docs
+                .iter()
+                .filter(|d| {
+                    d["container"]["id"] == id.as_str()
+                        && d["file"]["path"] == "/etc/sysotel-marker"
+                })
+                .collect(),
+        };
+        assert_eq!(marker.len(), OPENS, "{encoding}: container {id}'s opens");
+        for d in marker {
+            if **encoding == "json" {
+                assert_eq!(d["container.name"], cname.as_str(), "{d}");
+                assert_eq!(d["container.image.name"], "sysotel-test/busybox", "{d}");
+                assert_eq!(d["container.image.tags"], serde_json::json!(["1"]), "{d}");
+                assert_eq!(d["container.image.id"], image_id, "{d}");
+                assert_eq!(d["container.runtime.name"], "docker", "{d}");
+            } else {
+                let c = &d["container"];
+                assert_eq!(c["name"], cname.as_str(), "{d}");
+                assert_eq!(c["image"]["name"], "sysotel-test/busybox", "{d}");
+                assert_eq!(c["image"]["tag"], serde_json::json!(["1"]), "{d}");
+                assert_eq!(c["runtime"], "docker", "{d}");
+            }
         }
     }
 }
