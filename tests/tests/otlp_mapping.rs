@@ -85,7 +85,7 @@ impl Who {
             ("process.vpid", int(&self.vpid)),
             ("thread.name", str_(self.comm)),
             ("process.real_user.id", int(UID)),
-            ("process.real_group.id", int(GID)),
+            ("sysotel.process.real_group.id", int(GID)),
             ("sysotel.uts_name", str_(UTS)),
             ("sysotel.mnt_ns", int(&self.mnt_ns)),
             ("sysotel.pid_ns", int(&self.pid_ns)),

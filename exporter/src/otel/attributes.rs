@@ -18,7 +18,8 @@ pub const PROCESS_VPID: &str = "process.vpid";
 pub const THREAD_ID: &str = "thread.id";
 pub const THREAD_NAME: &str = "thread.name";
 pub const PROCESS_REAL_USER_ID: &str = "process.real_user.id";
-pub const PROCESS_REAL_GROUP_ID: &str = "process.real_group.id";
+/// Not in the registry (it has no group ids for processes): sysotel's own.
+pub const PROCESS_REAL_GROUP_ID: &str = "sysotel.process.real_group.id";
 pub const CONTAINER_ID: &str = "container.id";
 pub const CONTAINER_NAME: &str = "container.name";
 pub const CONTAINER_IMAGE_NAME: &str = "container.image.name";

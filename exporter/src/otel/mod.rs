@@ -12,4 +12,6 @@ pub use record::{LogMapper, request};
 pub use resource::{Resource, ResourceError};
 
 #[cfg(test)]
+mod conformance;
+#[cfg(test)]
 mod golden;
