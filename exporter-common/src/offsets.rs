@@ -41,6 +41,11 @@ pub struct KernelOffsets {
     pub bprm_envc: u32,
     /// `signal_struct.live.counter`.
     pub signal_live: u32,
+    /// `signal_struct.pids[PIDTYPE_PGID]`, followed by `[PIDTYPE_SID]`.
+    pub signal_pids_pgid: u32,
+    pub signal_tty: u32,
+    pub task_start_boottime: u32,
+    pub cred_suid: u32,
     /// `pt_regs` offsets of the six syscall argument registers, in argument
     /// order (x86_64: di, si, dx, r10, r8, r9).
     pub regs_args: [u32; SYSCALL_ARGS],
@@ -136,6 +141,10 @@ impl KernelOffsets {
         bprm_argc: 0,
         bprm_envc: 0,
         signal_live: 0,
+        signal_pids_pgid: 0,
+        signal_tty: 0,
+        task_start_boottime: 0,
+        cred_suid: 0,
         regs_args: [0; SYSCALL_ARGS],
         exit_has_group_dead: 0,
         regs_window: 0,
@@ -191,7 +200,7 @@ pub const REGS_WINDOW_LEN: usize = 64;
 /// is a bound the verifier can follow.
 pub const REGS_WINDOW_WORDS: usize = REGS_WINDOW_LEN / 8;
 const _: () = assert!(REGS_WINDOW_WORDS.is_power_of_two());
-const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 76 * 4);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 80 * 4);
 
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for KernelOffsets {}

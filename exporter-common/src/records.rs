@@ -136,6 +136,9 @@ pub struct TaskContext {
     pub ts_boot_ns: u64,
     /// `bpf_get_current_cgroup_id()` (cgroup v2 id of the task).
     pub cgroup_id: u64,
+    /// `group_leader->start_boottime`: when the process started, in the
+    /// clock of `ts_boot_ns`.
+    pub start_boot_ns: u64,
     /// Host thread-group id.
     pub pid: u32,
     /// Host thread id.
@@ -144,35 +147,51 @@ pub struct TaskContext {
     pub ppid: u32,
     /// Thread-group id inside the task's own pid namespace.
     pub vpid: u32,
+    /// Real user and group ids.
     pub uid: u32,
     pub gid: u32,
+    /// `cred->euid`, `cred->suid`: the effective and saved user ids.
+    pub euid: u32,
+    pub suid: u32,
     /// Inode of the task's mount namespace.
     pub mnt_ns: u32,
     /// Inode of the task's active pid namespace (not `pid_ns_for_children`).
     pub pid_ns: u32,
+    /// Host pids of the session leader and of the process group leader
+    /// (`signal->pids[PIDTYPE_SID]`, `[PIDTYPE_PGID]`).
+    pub sid: u32,
+    pub pgid: u32,
     pub comm: [u8; COMM_LEN],
     /// `nsproxy->uts_ns->name.nodename`.
     pub uts_name: [u8; UTS_LEN],
-    pub _pad: [u8; 7],
+    /// 1 when the process has a controlling terminal (`signal->tty`).
+    pub interactive: u8,
+    pub _pad: [u8; 6],
 }
-const _: () = assert!(core::mem::size_of::<TaskContext>() == 136);
+const _: () = assert!(core::mem::size_of::<TaskContext>() == 160);
 
 impl TaskContext {
     pub const fn zeroed() -> TaskContext {
         TaskContext {
             ts_boot_ns: 0,
             cgroup_id: 0,
+            start_boot_ns: 0,
             pid: 0,
             tid: 0,
             ppid: 0,
             vpid: 0,
             uid: 0,
             gid: 0,
+            euid: 0,
+            suid: 0,
             mnt_ns: 0,
             pid_ns: 0,
+            sid: 0,
+            pgid: 0,
             comm: [0; COMM_LEN],
             uts_name: [0; UTS_LEN],
-            _pad: [0; 7],
+            interactive: 0,
+            _pad: [0; 6],
         }
     }
 }
@@ -226,7 +245,7 @@ pub struct Syscall {
     pub _pad: [u8; 5],
 }
 pub type SyscallRecord = Record<Syscall>;
-const _: () = assert!(core::mem::size_of::<SyscallRecord>() == 232);
+const _: () = assert!(core::mem::size_of::<SyscallRecord>() == 256);
 
 /// Kernel pointers the context in a thread's slot was last read through. When
 /// they are unchanged, so is what was read behind them (see the eBPF
@@ -238,6 +257,12 @@ pub struct ContextCache {
     pub nsproxy: u64,
     pub uts_ns: u64,
     pub group_leader: u64,
+    /// The thread group's `signal_struct` (the group's for its whole life).
+    pub signal: u64,
+    pub cred: u64,
+    /// The `struct pid`s of the process group and the session.
+    pub pgrp: u64,
+    pub session: u64,
 }
 
 /// A [`SyscallRecord`] with room for its strings: the per-thread state kept
@@ -250,7 +275,7 @@ pub struct SyscallBuf {
     pub strs: [[u8; STR_MAX]; MAX_STR_ARGS],
     pub cache: ContextCache,
 }
-const _: () = assert!(core::mem::size_of::<SyscallBuf>() == 232 + STR_MAX * MAX_STR_ARGS + 32);
+const _: () = assert!(core::mem::size_of::<SyscallBuf>() == 256 + STR_MAX * MAX_STR_ARGS + 64);
 
 /// `sched_process_fork`: `ctx` is the parent (the current task).
 #[repr(C)]
@@ -261,7 +286,7 @@ pub struct Fork {
     pub child_tid: u32,
 }
 pub type ForkRecord = Record<Fork>;
-const _: () = assert!(core::mem::size_of::<ForkRecord>() == 160);
+const _: () = assert!(core::mem::size_of::<ForkRecord>() == 184);
 
 /// Exec file name was cut at [`EXEC_FILENAME_MAX`].
 pub const EXEC_FILENAME_TRUNCATED: u32 = 1 << 0;
@@ -297,7 +322,7 @@ pub struct Exec {
     pub _pad: u16,
 }
 pub type ExecRecord = Record<Exec>;
-const _: () = assert!(core::mem::size_of::<ExecRecord>() == 176);
+const _: () = assert!(core::mem::size_of::<ExecRecord>() == 200);
 
 /// The fixed part and both slots of an exec record (the per-CPU build buffer).
 #[repr(C)]
@@ -320,7 +345,7 @@ pub struct Exit {
     pub group_dead: u32,
 }
 pub type ExitRecord = Record<Exit>;
-const _: () = assert!(core::mem::size_of::<ExitRecord>() == 160);
+const _: () = assert!(core::mem::size_of::<ExitRecord>() == 184);
 
 #[cfg(feature = "user")]
 mod pod {
@@ -376,7 +401,7 @@ pub struct LsmFile {
 
 /// `security_file_open`.
 pub type FileOpenRecord = Record<LsmFile>;
-const _: () = assert!(core::mem::size_of::<FileOpenRecord>() == 176);
+const _: () = assert!(core::mem::size_of::<FileOpenRecord>() == 200);
 
 /// A [`FileOpenRecord`] with room for its path.
 #[repr(C)]
@@ -413,7 +438,7 @@ pub struct BprmCheck {
 }
 
 pub type BprmCheckRecord = Record<BprmCheck>;
-const _: () = assert!(core::mem::size_of::<BprmCheckRecord>() == 192);
+const _: () = assert!(core::mem::size_of::<BprmCheckRecord>() == 216);
 
 /// A [`BprmCheckRecord`] with room for its path and names.
 #[repr(C)]
@@ -460,7 +485,7 @@ pub struct ExecMismatch {
 }
 
 pub type ExecMismatchRecord = Record<ExecMismatch>;
-const _: () = assert!(core::mem::size_of::<ExecMismatchRecord>() == 184);
+const _: () = assert!(core::mem::size_of::<ExecMismatchRecord>() == 208);
 
 /// An [`ExecMismatchRecord`] with its two names.
 #[repr(C)]
@@ -488,7 +513,7 @@ pub struct LsmHook {
 }
 
 pub type LsmHookRecord = Record<LsmHook>;
-const _: () = assert!(core::mem::size_of::<LsmHookRecord>() == 208);
+const _: () = assert!(core::mem::size_of::<LsmHookRecord>() == 232);
 
 /// An [`LsmHookRecord`] with room for its socket address.
 #[repr(C)]
@@ -536,7 +561,7 @@ pub const LSM_STR_CUT: u8 = 1;
 pub const LSM_STR_NONE: u8 = 2;
 
 pub type LsmPathsRecord = Record<LsmPaths>;
-const _: () = assert!(core::mem::size_of::<LsmPathsRecord>() == 184);
+const _: () = assert!(core::mem::size_of::<LsmPathsRecord>() == 208);
 
 /// An [`LsmPathsRecord`] with room for its strings and paths.
 #[repr(C)]

@@ -71,6 +71,31 @@ fn read_pid_ns(c: &mut TaskContext, leader: *const u8) {
     }
 }
 
+/// The effective and saved user ids of `cred` (a `struct cred *`).
+#[inline(always)]
+fn read_cred(c: &mut TaskContext, cred: *const u8) {
+    c.euid = read::<u32>(cred, off!(cred_euid)).unwrap_or(0);
+    c.suid = read::<u32>(cred, off!(cred_suid)).unwrap_or(0);
+}
+
+/// The host pid of `pid` (a `struct pid *`): `numbers[0].nr`.
+#[inline(always)]
+fn host_nr(pid: *const u8) -> u32 {
+    read::<u32>(pid, off!(pid_numbers) + off!(upid_nr)).unwrap_or(0)
+}
+
+/// The process group's and the session's `struct pid *` of `signal`.
+#[inline(always)]
+fn group_and_session(signal: *const u8) -> [u64; 2] {
+    read::<[u64; 2]>(signal, off!(signal_pids_pgid)).unwrap_or_default()
+}
+
+/// Whether `signal`'s process has a controlling terminal.
+#[inline(always)]
+fn interactive(signal: *const u8) -> u8 {
+    u8::from(!read_ptr(signal, off!(signal_tty)).is_null())
+}
+
 /// Fills `c` from the current task, reading everything.
 #[inline(always)]
 pub fn fill(c: &mut TaskContext) {
@@ -82,7 +107,15 @@ pub fn fill(c: &mut TaskContext) {
     read_nodename(c, read_ptr(nsproxy, off!(nsproxy_uts_ns)));
     let mnt = read_ptr(nsproxy, off!(nsproxy_mnt_ns));
     c.mnt_ns = read::<u32>(mnt, off!(mnt_ns_inum)).unwrap_or(0);
-    read_pid_ns(c, read_ptr(task, off!(task_group_leader)));
+    let leader = read_ptr(task, off!(task_group_leader));
+    read_pid_ns(c, leader);
+    c.start_boot_ns = read::<u64>(leader, off!(task_start_boottime)).unwrap_or(0);
+    read_cred(c, read_ptr(task, off!(task_cred)));
+    let signal = read_ptr(task, off!(task_signal));
+    let [pgrp, session] = group_and_session(signal);
+    c.pgid = host_nr(pgrp as *const u8);
+    c.sid = host_nr(session as *const u8);
+    c.interactive = interactive(signal);
 }
 
 /// The current task's context, read whole.
@@ -102,9 +135,14 @@ pub fn current() -> TaskContext {
 /// `switch_task_namespaces` in kernel/nsproxy.c), so the same `nsproxy` means
 /// the same uts and mount namespaces; a mount namespace's inode and a `struct
 /// pid`'s numbers are fixed for their life, and exec by a non-leader thread
-/// changes `group_leader`. The thread holds references to all of them, so an
-/// unchanged address cannot be a recycled object. The nodename can change in
-/// place (sethostname), so it is read every time.
+/// changes `group_leader` (whose start time is fixed, as is its thread
+/// group's `signal_struct`). Credentials are never modified once installed
+/// (`commit_creds` installs a new `struct cred`), so the same `cred` means
+/// the same effective and saved ids. setpgid and setsid point
+/// `signal->pids` at other `struct pid`s. The thread holds references to all
+/// of them, so an unchanged address cannot be a recycled object. The
+/// nodename can change in place (sethostname), and the controlling terminal
+/// (`signal->tty`) with TIOCSCTTY, so they are read every time.
 #[inline(always)]
 pub fn fill_cached(c: &mut TaskContext, cache: &mut ContextCache) {
     fill_cheap(c);
@@ -125,6 +163,24 @@ pub fn fill_cached(c: &mut TaskContext, cache: &mut ContextCache) {
     let leader = read_ptr(task, off!(task_group_leader));
     if leader as u64 != cache.group_leader {
         read_pid_ns(c, leader);
+        c.start_boot_ns = read::<u64>(leader, off!(task_start_boottime)).unwrap_or(0);
+        cache.signal = read_ptr(task, off!(task_signal)) as u64;
         cache.group_leader = leader as u64;
     }
+    let cred = read_ptr(task, off!(task_cred));
+    if cred as u64 != cache.cred {
+        read_cred(c, cred);
+        cache.cred = cred as u64;
+    }
+    let signal = cache.signal as *const u8;
+    let [pgrp, session] = group_and_session(signal);
+    if pgrp != cache.pgrp {
+        c.pgid = host_nr(pgrp as *const u8);
+        cache.pgrp = pgrp;
+    }
+    if session != cache.session {
+        c.sid = host_nr(session as *const u8);
+        cache.session = session;
+    }
+    c.interactive = interactive(signal);
 }

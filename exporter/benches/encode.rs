@@ -32,6 +32,7 @@ fn events() -> Vec<Event> {
                 uts_name: "web-1".into(),
                 container_id: None,
                 container: None,
+                ..Default::default()
             };
             let flags = Value::Sym {
                 raw: 0o2000000,

@@ -175,7 +175,7 @@ fn prometheus_metrics_match_the_summary() {
 
 /// The ring buffer's fill is the bytes the kernel wrote and sysotel has not
 /// read: with sysotel stopped (SIGSTOP), the workload's 1000 getppid records
-/// stay in the ring, 240 bytes each (the 232-byte syscall record behind the
+/// stay in the ring, 264 bytes each (the 256-byte syscall record behind the
 /// ring's 8-byte header). On SIGCONT the periodic check, due by then, takes
 /// the snapshot before the reader drains the ring; the next one finds it empty.
 #[test]
@@ -200,7 +200,7 @@ fn ring_buffer_used_is_what_the_kernel_wrote_and_sysotel_did_not_read() {
     std::thread::sleep(Duration::from_millis(1200));
     // SAFETY: as above.
     unsafe { libc::kill(pid, libc::SIGCONT) };
-    scrape_until(port, "sysotel_ring_buffer_used_bytes", 1000.0 * 240.0);
+    scrape_until(port, "sysotel_ring_buffer_used_bytes", 1000.0 * 264.0);
     scrape_until(port, "sysotel_ring_buffer_used_bytes", 0.0);
     let stopped = sysotel.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);

@@ -74,6 +74,8 @@ struct Who {
     mnt_ns: String,
     cgroup_id: u64,
     container_id: String,
+    /// The host pid of the session (and process group) leader.
+    session: String,
 }
 
 impl Who {
@@ -84,8 +86,15 @@ impl Who {
             ("process.parent_pid", int(&self.ppid)),
             ("process.vpid", int(&self.vpid)),
             ("thread.name", str_(self.comm)),
+            // setresuid(UID, UID, UID): real, effective and saved alike.
+            ("process.user.id", int(UID)),
             ("process.real_user.id", int(UID)),
+            ("process.saved_user.id", int(UID)),
             ("sysotel.process.real_group.id", int(GID)),
+            // The first process of the namespace called setsid.
+            ("process.session_leader.pid", int(&self.session)),
+            ("process.group_leader.pid", int(&self.session)),
+            ("process.interactive", "Bool(false)".to_string()),
             ("sysotel.uts_name", str_(UTS)),
             ("sysotel.mnt_ns", int(&self.mnt_ns)),
             ("sysotel.pid_ns", int(&self.pid_ns)),
@@ -112,14 +121,57 @@ fn sorted(r: &Record) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn check(what: &str, r: &Record, event_name: &str, attrs: BTreeMap<String, String>) {
+/// Unix nanoseconds of an RFC 3339 UTC time with nanoseconds
+/// (`2026-12-01T05:01:02.123456789Z`).
+fn rfc3339_unix_ns(s: &str) -> Option<u64> {
+    let (date, time) = s.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let (hms, frac) = time.split_once('.')?;
+    let mut t = hms.split(':').map(|x| x.parse::<u64>());
+    let (h, min, sec) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
+    let nanos: u64 = frac.parse().ok()?;
+    // Days from 1970-01-01 (the civil-from-days inverse).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
+    Some(((days * 86_400 + h * 3600 + min * 60 + sec) * 1_000_000_000) + nanos)
+}
+
+/// `created`: when the process was created, as the test saw it (before
+/// the fixture started, after it ended): `process.creation.time` must lie
+/// within, and is left out of the exact comparison.
+fn check(
+    created: &std::ops::RangeInclusive<u64>,
+    what: &str,
+    r: &Record,
+    event_name: &str,
+    attrs: BTreeMap<String, String>,
+) {
+    let mut got = sorted(r);
+    let creation = got
+        .remove("process.creation.time")
+        .unwrap_or_else(|| panic!("{what}: no process.creation.time"));
+    let at = creation
+        .strip_prefix("Str(")
+        .and_then(|v| v.strip_suffix(')'))
+        .and_then(rfc3339_unix_ns)
+        .unwrap_or_else(|| panic!("{what}: process.creation.time {creation} is not RFC 3339"));
+    assert!(
+        created.contains(&at),
+        "{what}: process.creation.time {creation} is not within the fixture's run {created:?}"
+    );
     assert_eq!(r.event_name, event_name, "{what}: EventName");
     assert_eq!(r.severity_text, "INFO", "{what}: SeverityText");
     assert_eq!(
         r.severity_number, "SEVERITY_NUMBER_INFO(9)",
         "{what}: SeverityNumber"
     );
-    assert_eq!(sorted(r), attrs, "{what}: every attribute, exactly");
+    assert_eq!(got, attrs, "{what}: every attribute, exactly");
 }
 
 #[test]
@@ -178,6 +230,7 @@ fn every_attribute_of_the_mapping_has_its_true_value() {
         .output()
         .expect("run the fixture");
     let ended = wall();
+    let created = started..=ended;
     assert!(
         out.status.success(),
         "the fixture failed ({}): {}",
@@ -217,6 +270,7 @@ fn every_attribute_of_the_mapping_has_its_true_value() {
         mnt_ns: r["child_mnt_ns"].clone(),
         cgroup_id,
         container_id: container_id.clone(),
+        session: child.clone(),
     };
     let gc_who = Who {
         pid: grandchild.clone(),
@@ -238,6 +292,7 @@ fn every_attribute_of_the_mapping_has_its_true_value() {
         .find(|x| x.attr("sysotel.arg.filename") == Some(str_(&existing).as_str()))
         .unwrap_or_else(|| panic!("no openat of {existing} among {opens:?}"));
     check(
+        &created,
         "openat",
         open,
         "sysotel.syscall.openat",
@@ -279,6 +334,7 @@ fn every_attribute_of_the_mapping_has_its_true_value() {
         .unwrap_or_else(|| panic!("no openat of {missing}"));
     assert_eq!(r["missing_ret"], "-2");
     check(
+        &created,
         "failed openat",
         failed,
         "sysotel.syscall.openat",
@@ -309,6 +365,7 @@ fn every_attribute_of_the_mapping_has_its_true_value() {
     let connects = of(&child, "connect");
     assert_eq!(connects.len(), 1, "{connects:?}");
     check(
+        &created,
         "connect",
         connects[0],
         "sysotel.syscall.connect",
@@ -338,6 +395,7 @@ fn every_attribute_of_the_mapping_has_its_true_value() {
     let forks = of(&child, "sched_process_fork");
     assert_eq!(forks.len(), 1, "{forks:?}");
     check(
+        &created,
         "sched_process_fork",
         forks[0],
         "sysotel.sched.sched_process_fork",
@@ -378,6 +436,7 @@ fn every_attribute_of_the_mapping_has_its_true_value() {
     // sched_process_exec has no path argument: file.path is the syscall's.
     want.remove("file.path");
     check(
+        &created,
         "sched_process_exec",
         execs[0],
         "sysotel.sched.sched_process_exec",
@@ -394,6 +453,7 @@ fn every_attribute_of_the_mapping_has_its_true_value() {
     let execves = of(&grandchild, "execve");
     assert_eq!(execves.len(), 1, "{execves:?}");
     check(
+        &created,
         "execve",
         execves[0],
         "sysotel.syscall.execve",
@@ -410,6 +470,7 @@ fn every_attribute_of_the_mapping_has_its_true_value() {
     let exits = of(&child, "sched_process_exit");
     assert_eq!(exits.len(), 1, "{exits:?}");
     check(
+        &created,
         "sched_process_exit",
         exits[0],
         "sysotel.sched.sched_process_exit",

@@ -64,6 +64,8 @@ struct State {
     join: ExecJoin,
     containers: Containers,
     metadata: Metadata,
+    /// The run's clock: process start times to Unix time.
+    clock: BootClock,
     selection: Selection,
     user: UserFilter,
 }
@@ -80,7 +82,13 @@ pub enum Stop {
 impl Reader {
     /// `selection`: events written by the kernel only to complete others
     /// (exec records for execve) are not passed on unless selected.
-    pub fn new(ring: Ring, selection: Selection, user: UserFilter, metadata: Metadata) -> Reader {
+    pub fn new(
+        ring: Ring,
+        selection: Selection,
+        user: UserFilter,
+        metadata: Metadata,
+        clock: BootClock,
+    ) -> Reader {
         Reader {
             ring,
             state: State {
@@ -88,6 +96,7 @@ impl Reader {
                 join: ExecJoin::default(),
                 containers: Containers::new(cgroup2_root()),
                 metadata,
+                clock,
                 selection,
                 user,
             },
@@ -167,6 +176,7 @@ impl State {
                 if let Some(c) = stats.by_event.get_mut(e.id as usize) {
                     *c += 1;
                 }
+                e.ctx.start_unix_ns = self.clock.unix_ns(e.ctx.start_boot_ns);
                 e.ctx.container_id = self.containers.resolve(e.ctx.cgroup_id);
                 if let Some(id) = &e.ctx.container_id {
                     e.ctx.container = self.metadata.get(id);

@@ -119,7 +119,7 @@ fn stop_signal() -> Result<impl Future<Output = ()>, RunError> {
 }
 
 /// The programs loaded and attached, and the reader on their ring buffer.
-fn load(plan: &Plan) -> Result<(Tracer, Reader), RunError> {
+fn load(plan: &Plan, clock: BootClock) -> Result<(Tracer, Reader), RunError> {
     let cli = &plan.cli;
     let mut tracer = loader::load(LoadOptions {
         selection: plan.selection.clone(),
@@ -138,6 +138,7 @@ fn load(plan: &Plan) -> Result<(Tracer, Reader), RunError> {
         plan.selection.clone(),
         UserFilter::new(&plan.scope, &plan.filters),
         Metadata::start(plan.runtimes.clone()),
+        clock,
     );
     Ok((tracer, reader))
 }
@@ -388,9 +389,9 @@ async fn close_outputs(
 pub async fn run(plan: Plan) -> Result<Summary, RunError> {
     let started = Instant::now();
     let stop = stop_signal()?;
-    let (mut tracer, mut reader) = load(&plan)?;
-    // One boot-to-wall-clock offset for every output and report.
+    // One boot-to-wall-clock offset for every output, report and start time.
     let clock = BootClock::new();
+    let (mut tracer, mut reader) = load(&plan, clock)?;
     let mut sinks = start_sinks(&plan, clock)?;
     let mut checks = Checks::new(&plan, clock, sinks.len(), tracer.attached(), started);
     checks.snapshot(&ReaderStats::default(), &KernelCounts::default(), &sinks);

@@ -26,10 +26,23 @@ pub struct Context {
     pub tid: u32,
     pub ppid: u32,
     pub vpid: u32,
+    /// Real user and group ids.
     pub uid: u32,
     pub gid: u32,
+    /// Effective and saved user ids.
+    pub euid: u32,
+    pub suid: u32,
     pub mnt_ns: u32,
     pub pid_ns: u32,
+    /// Host pids of the session leader and of the process group leader.
+    pub sid: u32,
+    pub pgid: u32,
+    /// The process has a controlling terminal.
+    pub interactive: bool,
+    /// When the process started: nanoseconds since boot (the kernel's), and
+    /// Unix nanoseconds (set by the reader; 0 until then).
+    pub start_boot_ns: u64,
+    pub start_unix_ns: u64,
     /// Shared between the events of a task: one allocation per distinct
     /// name, not per event (see `decode`).
     pub comm: std::sync::Arc<str>,

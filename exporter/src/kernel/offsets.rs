@@ -99,6 +99,26 @@ pub fn load_kernel_btf(file: Option<&Path>) -> Result<(Btf, Vec<u8>), OffsetsErr
     }
 }
 
+/// `enum pid_type` (include/linux/pid_types.h): PIDTYPE_PID, PIDTYPE_TGID,
+/// PIDTYPE_PGID, PIDTYPE_SID, PIDTYPE_MAX, in this order since 4.19.
+const PIDTYPE_PGID: u32 = 2;
+const PIDTYPE_SID: u32 = 3;
+
+/// `signal_struct.pids[PIDTYPE_PGID]`: an array of `struct pid *` with room
+/// for the session's after it (the programs read both at once).
+fn signal_pids_pgid(btf: &Btf) -> Result<u32, OffsetsError> {
+    let pids = btf.member("signal_struct", "pids")?;
+    let elem = btf.array_elem(pids.type_id);
+    let (elem_size, total) = (elem.and_then(|e| btf.size_of(e)), btf.size_of(pids.type_id));
+    if elem_size != Some(8) || total.is_none_or(|t| t < 8 * (PIDTYPE_SID + 1)) {
+        return Err(OffsetsError::Layout(format!(
+            "signal_struct.pids is not an array of at least {} pointers (element {elem_size:?} bytes, {total:?} in all)",
+            PIDTYPE_SID + 1
+        )));
+    }
+    Ok(pids.offset + 8 * PIDTYPE_PGID)
+}
+
 /// Every offset the eBPF programs use.
 pub fn resolve(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
     use Want::{Any, Bytes, Ptr};
@@ -128,6 +148,7 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
         )));
     }
     let cgroup = cgroup_ancestors(btf)?;
+    let signal_pids_pgid = signal_pids_pgid(btf)?;
     Ok(KernelOffsets {
         task_real_parent: field(btf, "task_struct", "real_parent", Ptr)?,
         task_tgid: field(btf, "task_struct", "tgid", Bytes(4))?,
@@ -156,6 +177,10 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
         bprm_argc: field(btf, "linux_binprm", "argc", Bytes(4))?,
         bprm_envc: field(btf, "linux_binprm", "envc", Bytes(4))?,
         signal_live: field(btf, "signal_struct", "live", Bytes(4))?,
+        signal_pids_pgid,
+        signal_tty: field(btf, "signal_struct", "tty", Ptr)?,
+        task_start_boottime: field(btf, "task_struct", "start_boottime", Bytes(8))?,
+        cred_suid: field(btf, "cred", "suid", Bytes(4))?,
         regs_args: regs,
         exit_has_group_dead: u32::from(exit_params >= 3),
         regs_window,

@@ -17,7 +17,16 @@ pub const PROCESS_PARENT_PID: &str = "process.parent_pid";
 pub const PROCESS_VPID: &str = "process.vpid";
 pub const THREAD_ID: &str = "thread.id";
 pub const THREAD_NAME: &str = "thread.name";
+/// The effective user id.
+pub const PROCESS_USER_ID: &str = "process.user.id";
 pub const PROCESS_REAL_USER_ID: &str = "process.real_user.id";
+pub const PROCESS_SAVED_USER_ID: &str = "process.saved_user.id";
+pub const PROCESS_SESSION_LEADER_PID: &str = "process.session_leader.pid";
+/// The process group leader's pid: the process group id.
+pub const PROCESS_GROUP_LEADER_PID: &str = "process.group_leader.pid";
+pub const PROCESS_INTERACTIVE: &str = "process.interactive";
+/// ISO 8601 (RFC 3339) with nanoseconds, UTC.
+pub const PROCESS_CREATION_TIME: &str = "process.creation.time";
 /// Not in the registry (it has no group ids for processes): sysotel's own.
 pub const PROCESS_REAL_GROUP_ID: &str = "sysotel.process.real_group.id";
 pub const CONTAINER_ID: &str = "container.id";

@@ -179,6 +179,7 @@ fn every_event() -> Vec<Event> {
     let ctx = Context {
         comm: "app".into(),
         uts_name: "web-1".into(),
+        start_unix_ns: 1_700_000_000_000_000_000,
         container_id: Some("4f1c".into()),
         container: Some(std::sync::Arc::new(ContainerMeta {
             name: "web".into(),

@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::{
 
 use super::{Resource, attributes as attr};
 use crate::{
-    base::clock::BootClock,
+    base::clock::{BootClock, rfc3339_ns},
     event::{
         Category, Context, Event, SockAddr, Value,
         catalog::{self, EventInfo, Role, Severity},
@@ -123,8 +123,15 @@ fn same_task(a: &Context, b: &Context) -> bool {
         vpid,
         uid,
         gid,
+        euid,
+        suid,
         mnt_ns,
         pid_ns,
+        sid,
+        pgid,
+        interactive,
+        start_boot_ns,
+        start_unix_ns,
         comm,
         uts_name,
         container_id,
@@ -136,6 +143,13 @@ fn same_task(a: &Context, b: &Context) -> bool {
         && *vpid == b.vpid
         && *uid == b.uid
         && *gid == b.gid
+        && *euid == b.euid
+        && *suid == b.suid
+        && *sid == b.sid
+        && *pgid == b.pgid
+        && *interactive == b.interactive
+        && *start_boot_ns == b.start_boot_ns
+        && *start_unix_ns == b.start_unix_ns
         && *mnt_ns == b.mnt_ns
         && *pid_ns == b.pid_ns
         && *cgroup_id == b.cgroup_id
@@ -242,8 +256,18 @@ pub fn task_attributes(c: &Context, out: &mut impl Attrs) {
     out.int(key(attr::PROCESS_PARENT_PID), c.ppid as i64);
     out.int(key(attr::PROCESS_VPID), c.vpid as i64);
     out.string(key(attr::THREAD_NAME), &c.comm);
+    out.int(key(attr::PROCESS_USER_ID), c.euid as i64);
     out.int(key(attr::PROCESS_REAL_USER_ID), c.uid as i64);
+    out.int(key(attr::PROCESS_SAVED_USER_ID), c.suid as i64);
     out.int(key(attr::PROCESS_REAL_GROUP_ID), c.gid as i64);
+    out.int(key(attr::PROCESS_SESSION_LEADER_PID), c.sid as i64);
+    out.int(key(attr::PROCESS_GROUP_LEADER_PID), c.pgid as i64);
+    out.boolean(key(attr::PROCESS_INTERACTIVE), c.interactive);
+    if c.start_unix_ns != 0 {
+        let mut t = String::with_capacity(30);
+        rfc3339_ns(c.start_unix_ns, &mut t);
+        out.string(key(attr::PROCESS_CREATION_TIME), &t);
+    }
     out.string(key(attr::UTS_NAME), &c.uts_name);
     out.int(key(attr::MNT_NS), c.mnt_ns as i64);
     out.int(key(attr::PID_NS), c.pid_ns as i64);

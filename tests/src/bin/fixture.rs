@@ -282,6 +282,12 @@ fn identity(args: &[String]) -> ! {
 fn identity_child(uid: u32, gid: u32, existing: &str, missing: &str, code: i32, argc: usize) -> ! {
     let mut out = std::io::stdout().lock();
     let me = host_pid();
+    // A session of its own, with no controlling terminal: its session and
+    // process group are led by itself.
+    // SAFETY: a plain syscall.
+    if unsafe { libc::setsid() } < 0 {
+        panic!("setsid: {}", std::io::Error::last_os_error());
+    }
     let _ = writeln!(out, "child_vpid={}", std::process::id());
     let _ = writeln!(out, "child_pid_ns={}", ns_inode("pid"));
     let _ = writeln!(out, "child_mnt_ns={}", ns_inode("mnt"));

@@ -81,6 +81,8 @@ pub fn json_line(out: &mut Vec<u8>, e: &Event, clock: &BootClock) {
         ("pid_ns", c.pid_ns),
         ("uid", c.uid),
         ("gid", c.gid),
+        ("euid", c.euid),
+        ("suid", c.suid),
     ] {
         out.push(b',');
         key(out, k);
@@ -93,11 +95,20 @@ pub fn json_line(out: &mut Vec<u8>, e: &Event, clock: &BootClock) {
         ("tid", c.tid),
         ("ppid", c.ppid),
         ("vpid", c.vpid),
+        ("sid", c.sid),
+        ("pgid", c.pgid),
     ] {
         out.push(b',');
         key(out, k);
         push_uint(out, v as u64);
     }
+    out.extend_from_slice(b",\"start_time_unix_ns\":");
+    push_uint(out, c.start_unix_ns);
+    out.extend_from_slice(if c.interactive {
+        b",\"interactive\":true"
+    } else {
+        b",\"interactive\":false"
+    });
     out.extend_from_slice(b",\"cgroup_id\":");
     push_uint(out, c.cgroup_id);
     if let Some(id) = &c.container_id {
@@ -303,11 +314,17 @@ mod tests {
         pid_ns: u32,
         uid: u32,
         gid: u32,
+        euid: u32,
+        suid: u32,
         comm: &'a str,
         pid: u32,
         tid: u32,
         ppid: u32,
         vpid: u32,
+        sid: u32,
+        pgid: u32,
+        start_time_unix_ns: u64,
+        interactive: bool,
         cgroup_id: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
         container: Option<JsonContainer<'a>>,
@@ -361,11 +378,17 @@ mod tests {
             pid_ns: c.pid_ns,
             uid: c.uid,
             gid: c.gid,
+            euid: c.euid,
+            suid: c.suid,
             comm: &c.comm,
             pid: c.pid,
             tid: c.tid,
             ppid: c.ppid,
             vpid: c.vpid,
+            sid: c.sid,
+            pgid: c.pgid,
+            start_time_unix_ns: c.start_unix_ns,
+            interactive: c.interactive,
             cgroup_id: c.cgroup_id,
             container: c.container_id.as_deref().map(|id| {
                 let m = c.container.as_deref();

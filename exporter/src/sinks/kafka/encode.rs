@@ -241,6 +241,8 @@ pub struct DocEncoder {
     task: TaskBytes,
     body: String,
     ts: String,
+    /// The process's start, RFC 3339 (ECS `process.start`).
+    start: String,
 }
 
 impl DocEncoder {
@@ -290,6 +292,7 @@ impl DocEncoder {
             task: TaskBytes::default(),
             body: String::with_capacity(256),
             ts: String::with_capacity(32),
+            start: String::with_capacity(32),
         }
     }
 
@@ -360,6 +363,29 @@ impl DocEncoder {
         let mut parent = p.obj("parent");
         parent.int("pid", c.ppid as i64);
         parent.close();
+        for (k, pid) in [("session_leader", c.sid), ("group_leader", c.pgid)] {
+            let mut o = p.obj(k);
+            o.int("pid", pid as i64);
+            o.close();
+        }
+        for (k, id) in [
+            ("user", c.euid),
+            ("real_user", c.uid),
+            ("saved_user", c.suid),
+        ] {
+            let mut o = p.obj(k);
+            o.str("id", itoa::Buffer::new().format(id));
+            o.close();
+        }
+        p.raw(
+            "interactive",
+            if c.interactive { b"true" } else { b"false" },
+        );
+        if c.start_unix_ns != 0 {
+            self.start.clear();
+            rfc3339_ns(c.start_unix_ns, &mut self.start);
+            p.str("start", &self.start);
+        }
         for (k, s) in [
             ("executable", Slot::ExecutablePath),
             ("args", Slot::CommandArgs),
@@ -501,6 +527,12 @@ mod tests {
             ppid: 1,
             uid: 1000,
             gid: 100,
+            euid: 0,
+            suid: 1000,
+            sid: 40,
+            pgid: 42,
+            interactive: true,
+            start_unix_ns: 1_700_000_000_123_456_789,
             comm: "cat".into(),
             uts_name: "web-1".into(),
             container_id: Some("abc".into()),
@@ -587,6 +619,13 @@ mod tests {
                 "pid": 42, "name": "cat",
                 "thread": {"id": 43, "name": "cat"},
                 "parent": {"pid": 1},
+                "session_leader": {"pid": 40},
+                "group_leader": {"pid": 42},
+                "user": {"id": "0"},
+                "real_user": {"id": "1000"},
+                "saved_user": {"id": "1000"},
+                "interactive": true,
+                "start": "2023-11-14T22:13:20.123456789Z",
             },
             "user": {"id": "1000"},
             "group": {"id": "100"},
