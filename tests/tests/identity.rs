@@ -1,17 +1,22 @@
 //! Who did it, as the kernel's credentials say: a setuid program runs with
-//! its owner's effective and saved user ids for its caller's real one.
+//! its owner's effective and saved user ids for its caller's real one, each
+//! named from the host's passwd.
 
 use std::{os::unix::fs::PermissionsExt as _, process::Command};
 
 use sysotel_tests::{Sysotel, json_events, require_root, unique_path};
 
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_workload");
-const CALLER: u32 = 4242;
+/// `nobody`, which Debian's passwd names.
+const CALLER: u32 = 65534;
 const CALLS: usize = 20;
 
+type Ids = ((u64, u64, u64), (String, String));
+
 /// Runs a copy of the workload with `mode` (root-owned) as uid CALLER and
-/// returns the (uid, euid, suid) of each of its getppid records.
-fn run_as_caller(mode: u32) -> Vec<(u64, u64, u64)> {
+/// returns the (uid, euid, suid) of each of its getppid records, and the
+/// (effective, real) user names they carry.
+fn run_as_caller(mode: u32) -> Vec<Ids> {
     let dir = unique_path("identity");
     std::fs::create_dir(&dir).expect("a directory");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
@@ -43,7 +48,11 @@ fn run_as_caller(mode: u32) -> Vec<(u64, u64, u64)> {
         .filter(|e| e["event"] == "getppid" && e["comm"] == "workload-id")
         .map(|e| {
             let id = |k: &str| e[k].as_u64().unwrap_or_else(|| panic!("{k} in {e}"));
-            (id("uid"), id("euid"), id("suid"))
+            let name = |k: &str| e[k].as_str().unwrap_or("(none)").to_string();
+            (
+                (id("uid"), id("euid"), id("suid")),
+                (name("user_name"), name("real_user_name")),
+            )
         })
         .collect();
     assert_eq!(ids.len(), CALLS, "the workload's getppid records");
@@ -54,19 +63,30 @@ fn run_as_caller(mode: u32) -> Vec<(u64, u64, u64)> {
 fn a_setuid_program_is_root_effectively_and_its_caller_really() {
     require_root();
     let caller = u64::from(CALLER);
-    for ids in run_as_caller(0o4755) {
+    let named = |effective: &str, real: &str| (effective.to_string(), real.to_string());
+    for (ids, names) in run_as_caller(0o4755) {
         assert_eq!(
             ids,
             (caller, 0, 0),
             "(uid, euid, suid) of a setuid-root program"
         );
+        assert_eq!(
+            names,
+            named("root", "nobody"),
+            "(user_name, real_user_name)"
+        );
     }
     // The same program without the setuid bit: the caller's ids throughout.
-    for ids in run_as_caller(0o755) {
+    for (ids, names) in run_as_caller(0o755) {
         assert_eq!(
             ids,
             (caller, caller, caller),
             "(uid, euid, suid) of a plain program"
+        );
+        assert_eq!(
+            names,
+            named("nobody", "nobody"),
+            "(user_name, real_user_name)"
         );
     }
 }

@@ -11,7 +11,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use crate::{
     base::clock::BootClock,
     decode,
-    enrich::{Containers, ExecJoin, Metadata},
+    enrich::{Containers, ExecJoin, Metadata, Users},
     event::{Event, select::Selection},
     kernel::{host::cgroup2_root, ring::Ring},
     policy::{Filters, Scope, scope::ExeFilter},
@@ -66,6 +66,7 @@ struct State {
     metadata: Metadata,
     /// The run's clock: process start times to Unix time.
     clock: BootClock,
+    users: Users,
     selection: Selection,
     user: UserFilter,
 }
@@ -97,6 +98,7 @@ impl Reader {
                 containers: Containers::new(cgroup2_root()),
                 metadata,
                 clock,
+                users: Users::new("/etc/passwd"),
                 selection,
                 user,
             },
@@ -177,6 +179,12 @@ impl State {
                     *c += 1;
                 }
                 e.ctx.start_unix_ns = self.clock.unix_ns(e.ctx.start_boot_ns);
+                e.ctx.user_name = self.users.name(e.ctx.euid);
+                e.ctx.real_user_name = if e.ctx.uid == e.ctx.euid {
+                    e.ctx.user_name.clone()
+                } else {
+                    self.users.name(e.ctx.uid)
+                };
                 e.ctx.container_id = self.containers.resolve(e.ctx.cgroup_id);
                 if let Some(id) = &e.ctx.container_id {
                     e.ctx.container = self.metadata.get(id);
@@ -199,6 +207,7 @@ impl State {
 async fn drain(ring: &mut Ring, state: &mut State, sinks: &[SinkHandle]) {
     loop {
         state.metadata.collect();
+        state.users.refresh();
         let mut batch = Vec::with_capacity(BATCH_MAX);
         let mut read = 0;
         while read < BATCH_MAX {

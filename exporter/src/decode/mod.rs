@@ -120,6 +120,8 @@ fn context(c: &TaskContext) -> Context {
         interactive: c.interactive != 0,
         start_boot_ns: c.start_boot_ns,
         start_unix_ns: 0,
+        user_name: None,
+        real_user_name: None,
         comm,
         uts_name,
         container_id: None,

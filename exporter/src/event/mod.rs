@@ -43,6 +43,9 @@ pub struct Context {
     /// Unix nanoseconds (set by the reader; 0 until then).
     pub start_boot_ns: u64,
     pub start_unix_ns: u64,
+    /// The names of `euid` and `uid` in the host's passwd (user space).
+    pub user_name: Option<std::sync::Arc<str>>,
+    pub real_user_name: Option<std::sync::Arc<str>>,
     /// Shared between the events of a task: one allocation per distinct
     /// name, not per event (see `decode`).
     pub comm: std::sync::Arc<str>,

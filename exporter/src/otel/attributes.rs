@@ -21,6 +21,8 @@ pub const THREAD_NAME: &str = "thread.name";
 pub const PROCESS_USER_ID: &str = "process.user.id";
 pub const PROCESS_REAL_USER_ID: &str = "process.real_user.id";
 pub const PROCESS_SAVED_USER_ID: &str = "process.saved_user.id";
+pub const PROCESS_USER_NAME: &str = "process.user.name";
+pub const PROCESS_REAL_USER_NAME: &str = "process.real_user.name";
 pub const PROCESS_SESSION_LEADER_PID: &str = "process.session_leader.pid";
 /// The process group leader's pid: the process group id.
 pub const PROCESS_GROUP_LEADER_PID: &str = "process.group_leader.pid";

@@ -180,6 +180,8 @@ fn every_event() -> Vec<Event> {
         comm: "app".into(),
         uts_name: "web-1".into(),
         start_unix_ns: 1_700_000_000_000_000_000,
+        user_name: Some("root".into()),
+        real_user_name: Some("alice".into()),
         container_id: Some("4f1c".into()),
         container: Some(std::sync::Arc::new(ContainerMeta {
             name: "web".into(),
@@ -267,6 +269,11 @@ fn every_attribute_key_is_in_the_registry_or_under_sysotel() {
     // The test sees what it claims to: the registry keys it must have met.
     for k in [
         "process.pid",
+        "process.user.id",
+        "process.user.name",
+        "process.real_user.name",
+        "process.interactive",
+        "process.creation.time",
         "container.image.tags",
         "network.peer.port",
         "file.path",

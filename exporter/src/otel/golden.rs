@@ -69,6 +69,8 @@ fn ctx(comm: &str) -> Context {
         interactive: true,
         start_boot_ns: 500_000_000,
         start_unix_ns: 1_700_000_000_500_000_000,
+        user_name: Some("root".into()),
+        real_user_name: Some("alice".into()),
         comm: comm.into(),
         uts_name: "web-1".into(),
         container_id: None,

@@ -132,6 +132,8 @@ fn same_task(a: &Context, b: &Context) -> bool {
         interactive,
         start_boot_ns,
         start_unix_ns,
+        user_name,
+        real_user_name,
         comm,
         uts_name,
         container_id,
@@ -150,6 +152,8 @@ fn same_task(a: &Context, b: &Context) -> bool {
         && *interactive == b.interactive
         && *start_boot_ns == b.start_boot_ns
         && *start_unix_ns == b.start_unix_ns
+        && *user_name == b.user_name
+        && *real_user_name == b.real_user_name
         && *mnt_ns == b.mnt_ns
         && *pid_ns == b.pid_ns
         && *cgroup_id == b.cgroup_id
@@ -259,6 +263,12 @@ pub fn task_attributes(c: &Context, out: &mut impl Attrs) {
     out.int(key(attr::PROCESS_USER_ID), c.euid as i64);
     out.int(key(attr::PROCESS_REAL_USER_ID), c.uid as i64);
     out.int(key(attr::PROCESS_SAVED_USER_ID), c.suid as i64);
+    if let Some(name) = &c.user_name {
+        out.string(key(attr::PROCESS_USER_NAME), name);
+    }
+    if let Some(name) = &c.real_user_name {
+        out.string(key(attr::PROCESS_REAL_USER_NAME), name);
+    }
     out.int(key(attr::PROCESS_REAL_GROUP_ID), c.gid as i64);
     out.int(key(attr::PROCESS_SESSION_LEADER_PID), c.sid as i64);
     out.int(key(attr::PROCESS_GROUP_LEADER_PID), c.pgid as i64);

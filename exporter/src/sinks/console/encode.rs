@@ -88,6 +88,16 @@ pub fn json_line(out: &mut Vec<u8>, e: &Event, clock: &BootClock) {
         key(out, k);
         push_uint(out, v as u64);
     }
+    for (k, name) in [
+        ("user_name", &c.user_name),
+        ("real_user_name", &c.real_user_name),
+    ] {
+        if let Some(name) = name {
+            out.push(b',');
+            key(out, k);
+            push_json_str(out, name);
+        }
+    }
     out.extend_from_slice(b",\"comm\":");
     push_json_str(out, &c.comm);
     for (k, v) in [
@@ -316,6 +326,10 @@ mod tests {
         gid: u32,
         euid: u32,
         suid: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user_name: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        real_user_name: Option<&'a str>,
         comm: &'a str,
         pid: u32,
         tid: u32,
@@ -380,6 +394,8 @@ mod tests {
             gid: c.gid,
             euid: c.euid,
             suid: c.suid,
+            user_name: c.user_name.as_deref(),
+            real_user_name: c.real_user_name.as_deref(),
             comm: &c.comm,
             pid: c.pid,
             tid: c.tid,
@@ -539,6 +555,10 @@ mod tests {
         let mut exit = openat();
         exit.no_return = true;
         events.push(exit);
+        let mut named = openat();
+        named.ctx.user_name = Some("root".into());
+        named.ctx.real_user_name = Some("al\"ice".into());
+        events.push(named);
         let mut contained = openat();
         contained.ctx.container_id = Some("4f1c2b3a\"".into());
         events.push(contained.clone());

@@ -368,13 +368,16 @@ impl DocEncoder {
             o.int("pid", pid as i64);
             o.close();
         }
-        for (k, id) in [
-            ("user", c.euid),
-            ("real_user", c.uid),
-            ("saved_user", c.suid),
+        for (k, id, name) in [
+            ("user", c.euid, &c.user_name),
+            ("real_user", c.uid, &c.real_user_name),
+            ("saved_user", c.suid, &None),
         ] {
             let mut o = p.obj(k);
             o.str("id", itoa::Buffer::new().format(id));
+            if let Some(name) = name {
+                o.str("name", name);
+            }
             o.close();
         }
         p.raw(
@@ -400,6 +403,9 @@ impl DocEncoder {
 
         let mut u = d.obj("user");
         u.str("id", itoa::Buffer::new().format(c.uid));
+        if let Some(name) = &c.real_user_name {
+            u.str("name", name);
+        }
         u.close();
         let mut g = d.obj("group");
         g.str("id", itoa::Buffer::new().format(c.gid));
@@ -529,6 +535,8 @@ mod tests {
             gid: 100,
             euid: 0,
             suid: 1000,
+            user_name: Some("root".into()),
+            real_user_name: Some("alice".into()),
             sid: 40,
             pgid: 42,
             interactive: true,
@@ -621,13 +629,13 @@ mod tests {
                 "parent": {"pid": 1},
                 "session_leader": {"pid": 40},
                 "group_leader": {"pid": 42},
-                "user": {"id": "0"},
-                "real_user": {"id": "1000"},
+                "user": {"id": "0", "name": "root"},
+                "real_user": {"id": "1000", "name": "alice"},
                 "saved_user": {"id": "1000"},
                 "interactive": true,
                 "start": "2023-11-14T22:13:20.123456789Z",
             },
-            "user": {"id": "1000"},
+            "user": {"id": "1000", "name": "alice"},
             "group": {"id": "100"},
             "host": {"name": "web-1", "hostname": "web-1", "os": {"type": "linux"}},
             "agent": {"type": "sysotel", "name": "sysotel", "version": env!("CARGO_PKG_VERSION")},
