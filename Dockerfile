@@ -12,8 +12,9 @@
 
 FROM rust:1.95.0-bookworm AS build
 WORKDIR /src
-# setup.sh first, on its own layer: the toolchain is cached across source changes.
-COPY scripts/setup.sh scripts/setup.sh
+# setup.sh (and the apt helper it sources) first, on its own layer: the
+# toolchain is cached across source changes.
+COPY scripts/setup.sh scripts/apt.sh scripts/
 RUN bash scripts/setup.sh --no-fuzz
 COPY . .
 RUN cargo build --locked --release --bin sysotel \

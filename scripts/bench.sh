@@ -7,11 +7,10 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --locked --release --quiet
 if [ $# -eq 0 ]; then
-  if ! command -v bpftrace >/dev/null 2>&1; then
-    echo "bench: installing bpftrace (the side-by-side reference)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bpftrace >/dev/null \
-      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bpftrace >/dev/null; }
-  fi
+  # bpftrace: the side-by-side reference.
+  # shellcheck source=scripts/apt.sh
+  source scripts/apt.sh
+  apt_ensure bpftrace
   set -- --tracers --rounds 5
 fi
 exec python3 scripts/bench.py "$@"

@@ -19,19 +19,9 @@ pip_has() {
   grep -qx "Version: $2" <<<"$info"
 }
 
-missing=()
-for p in socat openssl; do
-  command -v "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-for p in qemu-system-x86 busybox-static; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [ "$status" = "install ok installed" ] || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
-fi
+# shellcheck source=scripts/apt.sh
+source "$(dirname "$0")/apt.sh"
+apt_ensure socat openssl qemu-system-x86 busybox-static
 
 pip_install() {
   local args=(--quiet --disable-pip-version-check --root-user-action=ignore "$@")

@@ -23,16 +23,9 @@ LOGS=/var/log/sysotel-test
 # come first on PATH).
 DOCKER=/usr/bin/docker
 
-missing=()
-for p in docker.io containerd runc busybox-static; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [ "$status" = "install ok installed" ] || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
-fi
+# shellcheck source=scripts/apt.sh
+source "$(dirname "$0")/apt.sh"
+apt_ensure docker.io containerd runc busybox-static
 
 mkdir -p "$LOGS"
 

@@ -33,17 +33,9 @@ apt_pkgs=(
   pkg-config build-essential cmake libcurl4-openssl-dev libssl-dev libsasl2-dev
   procps python3-pip
 )
-missing=()
-for p in "${apt_pkgs[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [ "$status" = "install ok installed" ] || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=scripts/apt.sh
+source "$(dirname "$0")/apt.sh"
+apt_ensure "${apt_pkgs[@]}"
 
 if ! command -v rustup >/dev/null 2>&1; then
   log "rustup is required (https://rustup.rs); not found on PATH" >&2

@@ -95,6 +95,33 @@ fn containers_started_back_to_back_are_each_attributed() {
     drop(parent);
 }
 
+/// The file the containers open (it does not exist: every open fails).
+const MARKER: &str = "/etc/sysotel-marker";
+
+/// Starts (`docker run -d`) a container named `name` that opens [`MARKER`]
+/// `opens` times two seconds after it started; its full id.
+fn run_marker_container(name: &str, opens: usize) -> String {
+    let script = format!(
+        "sleep 2; i=0; while [ $i -lt {opens} ]; do cat {MARKER}; i=$((i+1)); done 2>/dev/null; true"
+    );
+    sysotel_tests::docker(&[
+        "run",
+        "-d",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "--name",
+        name,
+        sysotel_tests::TEST_IMAGE,
+        "sh",
+        "-c",
+        &script,
+    ])
+    .trim()
+    .to_string()
+}
+
 /// Two Docker containers started back to back (`docker run -d`, one right
 /// after the other), each opening a file in a loop two seconds after it
 /// started: every record of each (its hostname is its id's first 12
@@ -108,31 +135,12 @@ fn docker_containers_started_back_to_back() {
     sysotel_tests::require_docker();
     const OPENS: usize = 50;
     let sysotel = Sysotel::start(&["-o", "json", "-e", "openat", "--scope", "container"]);
-    let script = format!(
-        "sleep 2; i=0; while [ $i -lt {OPENS} ]; do cat /etc/sysotel-marker; i=$((i+1)); done 2>/dev/null; true"
-    );
     let names: Vec<String> = (0..2)
         .map(|i| format!("sysotel-test-{}-{i}", std::process::id()))
         .collect();
     let ids: Vec<String> = names
         .iter()
-        .map(|name| {
-            let out = sysotel_tests::docker(&[
-                "run",
-                "-d",
-                "--pull",
-                "never",
-                "--network",
-                "none",
-                "--name",
-                name,
-                sysotel_tests::TEST_IMAGE,
-                "sh",
-                "-c",
-                &script,
-            ]);
-            out.trim().to_string()
-        })
+        .map(|name| run_marker_container(name, OPENS))
         .collect();
     for id in &ids {
         assert_eq!(
@@ -169,7 +177,7 @@ fn docker_containers_started_back_to_back() {
         }
         let marker: Vec<_> = mine
             .iter()
-            .filter(|e| e["args"]["filename"] == "/etc/sysotel-marker")
+            .filter(|e| e["args"]["filename"] == MARKER)
             .collect();
         assert_eq!(marker.len(), OPENS, "container {id}'s opens of the marker");
         for e in marker {
@@ -219,25 +227,7 @@ fn docker_identity_in_otlp_and_kafka() {
             encoding,
         ]);
         let cname = format!("{name}-{encoding}");
-        let script = format!(
-            "sleep 2; i=0; while [ $i -lt {OPENS} ]; do cat /etc/sysotel-marker; i=$((i+1)); done 2>/dev/null; true"
-        );
-        let id = sysotel_tests::docker(&[
-            "run",
-            "-d",
-            "--pull",
-            "never",
-            "--network",
-            "none",
-            "--name",
-            &cname,
-            sysotel_tests::TEST_IMAGE,
-            "sh",
-            "-c",
-            &script,
-        ])
-        .trim()
-        .to_string();
+        let id = run_marker_container(&cname, OPENS);
         assert_eq!(
             sysotel_tests::docker(&["wait", &id]).trim(),
             "0",
@@ -260,7 +250,7 @@ fn docker_identity_in_otlp_and_kafka() {
 
     let is_marker_of = |r: &Record, id: &str| {
         r.attr("container.id") == Some(&format!("Str({id})")[..])
-            && r.attr("sysotel.arg.filename") == Some("Str(/etc/sysotel-marker)")
+            && r.attr("sysotel.arg.filename") == Some(&format!("Str({MARKER})")[..])
     };
     for (encoding, topic, cname, id, exported) in &runs {
         // OTLP: every open of the marker, with the container's identity.
@@ -299,17 +289,11 @@ fn docker_identity_in_otlp_and_kafka() {
         let marker: Vec<_> = match **encoding {
             "json" => docs
                 .iter()
-                .filter(|d| {
-                    d["container.id"] == id.as_str()
-                        && d["sysotel.arg.filename"] == "/etc/sysotel-marker"
-                })
+                .filter(|d| d["container.id"] == id.as_str() && d["sysotel.arg.filename"] == MARKER)
                 .collect(),
             _ => docs
                 .iter()
-                .filter(|d| {
-                    d["container"]["id"] == id.as_str()
-                        && d["file"]["path"] == "/etc/sysotel-marker"
-                })
+                .filter(|d| d["container"]["id"] == id.as_str() && d["file"]["path"] == MARKER)
                 .collect(),
         };
         assert_eq!(marker.len(), OPENS, "{encoding}: container {id}'s opens");
