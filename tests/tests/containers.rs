@@ -95,6 +95,18 @@ fn containers_started_back_to_back_are_each_attributed() {
     drop(parent);
 }
 
+/// The test image's id, as Docker gives it (`sha256:…`).
+fn test_image_id() -> String {
+    let id = sysotel_tests::docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        sysotel_tests::TEST_IMAGE,
+    ]);
+    id.trim().to_string()
+}
+
 /// The file the containers open (it does not exist: every open fails).
 const MARKER: &str = "/etc/sysotel-marker";
 
@@ -150,13 +162,7 @@ fn docker_containers_started_back_to_back() {
         );
     }
     let stopped = sysotel.stop();
-    let image_id = sysotel_tests::docker(&[
-        "image",
-        "inspect",
-        "--format",
-        "{{.Id}}",
-        sysotel_tests::TEST_IMAGE,
-    ]);
+    let image_id = test_image_id();
     for id in &ids {
         sysotel_tests::docker(&["rm", id]);
     }
@@ -185,7 +191,7 @@ fn docker_containers_started_back_to_back() {
             assert_eq!(c["name"], name.as_str(), "{e}");
             assert_eq!(c["image"]["name"], "sysotel-test/busybox", "{e}");
             assert_eq!(c["image"]["tags"], serde_json::json!(["1"]), "{e}");
-            assert_eq!(c["image"]["id"], image_id.trim(), "{e}");
+            assert_eq!(c["image"]["id"], image_id.as_str(), "{e}");
             assert_eq!(c["runtime"], "docker", "{e}");
         }
     }
@@ -239,14 +245,7 @@ fn docker_identity_in_otlp_and_kafka() {
         let totals = sysotel_tests::assert_all_exported(&stopped, "kafka");
         runs.push((encoding, topic, cname, id, totals.exported));
     }
-    let image_id = sysotel_tests::docker(&[
-        "image",
-        "inspect",
-        "--format",
-        "{{.Id}}",
-        sysotel_tests::TEST_IMAGE,
-    ]);
-    let image_id = image_id.trim();
+    let image_id = test_image_id();
 
     let is_marker_of = |r: &Record, id: &str| {
         r.attr("container.id") == Some(&format!("Str({id})")[..])
@@ -302,7 +301,7 @@ fn docker_identity_in_otlp_and_kafka() {
                 assert_eq!(d["container.name"], cname.as_str(), "{d}");
                 assert_eq!(d["container.image.name"], "sysotel-test/busybox", "{d}");
                 assert_eq!(d["container.image.tags"], serde_json::json!(["1"]), "{d}");
-                assert_eq!(d["container.image.id"], image_id, "{d}");
+                assert_eq!(d["container.image.id"], image_id.as_str(), "{d}");
                 assert_eq!(d["container.runtime.name"], "docker", "{d}");
             } else {
                 let c = &d["container"];
