@@ -313,3 +313,57 @@ fn docker_identity_in_otlp_and_kafka() {
         }
     }
 }
+
+/// `--filter container.name=…` keeps the named container's records and
+/// drops the other's (decided in user space, once the runtime answered).
+#[test]
+fn a_filter_names_a_container() {
+    require_root();
+    sysotel_tests::require_docker();
+    const OPENS: usize = 5;
+    let names = [
+        format!("sysotel-test-keep-{}", std::process::id()),
+        format!("sysotel-test-drop-{}", std::process::id()),
+    ];
+    let sysotel = Sysotel::start(&[
+        "-o",
+        "json",
+        "-e",
+        "openat",
+        "--scope",
+        "container",
+        "--filter",
+        &format!("container.name={}", names[0]),
+    ]);
+    let ids: Vec<String> = names
+        .iter()
+        .map(|n| run_marker_container(n, OPENS))
+        .collect();
+    for id in &ids {
+        assert_eq!(
+            sysotel_tests::docker(&["wait", id]).trim(),
+            "0",
+            "container {id}"
+        );
+    }
+    let stopped = sysotel.stop();
+    for id in &ids {
+        sysotel_tests::docker(&["rm", id]);
+    }
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let events = json_events(&stopped.stdout);
+    let opens = |id: &str| {
+        events
+            .iter()
+            .filter(|e| e["container"]["id"] == id && e["args"]["filename"] == MARKER)
+            .count()
+    };
+    assert_eq!(opens(&ids[0]), OPENS, "the named container's opens");
+    assert_eq!(opens(&ids[1]), 0, "the other container's opens");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["container"]["name"] == names[0].as_str()),
+        "only the named container's records"
+    );
+}

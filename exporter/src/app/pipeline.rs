@@ -167,17 +167,7 @@ impl State {
         match decode::decode(record) {
             Ok(mut e) => {
                 self.join.apply(&mut e);
-                // Records the kernel wrote only to complete execve events
-                // or to follow executables are not selected.
-                let selected = self.selection.contains(e.id);
-                if !self.user.pass(&e, selected) {
-                    stats.filtered += u64::from(selected);
-                    return;
-                }
-                // Ids are below EVENT_ID_LIMIT by construction of the decoder.
-                if let Some(c) = stats.by_event.get_mut(e.id as usize) {
-                    *c += 1;
-                }
+                // Who did it, before the filters that may name it.
                 e.ctx.start_unix_ns = self.clock.unix_ns(e.ctx.start_boot_ns);
                 e.ctx.user_name = self.users.name(e.ctx.euid);
                 e.ctx.real_user_name = if e.ctx.uid == e.ctx.euid {
@@ -188,6 +178,17 @@ impl State {
                 e.ctx.container_id = self.containers.resolve(e.ctx.cgroup_id);
                 if let Some(id) = &e.ctx.container_id {
                     e.ctx.container = self.metadata.get(id);
+                }
+                // Records the kernel wrote only to complete execve events
+                // or to follow executables are not selected.
+                let selected = self.selection.contains(e.id);
+                if !self.user.pass(&e, selected) {
+                    stats.filtered += u64::from(selected);
+                    return;
+                }
+                // Ids are below EVENT_ID_LIMIT by construction of the decoder.
+                if let Some(c) = stats.by_event.get_mut(e.id as usize) {
+                    *c += 1;
                 }
                 batch.push(e)
             }

@@ -46,7 +46,9 @@ pub struct Cli {
 
     /// Keep only matching events (user space); repeatable. [EVENT.]FIELD OP
     /// VALUE, where EVENT is an event or set name, FIELD an argument name,
-    /// `addr` (the event's socket address) or `retval`, and OP =, !=, <, >,
+    /// `addr` (the event's socket address), `retval`, or of every event
+    /// container.id, container.name, container.image, user.name or user.id
+    /// (effective), and OP =, !=, <, >,
     /// <=, >=. Strings take globs (openat.pathname=/etc/*), addresses a CIDR
     /// or ADDR[:PORT] (connect.addr=10.0.0.0/8), retval a number or -ERRNO
     /// (openat.retval=-ENOENT). Filters on one field are alternatives,

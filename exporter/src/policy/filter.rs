@@ -36,6 +36,49 @@ enum Field {
     /// `pathname`: the event's first path argument (`filename`, `pathname`, `oldname`...).
     Path,
     Arg(String),
+    /// Who did it: a field of every event's context.
+    Context(Ctx),
+}
+
+/// The context fields a filter can name, whatever the event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ctx {
+    ContainerId,
+    ContainerName,
+    ContainerImage,
+    UserName,
+    UserId,
+}
+
+/// Their names in `--filter`, as the OTLP attributes name them (less the
+/// `process.` of the user's).
+const CONTEXT_FIELDS: [(&str, Ctx); 5] = [
+    ("container.id", Ctx::ContainerId),
+    ("container.name", Ctx::ContainerName),
+    ("container.image", Ctx::ContainerImage),
+    ("user.name", Ctx::UserName),
+    ("user.id", Ctx::UserId),
+];
+
+impl Ctx {
+    /// The event's value of this field; None when it has none (a process in
+    /// no container, a container its runtime has not described, a user the
+    /// passwd file does not name).
+    fn value(self, c: &crate::event::Context) -> Option<Value> {
+        let text = |s: Option<&str>| {
+            s.map(|v| Value::Str {
+                value: v.to_string(),
+                truncated: false,
+            })
+        };
+        match self {
+            Ctx::ContainerId => text(c.container_id.as_deref()),
+            Ctx::ContainerName => text(c.container.as_ref().map(|m| m.name.as_str())),
+            Ctx::ContainerImage => text(c.container.as_ref().and_then(|m| m.image_name.as_deref())),
+            Ctx::UserName => text(c.user_name.as_deref()),
+            Ctx::UserId => Some(Value::UInt(u64::from(c.euid))),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +104,7 @@ enum Lookup {
     Retval,
     Addr,
     Arg(&'static str),
+    Context(Ctx),
     /// The filter names the event but the event has no such field: dropped.
     Missing,
 }
@@ -93,18 +137,25 @@ struct Spec {
 
 /// `[EVENT.]FIELD`: the events named (every event without EVENT), and the field.
 fn target_and_field(key: &str) -> Result<(String, Vec<EventId>, Field), String> {
+    // A context field (`container.name`, `openat.container.name`) holds a
+    // dot of its own.
+    let context = CONTEXT_FIELDS.iter().find_map(|&(name, ctx)| {
+        if key == name {
+            Some((String::new(), ctx))
+        } else {
+            let t = key.strip_suffix(name)?.strip_suffix('.')?;
+            Some((t.trim().to_string(), ctx))
+        }
+    });
+    if let Some((target_name, ctx)) = context {
+        let ids = target_ids(&target_name)?;
+        return Ok((target_name, ids, Field::Context(ctx)));
+    }
     let (target_name, field_name) = match key.split_once('.') {
         Some((t, fld)) => (t.trim().to_string(), fld.trim().to_string()),
         None => (String::new(), key.to_string()),
     };
-    let ids: Vec<EventId> = if target_name.is_empty() {
-        catalog::all().map(|e| e.id).collect()
-    } else {
-        Selection::parse(&[target_name.as_str()])
-            .map_err(|e| e.to_string().trim_start_matches("--events: ").to_string())?
-            .ids()
-            .collect()
-    };
+    let ids = target_ids(&target_name)?;
     let field = match field_name.as_str() {
         "retval" => Field::Retval,
         "addr" => Field::Addr,
@@ -127,12 +178,30 @@ fn target_and_field(key: &str) -> Result<(String, Vec<EventId>, Field), String> 
     Ok((target_name, ids, field))
 }
 
+/// The events `target_name` names: every event when it is empty.
+fn target_ids(target_name: &str) -> Result<Vec<EventId>, String> {
+    Ok(if target_name.is_empty() {
+        catalog::all().map(|e| e.id).collect()
+    } else {
+        Selection::parse(&[target_name])
+            .map_err(|e| e.to_string().trim_start_matches("--events: ").to_string())?
+            .ids()
+            .collect()
+    })
+}
+
 /// The value a filter compares with, as the field's kind reads it.
 fn want(field: &Field, ids: &[EventId], value: &str) -> Result<Want, String> {
     Ok(match field {
         Field::Retval => Want::Int(retval(value)?),
         Field::Addr => net(value)?,
         Field::Path => Want::Text(value.to_string()),
+        Field::Context(Ctx::UserId) => Want::Int(
+            value
+                .parse()
+                .map_err(|_| format!("`{value}` is not a user id"))?,
+        ),
+        Field::Context(_) => Want::Text(value.to_string()),
         Field::Arg(name) => {
             let kinds: Vec<ArgKind> = ids.iter().filter_map(|&id| arg_kind(id, name)).collect();
             let sockaddr =
@@ -237,6 +306,14 @@ impl Group {
         let value = match *lookup {
             Lookup::Retval => {
                 ret = Value::Int(e.ret);
+                Some(&ret)
+            }
+            Lookup::Context(ctx) => {
+                let Some(v) = ctx.value(&e.ctx) else {
+                    // No value equals anything, and differs from everything.
+                    return self.alternatives.iter().all(|c| c.op == Op::Ne);
+                };
+                ret = v;
                 Some(&ret)
             }
             Lookup::Addr => e
@@ -425,6 +502,7 @@ fn has_field(id: EventId, field: &Field) -> bool {
         Field::Addr => "addr",
         Field::Path => "pathname",
         Field::Arg(n) => n.as_str(),
+        Field::Context(_) => return true,
     };
     field_names(id).contains(&name)
 }
@@ -444,6 +522,7 @@ fn lookup_for(id: EventId, field: &Field, targeted: bool) -> Option<Lookup> {
             .into_iter()
             .find(|n| n == name)
             .map(Lookup::Arg),
+        Field::Context(ctx) => Some(Lookup::Context(*ctx)),
     };
     found.or(targeted.then_some(Lookup::Missing))
 }
@@ -531,6 +610,37 @@ mod tests {
         assert!(!f.keep(&conn("1.1.1.1", 80)));
         let f = parse(&["connect.uservaddr!=127.0.0.1"]);
         assert!(!f.keep(&conn("127.0.0.1", 9)));
+    }
+
+    #[test]
+    fn context_fields_of_every_event() {
+        let f = parse(&["container.name=web-*"]);
+        let mut e = ev("getppid", 1, vec![]);
+        assert!(!f.keep(&e), "no container: no name to match");
+        e.ctx.container_id = Some("4f1c".into());
+        assert!(!f.keep(&e), "a container its runtime has not described");
+        e.ctx.container = Some(std::sync::Arc::new(crate::event::ContainerMeta {
+            name: "web-1".into(),
+            image_name: Some("org/app".into()),
+            ..Default::default()
+        }));
+        assert!(f.keep(&e));
+        assert!(!parse(&["container.name!=web-*"]).keep(&e));
+        assert!(parse(&["container.image=org/*"]).keep(&e));
+        assert!(parse(&["container.id=4f1c"]).keep(&e));
+        // Targeted: only openat is looked at.
+        let f = parse(&["openat.container.name=db"]);
+        assert!(f.keep(&e), "getppid is not named");
+        assert!(!f.keep(&ev("openat", 3, vec![path("/x")])));
+        // A process in no container differs from every name.
+        assert!(parse(&["container.name!=web-*"]).keep(&ev("getppid", 1, vec![])));
+        let mut e = ev("getppid", 1, vec![]);
+        e.ctx.euid = 0;
+        e.ctx.user_name = Some("root".into());
+        assert!(parse(&["user.name=root"]).keep(&e));
+        assert!(parse(&["user.id=0"]).keep(&e));
+        assert!(!parse(&["user.id>999"]).keep(&e));
+        assert!(Filters::parse(&["user.id=root"]).is_err());
     }
 
     #[test]
