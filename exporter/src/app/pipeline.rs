@@ -169,12 +169,7 @@ impl State {
                 self.join.apply(&mut e);
                 // Who did it, before the filters that may name it.
                 e.ctx.start_unix_ns = self.clock.unix_ns(e.ctx.start_boot_ns);
-                e.ctx.user_name = self.users.name(e.ctx.euid);
-                e.ctx.real_user_name = if e.ctx.uid == e.ctx.euid {
-                    e.ctx.user_name.clone()
-                } else {
-                    self.users.name(e.ctx.uid)
-                };
+                (e.ctx.user_name, e.ctx.real_user_name) = self.users.names(e.ctx.euid, e.ctx.uid);
                 e.ctx.container_id = self.containers.resolve(e.ctx.cgroup_id);
                 if let Some(id) = &e.ctx.container_id {
                     e.ctx.container = self.metadata.get(id);

@@ -21,7 +21,13 @@ pub struct Users {
     stamp: Option<(u64, u64, u64, i128)>,
     checked: Option<Instant>,
     every: Duration,
+    /// The last answer of [`Users::names`]: a run of records comes from one
+    /// user. Forgotten when the file is read again.
+    last: Option<(u32, u32, Names)>,
 }
+
+/// The names of an effective and a real user id.
+type Names = (Option<Arc<str>>, Option<Arc<str>>);
 
 /// The names in passwd text: `name:password:uid:...`, the first entry of a
 /// uid wins (as getpwuid answers).
@@ -50,7 +56,25 @@ impl Users {
             stamp: None,
             checked: None,
             every: CHECK_EVERY,
+            last: None,
         }
+    }
+
+    /// The names of `euid` and `uid`.
+    pub fn names(&mut self, euid: u32, uid: u32) -> Names {
+        if let Some((e, u, names)) = &self.last
+            && (*e, *u) == (euid, uid)
+        {
+            return names.clone();
+        }
+        let effective = self.name(euid);
+        let real = if uid == euid {
+            effective.clone()
+        } else {
+            self.name(uid)
+        };
+        self.last = Some((euid, uid, (effective.clone(), real.clone())));
+        (effective, real)
     }
 
     /// The name of `uid`, if the passwd file had one when last read.
@@ -74,6 +98,7 @@ impl Users {
             return;
         }
         self.stamp = stamp;
+        self.last = None;
         // A file that is gone or unreadable names no one.
         self.names = std::fs::read_to_string(&self.path)
             .map(|t| parse_passwd(&t))
@@ -108,6 +133,8 @@ mod tests {
             .expect("write");
         u.refresh();
         assert_eq!(u.name(4242).as_deref(), Some("bob"));
+        assert_eq!(u.names(0, 4242), (Some("root".into()), Some("bob".into())));
+        assert_eq!(u.names(0, 4242), (Some("root".into()), Some("bob".into())));
         std::fs::remove_file(&path).expect("remove");
         u.refresh();
         assert_eq!(u.name(0), None, "a passwd that is gone names no one");
