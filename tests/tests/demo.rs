@@ -88,7 +88,13 @@ fn compose_file_is_valid_for_docker_compose() {
         .iter()
         .filter_map(|v| v["target"].as_str())
         .collect();
-    for m in ["/sys/kernel/btf", "/sys/fs/bpf", "/sys/fs/cgroup"] {
+    for m in [
+        "/sys/kernel/btf",
+        "/sys/fs/bpf",
+        "/sys/fs/cgroup",
+        "/var/run/docker.sock",
+        "/etc/passwd",
+    ] {
         assert!(mounts.contains(&m), "sysotel needs {m} mounted: {mounts:?}");
     }
     // Every image is pinned to a version.
