@@ -107,6 +107,24 @@ fn test_image_id() -> String {
     id.trim().to_string()
 }
 
+/// Waits for `ids` to exit (each must succeed), stops sysotel, removes
+/// the containers; sysotel must have stopped cleanly.
+fn finish(sysotel: Sysotel, ids: &[String]) -> sysotel_tests::Stopped {
+    for id in ids {
+        assert_eq!(
+            sysotel_tests::docker(&["wait", id]).trim(),
+            "0",
+            "container {id}"
+        );
+    }
+    let stopped = sysotel.stop();
+    for id in ids {
+        sysotel_tests::docker(&["rm", id]);
+    }
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    stopped
+}
+
 /// The file the containers open (it does not exist: every open fails).
 const MARKER: &str = "/etc/sysotel-marker";
 
@@ -154,19 +172,8 @@ fn docker_containers_started_back_to_back() {
         .iter()
         .map(|name| run_marker_container(name, OPENS))
         .collect();
-    for id in &ids {
-        assert_eq!(
-            sysotel_tests::docker(&["wait", id]).trim(),
-            "0",
-            "container {id}"
-        );
-    }
-    let stopped = sysotel.stop();
+    let stopped = finish(sysotel, &ids);
     let image_id = test_image_id();
-    for id in &ids {
-        sysotel_tests::docker(&["rm", id]);
-    }
-    assert!(stopped.status.success(), "{}", stopped.stderr);
     let events = json_events(&stopped.stdout);
     for (id, name) in ids.iter().zip(&names) {
         assert_eq!(id.len(), 64, "a container id: {id}");
@@ -234,14 +241,7 @@ fn docker_identity_in_otlp_and_kafka() {
         ]);
         let cname = format!("{name}-{encoding}");
         let id = run_marker_container(&cname, OPENS);
-        assert_eq!(
-            sysotel_tests::docker(&["wait", &id]).trim(),
-            "0",
-            "container {id}"
-        );
-        let stopped = sysotel.stop();
-        sysotel_tests::docker(&["rm", &id]);
-        assert!(stopped.status.success(), "{}", stopped.stderr);
+        let stopped = finish(sysotel, std::slice::from_ref(&id));
         let totals = sysotel_tests::assert_all_exported(&stopped, "kafka");
         runs.push((encoding, topic, cname, id, totals.exported));
     }
@@ -339,18 +339,7 @@ fn a_filter_names_a_container() {
         .iter()
         .map(|n| run_marker_container(n, OPENS))
         .collect();
-    for id in &ids {
-        assert_eq!(
-            sysotel_tests::docker(&["wait", id]).trim(),
-            "0",
-            "container {id}"
-        );
-    }
-    let stopped = sysotel.stop();
-    for id in &ids {
-        sysotel_tests::docker(&["rm", id]);
-    }
-    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let stopped = finish(sysotel, &ids);
     let events = json_events(&stopped.stdout);
     let opens = |id: &str| {
         events

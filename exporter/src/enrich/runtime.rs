@@ -96,6 +96,10 @@ pub struct Metadata {
     known: HashMap<Arc<str>, Known>,
     asks: Option<mpsc::Sender<Arc<str>>>,
     answers: mpsc::UnboundedReceiver<(Arc<str>, Option<Arc<ContainerMeta>>)>,
+    /// The last container found, by its id's allocation (the container
+    /// resolver hands out one `Arc` per container): a run of records comes
+    /// from one container, and a found answer never changes.
+    last: Option<(Arc<str>, Arc<ContainerMeta>)>,
 }
 
 enum Known {
@@ -109,27 +113,22 @@ impl Metadata {
     pub fn start(sockets: Vec<RuntimeSocket>) -> Metadata {
         let (answer_tx, answers) = mpsc::unbounded_channel();
         if sockets.is_empty() {
-            return Metadata {
-                known: HashMap::new(),
-                asks: None,
-                answers,
-            };
+            return Metadata::with(None, answers);
         }
         let (asks, ask_rx) = mpsc::channel(ASKS_MAX);
         tokio::spawn(ask_runtimes(sockets, ask_rx, answer_tx));
-        Metadata {
-            known: HashMap::new(),
-            asks: Some(asks),
-            answers,
-        }
+        Metadata::with(Some(asks), answers)
     }
 
-    /// None asked (tests, `--container-runtime none`).
-    pub fn none() -> Metadata {
+    fn with(
+        asks: Option<mpsc::Sender<Arc<str>>>,
+        answers: mpsc::UnboundedReceiver<(Arc<str>, Option<Arc<ContainerMeta>>)>,
+    ) -> Metadata {
         Metadata {
             known: HashMap::new(),
-            asks: None,
-            answers: mpsc::unbounded_channel().1,
+            asks,
+            answers,
+            last: None,
         }
     }
 
@@ -145,14 +144,23 @@ impl Metadata {
     /// What is known of container `id` now; asks for it when it is new (or
     /// its last question went unanswered a while ago).
     pub fn get(&mut self, id: &Arc<str>) -> Option<Arc<ContainerMeta>> {
+        if let Some((last, meta)) = &self.last
+            && Arc::ptr_eq(last, id)
+        {
+            return Some(meta.clone());
+        }
         match self.known.get(id) {
-            Some(Known::Found(meta)) => return Some(meta.clone()),
+            Some(Known::Found(meta)) => {
+                self.last = Some((id.clone(), meta.clone()));
+                return Some(meta.clone());
+            }
             Some(Known::Asked(at)) if at.elapsed() < RETRY_AFTER => return None,
             _ => {}
         }
         let asks = self.asks.as_ref()?;
         if self.known.len() >= CONTAINERS_MAX {
             self.known.clear();
+            self.last = None;
         }
         // A full queue: asked again at a later record.
         if asks.try_send(id.clone()).is_ok() {
