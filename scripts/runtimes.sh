@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # The container runtimes the end-to-end tests start containers with, from
 # Debian, idempotently: installs docker.io (which brings containerd and runc),
-# starts containerd and then dockerd on it when they are not answering, and
-# builds the local test image when it is missing. Seconds when all is there.
+# starts containerd (with its CRI plugin configured) and then dockerd on it
+# when they are not answering, and builds the local test images when they are
+# missing. Seconds when all is there.
 #
 #   - containerd first, on /run/containerd/containerd.sock: one containerd
-#     serves Docker (namespace moby) and Kubernetes' CRI (k8s.io).
+#     serves Docker (namespace moby) and Kubernetes' CRI (k8s.io), with the
+#     configuration in $CONTAINERD_CONFIG: the pod sandbox image is the local
+#     pause image, and restrict_oom_score_adj (a sandbox sets its
+#     oom_score_adj, which needs CAP_SYS_RESOURCE some hosts do not give).
+#     A containerd started otherwise is restarted with it (its containers
+#     keep running).
 #   - dockerd with --iptables=false --ip-forward=false --bridge=none: its
 #     defaults rewrite the host's firewall and forwarding; the tests' containers
 #     run with --network none.
 #   - No registry is reachable: the image `sysotel-test/busybox:1` is a rootfs
-#     holding busybox-static and its applet links, imported with `docker import`.
+#     holding busybox-static and its applet links, imported with `docker import`;
+#     `sysotel-test/pause:1` is the same with `sleep` as its entrypoint (a pod's
+#     sandbox). Both are also imported into containerd's k8s.io namespace
+#     (as docker.io/sysotel-test/...), where CRI pods find them.
 #
 # Logs: /var/log/sysotel-test/{containerd,dockerd}.log.
 set -euo pipefail
@@ -18,7 +27,10 @@ set -euo pipefail
 log() { echo "runtimes: $*" >&2; }
 
 IMAGE="sysotel-test/busybox:1"
+PAUSE="sysotel-test/pause:1"
 LOGS=/var/log/sysotel-test
+CONTAINERD_CONFIG=/etc/sysotel-test/containerd.toml
+SOCK=/run/containerd/containerd.sock
 # Debian's client, of the same release as the daemon (another docker CLI may
 # come first on PATH).
 DOCKER=/usr/bin/docker
@@ -39,10 +51,32 @@ wait_for() {
   return 1
 }
 
-if ! ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1; then
+mkdir -p "$(dirname "$CONTAINERD_CONFIG")"
+config='version = 2
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "docker.io/'"$PAUSE"'"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "/etc/cni/net.d"
+'
+if [ "$(cat "$CONTAINERD_CONFIG" 2>/dev/null)" != "$config" ]; then
+  printf '%s' "$config" > "$CONTAINERD_CONFIG"
+fi
+
+# A containerd running without this configuration is restarted with it.
+for pid in $(pgrep -x containerd || true); do
+  if ! tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "--config $CONTAINERD_CONFIG"; then
+    log "restarting containerd $pid with $CONTAINERD_CONFIG"
+    kill "$pid"
+    wait_for "! kill -0 $pid" 30 || { log "containerd $pid did not stop"; exit 1; }
+  fi
+done
+if ! ctr --address "$SOCK" version >/dev/null 2>&1; then
   log "starting containerd"
-  setsid containerd >>"$LOGS/containerd.log" 2>&1 < /dev/null &
-  wait_for "ctr --address /run/containerd/containerd.sock version" 30 \
+  setsid containerd --config "$CONTAINERD_CONFIG" >>"$LOGS/containerd.log" 2>&1 < /dev/null &
+  wait_for "ctr --address $SOCK version" 30 \
     || { tail -n 20 "$LOGS/containerd.log" >&2; log "containerd did not start"; exit 1; }
 fi
 
@@ -55,10 +89,12 @@ if ! "$DOCKER" version >/dev/null 2>&1; then
     || { tail -n 20 "$LOGS/dockerd.log" >&2; log "dockerd did not start"; exit 1; }
 fi
 
-if ! "$DOCKER" image inspect "$IMAGE" >/dev/null 2>&1; then
-  log "building $IMAGE from busybox-static"
+# Imports the busybox rootfs as image $1, with `docker import` options $2...
+import_busybox() {
+  local image=$1 root
+  shift
+  log "building $image from busybox-static"
   root=$(mktemp -d)
-  trap 'rm -rf "$root"' EXIT
   mkdir -p "$root/bin" "$root/etc" "$root/proc" "$root/sys" "$root/dev" "$root/tmp"
   cp /bin/busybox "$root/bin/busybox"
   for applet in $(/bin/busybox --list); do
@@ -66,6 +102,20 @@ if ! "$DOCKER" image inspect "$IMAGE" >/dev/null 2>&1; then
   done
   echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
   echo "root:x:0:" > "$root/etc/group"
-  tar -C "$root" -c . | "$DOCKER" import - "$IMAGE" >/dev/null
+  tar -C "$root" -c . | "$DOCKER" import "$@" - "$image" >/dev/null
+  rm -rf "$root"
+}
+
+if ! "$DOCKER" image inspect "$IMAGE" >/dev/null 2>&1; then
+  import_busybox "$IMAGE"
 fi
-log "ok (containerd, dockerd, $IMAGE)"
+if ! "$DOCKER" image inspect "$PAUSE" >/dev/null 2>&1; then
+  import_busybox "$PAUSE" --change 'ENTRYPOINT ["/bin/sleep","2147483647"]'
+fi
+for image in "$IMAGE" "$PAUSE"; do
+  if ! ctr --address "$SOCK" -n k8s.io images ls -q | grep -qx "docker.io/$image"; then
+    log "importing $image into containerd's k8s.io namespace"
+    "$DOCKER" save "$image" | ctr --address "$SOCK" -n k8s.io images import - >/dev/null
+  fi
+done
+log "ok (containerd with CRI, dockerd, $IMAGE, $PAUSE)"

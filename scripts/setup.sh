@@ -31,7 +31,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 apt_pkgs=(
   "llvm-${LLVM_MAJOR}-dev" "libpolly-${LLVM_MAJOR}-dev" libzstd-dev zlib1g-dev libxml2-dev
   pkg-config build-essential cmake libcurl4-openssl-dev libssl-dev libsasl2-dev
-  procps python3-pip
+  protobuf-compiler procps python3-pip
 )
 # shellcheck source=scripts/apt.sh
 source "$(dirname "$0")/apt.sh"

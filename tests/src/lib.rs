@@ -3,6 +3,7 @@
 //! what it printed.
 
 pub mod collector;
+pub mod cri;
 pub mod fixture;
 pub mod kafka;
 pub mod rotel;

@@ -128,12 +128,18 @@ fn finish(sysotel: Sysotel, ids: &[String]) -> sysotel_tests::Stopped {
 /// The file the containers open (it does not exist: every open fails).
 const MARKER: &str = "/etc/sysotel-marker";
 
+/// A shell script that opens [`MARKER`] `opens` times, two seconds after
+/// it started.
+fn marker_script(opens: usize) -> String {
+    format!(
+        "sleep 2; i=0; while [ $i -lt {opens} ]; do cat {MARKER}; i=$((i+1)); done 2>/dev/null; true"
+    )
+}
+
 /// Starts (`docker run -d`) a container named `name` that opens [`MARKER`]
 /// `opens` times two seconds after it started; its full id.
 fn run_marker_container(name: &str, opens: usize) -> String {
-    let script = format!(
-        "sleep 2; i=0; while [ $i -lt {opens} ]; do cat {MARKER}; i=$((i+1)); done 2>/dev/null; true"
-    );
+    let script = marker_script(opens);
     sysotel_tests::docker(&[
         "run",
         "-d",
@@ -355,4 +361,133 @@ fn a_filter_names_a_container() {
             .all(|e| e["container"]["name"] == names[0].as_str()),
         "only the named container's records"
     );
+}
+
+/// A pod made through containerd's CRI API as kubelet makes one (a sandbox
+/// with the pod's metadata and labels, then a container in it), started
+/// after sysotel: the container's opens carry its id, name, image and
+/// runtime and the pod's name, uid and namespace, exactly, in the console's
+/// JSON lines, in OTLP (rotel) and in Kafka ECS documents (tansu).
+#[test]
+fn a_cri_pod_is_named_everywhere() {
+    require_root();
+    let cri = sysotel_tests::cri::require_cri();
+    const OPENS: usize = 5;
+    let rotel = Rotel::start();
+    let tansu = Tansu::start();
+    let topic = format!("sysotel-pod-ecs-{}", std::process::id());
+    let sysotel = Sysotel::start(&[
+        "-o",
+        "json",
+        "-e",
+        "openat",
+        "--scope",
+        "container",
+        "-o",
+        "otlp",
+        "--otlp-endpoint",
+        &rotel.http_url(),
+        "-o",
+        "kafka",
+        "--kafka-brokers",
+        &tansu.brokers(),
+        "--kafka-topic",
+        &topic,
+        "--kafka-encoding",
+        "ecs",
+    ]);
+    let pod_name = format!("web-{}", std::process::id());
+    let uid = format!("5e507e1a-0000-4000-8000-{:012x}", std::process::id());
+    let pod = cri.run_pod(&pod_name, "shop", &uid);
+    let id = pod.start_container("app", &["sh", "-c", &marker_script(OPENS)]);
+    pod.wait_exited(&id, Duration::from_secs(30));
+    let stopped = sysotel.stop();
+    drop(pod);
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let totals = sysotel_tests::assert_all_exported(&stopped, "kafka");
+    let image_id = cri.image_id(sysotel_tests::cri::IMAGE);
+    let image = "docker.io/sysotel-test/busybox";
+
+    // The console's JSON lines.
+    let events = json_events(&stopped.stdout);
+    let marker: Vec<_> = events
+        .iter()
+        .filter(|e| e["container"]["id"] == id.as_str() && e["args"]["filename"] == MARKER)
+        .collect();
+    assert_eq!(marker.len(), OPENS, "the pod's opens of the marker");
+    for e in marker {
+        let c = &e["container"];
+        assert_eq!(c["name"], "app", "{e}");
+        assert_eq!(c["image"]["name"], image, "{e}");
+        assert_eq!(c["image"]["tags"], serde_json::json!(["1"]), "{e}");
+        assert_eq!(c["image"]["id"], image_id.as_str(), "{e}");
+        assert_eq!(c["runtime"], "containerd", "{e}");
+        assert_eq!(
+            e["k8s"],
+            serde_json::json!({
+                "namespace": "shop",
+                "pod": {"name": pod_name, "uid": uid},
+                "container": {"name": "app"},
+            }),
+            "{e}"
+        );
+    }
+
+    // OTLP.
+    let records =
+        sysotel_tests::wait_for("the pod's OTLP records", Duration::from_secs(30), || {
+            let r: Vec<Record> = rotel
+                .records()
+                .into_iter()
+                .filter(|r| {
+                    r.attr("container.id") == Some(&format!("Str({id})")[..])
+                        && r.attr("sysotel.arg.filename") == Some(&format!("Str({MARKER})")[..])
+                })
+                .collect();
+            (r.len() >= OPENS).then_some(r)
+        });
+    assert_eq!(records.len(), OPENS, "the pod's OTLP records");
+    for r in &records {
+        for (k, v) in [
+            ("container.name", "Str(app)".to_string()),
+            ("container.image.name", format!("Str({image})")),
+            ("container.image.tags", "Slice(Str(1))".to_string()),
+            ("container.image.id", format!("Str({image_id})")),
+            ("container.runtime.name", "Str(containerd)".to_string()),
+            ("k8s.pod.name", format!("Str({pod_name})")),
+            ("k8s.pod.uid", format!("Str({uid})")),
+            ("k8s.namespace.name", "Str(shop)".to_string()),
+            ("k8s.container.name", "Str(app)".to_string()),
+        ] {
+            assert_eq!(r.attr(k), Some(v.as_str()), "OTLP {k} of {r:?}");
+        }
+    }
+
+    // Kafka, ECS.
+    let messages = consume(&tansu.brokers(), &topic, Duration::from_secs(20), |ms| {
+        ms.len() as u64 >= totals.exported
+    });
+    let docs: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| serde_json::from_slice(&m.payload).expect("a JSON document"))
+        .collect();
+    let marker: Vec<_> = docs
+        .iter()
+        .filter(|d| d["container"]["id"] == id.as_str() && d["file"]["path"] == MARKER)
+        .collect();
+    assert_eq!(marker.len(), OPENS, "ECS: the pod's opens");
+    for d in marker {
+        assert_eq!(d["container"]["name"], "app", "{d}");
+        assert_eq!(d["container"]["image"]["name"], image, "{d}");
+        assert_eq!(d["container"]["runtime"], "containerd", "{d}");
+        assert_eq!(
+            d["orchestrator"],
+            serde_json::json!({
+                "type": "kubernetes",
+                "namespace": "shop",
+                "resource": {"type": "pod", "name": pod_name, "id": uid},
+            }),
+            "{d}"
+        );
+    }
 }

@@ -57,10 +57,12 @@ pub struct Cli {
     #[arg(long = "filter", value_name = "FILTER", value_delimiter = ';')]
     pub filters: Vec<String>,
 
-    /// Container runtimes asked for a container's name and image, by API
-    /// socket: docker=SOCKET (Docker Engine, or Podman's Docker-compatible
-    /// service); repeatable, `;` separates. `none` asks none. Default:
-    /// docker=/var/run/docker.sock and docker=/run/podman/podman.sock.
+    /// Container runtimes asked for a container's name, image and pod, by
+    /// API socket: docker=SOCKET (Docker Engine, or Podman's
+    /// Docker-compatible service) or cri=SOCKET (Kubernetes' CRI: containerd,
+    /// CRI-O); repeatable, `;` separates. `none` asks none. Default:
+    /// docker=/var/run/docker.sock, docker=/run/podman/podman.sock,
+    /// cri=/run/containerd/containerd.sock, cri=/var/run/crio/crio.sock.
     #[arg(
         long = "container-runtime",
         value_name = "KIND=SOCKET",

@@ -1,8 +1,13 @@
-//! What a container's runtime says of it (name, image), asked over the
-//! runtime's API socket by a task of its own: the reader never waits on a
-//! socket. The reader asks once per container and attaches the answer to
-//! the container's records from the moment it arrives; the records before
-//! that carry `container.id` alone.
+//! What a container's runtime says of it (name, image, and for a
+//! Kubernetes pod's container the pod), asked over the runtime's API socket
+//! by a task of its own: the reader never waits on a socket. The reader asks
+//! once per container and attaches the answer to the container's records
+//! from the moment it arrives; the records before that carry `container.id`
+//! alone.
+//!
+//! Two APIs are spoken: Docker Engine's (Docker, Podman's compatible
+//! service) and Kubernetes' CRI (`runtime.v1.RuntimeService`: containerd's
+//! CRI plugin, CRI-O).
 
 use std::{
     collections::HashMap,
@@ -13,13 +18,15 @@ use std::{
 
 use tokio::sync::mpsc;
 
-use crate::event::ContainerMeta;
+use crate::event::{ContainerMeta, Pod};
 
 /// The kinds of runtime sysotel asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RuntimeKind {
     /// Docker Engine's API (also Podman's Docker-compatible service).
     Docker,
+    /// Kubernetes' Container Runtime Interface (containerd, CRI-O).
+    Cri,
 }
 
 /// One runtime's API socket.
@@ -34,19 +41,22 @@ pub struct RuntimeSocket {
 pub const DEFAULT_SOCKETS: &[(RuntimeKind, &str)] = &[
     (RuntimeKind::Docker, "/var/run/docker.sock"),
     (RuntimeKind::Docker, "/run/podman/podman.sock"),
+    (RuntimeKind::Cri, "/run/containerd/containerd.sock"),
+    (RuntimeKind::Cri, "/var/run/crio/crio.sock"),
 ];
 
 impl RuntimeSocket {
-    /// `docker=PATH`.
+    /// `docker=PATH` or `cri=PATH`.
     pub fn parse(s: &str) -> Result<RuntimeSocket, String> {
         let (kind, path) = s.split_once('=').ok_or_else(|| {
             format!("`{s}`: expected KIND=SOCKET, e.g. docker=/var/run/docker.sock")
         })?;
         let kind = match kind {
             "docker" => RuntimeKind::Docker,
+            "cri" => RuntimeKind::Cri,
             other => {
                 return Err(format!(
-                    "`{s}`: unknown runtime kind `{other}` (known: docker, which also serves Podman's Docker-compatible socket)"
+                    "`{s}`: unknown runtime kind `{other}` (known: docker, which also serves Podman's Docker-compatible socket; cri, Kubernetes' runtime API of containerd and CRI-O)"
                 ));
             }
         };
@@ -182,10 +192,16 @@ enum Answer {
 /// One runtime, with what was said about it (each state change once).
 struct Runtime {
     socket: RuntimeSocket,
-    client: Option<bollard::Docker>,
+    client: Option<Client>,
     /// The last failure reported, so a runtime that stays away is reported
     /// once, and its return too.
     reported: Option<String>,
+}
+
+/// A connected runtime.
+enum Client {
+    Docker(bollard::Docker),
+    Cri(Cri),
 }
 
 impl Runtime {
@@ -196,22 +212,18 @@ impl Runtime {
                 Err(e) => return Answer::Failed(e),
             }
         }
-        let Some(client) = &self.client else {
-            return Answer::Failed("not connected".into());
-        };
-        let asked = tokio::time::timeout(ASK_TIMEOUT, client.inspect_container(id, None));
-        match asked.await {
-            Ok(Ok(c)) => Answer::Found(docker_meta(c, runtime_name(&self.socket))),
-            Ok(Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            })) => Answer::Unknown,
-            Ok(Err(e)) => {
-                // Reconnect next time: the daemon may have restarted.
-                self.client = None;
-                Answer::Failed(e.to_string())
+        let answer = match &mut self.client {
+            Some(Client::Docker(client)) => {
+                ask_docker(client, id, runtime_name(&self.socket)).await
             }
-            Err(_) => Answer::Failed(format!("no answer within {}s", ASK_TIMEOUT.as_secs())),
+            Some(Client::Cri(cri)) => cri.ask(id).await,
+            None => Answer::Failed("not connected".into()),
+        };
+        if matches!(answer, Answer::Failed(_)) {
+            // Reconnect next time: the daemon may have restarted.
+            self.client = None;
         }
+        answer
     }
 
     /// Says what changed: a runtime that fails (once per kind of failure)
@@ -226,6 +238,8 @@ impl Runtime {
                     crate::info!(
                         "sysotel: no container runtime at {path}; its containers carry their id only"
                     );
+                } else if f == NO_CRI {
+                    crate::info!("sysotel: the container runtime at {path}: {f}");
                 } else if f.contains("ermission denied") {
                     crate::warn!(
                         "sysotel: the container runtime at {path} refused: {f}; its containers carry their id only"
@@ -246,17 +260,32 @@ impl Runtime {
     }
 }
 
+/// `container.runtime.name` of a Docker API socket: Podman's compatible
+/// service is told by its socket's path.
 fn runtime_name(socket: &RuntimeSocket) -> &'static str {
-    match socket.kind {
-        RuntimeKind::Docker if socket.path.to_string_lossy().contains("podman") => "podman",
-        RuntimeKind::Docker => "docker",
+    if socket.path.to_string_lossy().contains("podman") {
+        "podman"
+    } else {
+        "docker"
     }
 }
 
-async fn connect(socket: &RuntimeSocket) -> Result<bollard::Docker, String> {
+/// What a question that did not complete in time says.
+fn timed_out() -> String {
+    format!("no answer within {}s", ASK_TIMEOUT.as_secs())
+}
+
+async fn connect(socket: &RuntimeSocket) -> Result<Client, String> {
     if !socket.path.exists() {
         return Err("no such socket".into());
     }
+    match socket.kind {
+        RuntimeKind::Docker => connect_docker(socket).await.map(Client::Docker),
+        RuntimeKind::Cri => Cri::connect(socket).await.map(Client::Cri),
+    }
+}
+
+async fn connect_docker(socket: &RuntimeSocket) -> Result<bollard::Docker, String> {
     let path = socket.path.to_string_lossy();
     let client = bollard::Docker::connect_with_unix(
         &path,
@@ -267,8 +296,19 @@ async fn connect(socket: &RuntimeSocket) -> Result<bollard::Docker, String> {
     // The daemon may speak an older API than the client's default.
     tokio::time::timeout(ASK_TIMEOUT, client.negotiate_version())
         .await
-        .map_err(|_| format!("no answer within {}s", ASK_TIMEOUT.as_secs()))?
+        .map_err(|_| timed_out())?
         .map_err(|e| e.to_string())
+}
+
+async fn ask_docker(client: &bollard::Docker, id: &str, runtime: &'static str) -> Answer {
+    match tokio::time::timeout(ASK_TIMEOUT, client.inspect_container(id, None)).await {
+        Ok(Ok(c)) => Answer::Found(docker_meta(c, runtime)),
+        Ok(Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        })) => Answer::Unknown,
+        Ok(Err(e)) => Answer::Failed(e.to_string()),
+        Err(_) => Answer::Failed(timed_out()),
+    }
 }
 
 /// A container as Docker's inspect describes it.
@@ -276,18 +316,8 @@ fn docker_meta(
     c: bollard::models::ContainerInspectResponse,
     runtime: &'static str,
 ) -> ContainerMeta {
-    let reference = c.config.as_ref().and_then(|cfg| cfg.image.clone());
-    let (image_name, image_tags) = match reference.as_deref() {
-        // A container created from an image id names no image.
-        Some(r) if !r.starts_with("sha256:") => {
-            let (name, tag) = ContainerMeta::split_image_ref(r);
-            (
-                Some(name.to_string()),
-                tag.map(str::to_string).into_iter().collect(),
-            )
-        }
-        _ => (None, Vec::new()),
-    };
+    let reference = c.config.as_ref().and_then(|cfg| cfg.image.as_deref());
+    let (image_name, image_tags) = image_of(reference);
     ContainerMeta {
         name: c
             .name
@@ -298,7 +328,197 @@ fn docker_meta(
         image_tags,
         image_id: c.image,
         runtime,
+        pod: None,
     }
+}
+
+/// Image name and tags from an image reference; none for an image id
+/// (a container created from `sha256:…` names no image).
+fn image_of(reference: Option<&str>) -> (Option<String>, Vec<String>) {
+    match reference {
+        Some(r) if !r.is_empty() && !r.starts_with("sha256:") => {
+            let (name, tag) = ContainerMeta::split_image_ref(r);
+            (
+                Some(name.to_string()),
+                tag.map(str::to_string).into_iter().collect(),
+            )
+        }
+        _ => (None, Vec::new()),
+    }
+}
+
+/// What a socket that serves no CRI says (a containerd whose CRI plugin is
+/// disabled, as Docker's own often is): said as information, not a warning.
+const NO_CRI: &str = "it does not serve the CRI API (its CRI plugin is disabled)";
+
+/// A CRI runtime (`runtime.v1.RuntimeService` over its unix socket).
+struct Cri {
+    client: k8s_cri::v1::runtime_service_client::RuntimeServiceClient<tonic::transport::Channel>,
+    /// `container.runtime.name`, from the runtime's own Version answer.
+    runtime: &'static str,
+    /// Pods already described, by sandbox id.
+    pods: HashMap<String, Pod>,
+}
+
+impl Cri {
+    async fn connect(socket: &RuntimeSocket) -> Result<Cri, String> {
+        use k8s_cri::v1::{VersionRequest, runtime_service_client::RuntimeServiceClient};
+        let path = socket.path.clone();
+        // The URI is required by the API and not used: every connection
+        // goes to the socket.
+        let endpoint = tonic::transport::Endpoint::from_static("http://localhost")
+            .connect_timeout(ASK_TIMEOUT);
+        let connector = tower::service_fn(move |_: tonic::transport::Uri| {
+            let path = path.clone();
+            async move {
+                let stream = tokio::net::UnixStream::connect(path).await?;
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+            }
+        });
+        let channel = tokio::time::timeout(ASK_TIMEOUT, endpoint.connect_with_connector(connector))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|e| describe_transport(&e))?;
+        let mut client = RuntimeServiceClient::new(channel);
+        let version = tokio::time::timeout(ASK_TIMEOUT, client.version(VersionRequest::default()))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|s| match s.code() {
+                // containerd with its CRI plugin disabled (as Docker's own
+                // containerd often is) serves no RuntimeService.
+                tonic::Code::Unimplemented => NO_CRI.to_string(),
+                _ => describe_status(&s),
+            })?
+            .into_inner();
+        let runtime = match version.runtime_name.as_str() {
+            "containerd" => "containerd",
+            "cri-o" => "cri-o",
+            _ => "cri",
+        };
+        Ok(Cri {
+            client,
+            runtime,
+            pods: HashMap::new(),
+        })
+    }
+
+    /// The container's status, and its pod from the pod's sandbox.
+    async fn ask(&mut self, id: &str) -> Answer {
+        use k8s_cri::v1::{ContainerFilter, ContainerStatusRequest, ListContainersRequest};
+        let status = ContainerStatusRequest {
+            container_id: id.to_string(),
+            verbose: false,
+        };
+        let status =
+            match tokio::time::timeout(ASK_TIMEOUT, self.client.container_status(status)).await {
+                Ok(Ok(r)) => r.into_inner().status.unwrap_or_default(),
+                Ok(Err(s)) if is_not_found(&s) => return Answer::Unknown,
+                Ok(Err(s)) => return Answer::Failed(describe_status(&s)),
+                Err(_) => return Answer::Failed(timed_out()),
+            };
+        // The status does not name the sandbox; the container's listing does.
+        let list = ListContainersRequest {
+            filter: Some(ContainerFilter {
+                id: id.to_string(),
+                ..ContainerFilter::default()
+            }),
+        };
+        let sandbox =
+            match tokio::time::timeout(ASK_TIMEOUT, self.client.list_containers(list)).await {
+                Ok(Ok(r)) => r
+                    .into_inner()
+                    .containers
+                    .into_iter()
+                    .find(|c| c.id == id)
+                    .map(|c| c.pod_sandbox_id),
+                Ok(Err(s)) => return Answer::Failed(describe_status(&s)),
+                Err(_) => return Answer::Failed(timed_out()),
+            };
+        let container_name = status.metadata.map(|m| m.name).unwrap_or_default();
+        let pod = match sandbox {
+            Some(sandbox) => match self.pod(&sandbox).await {
+                Ok(pod) => pod.map(|p| Pod {
+                    container_name: container_name.clone(),
+                    ..p
+                }),
+                Err(e) => return Answer::Failed(e),
+            },
+            None => None,
+        };
+        let reference = status.image.map(|i| i.image);
+        let (image_name, image_tags) = image_of(reference.as_deref());
+        let image_id = [status.image_id, status.image_ref]
+            .into_iter()
+            .find(|i| !i.is_empty());
+        Answer::Found(ContainerMeta {
+            name: container_name,
+            image_name,
+            image_tags,
+            image_id,
+            runtime: self.runtime,
+            pod,
+        })
+    }
+
+    /// The pod of sandbox `id` (asked once per sandbox); None for a sandbox
+    /// the runtime no longer knows.
+    async fn pod(&mut self, id: &str) -> Result<Option<Pod>, String> {
+        use k8s_cri::v1::PodSandboxStatusRequest;
+        if let Some(pod) = self.pods.get(id) {
+            return Ok(Some(pod.clone()));
+        }
+        let request = PodSandboxStatusRequest {
+            pod_sandbox_id: id.to_string(),
+            verbose: false,
+        };
+        let status = match tokio::time::timeout(
+            ASK_TIMEOUT,
+            self.client.pod_sandbox_status(request),
+        )
+        .await
+        {
+            Ok(Ok(r)) => r.into_inner().status.unwrap_or_default(),
+            Ok(Err(s)) if is_not_found(&s) => return Ok(None),
+            Ok(Err(s)) => return Err(describe_status(&s)),
+            Err(_) => return Err(timed_out()),
+        };
+        let Some(m) = status.metadata else {
+            return Ok(None);
+        };
+        if self.pods.len() >= CONTAINERS_MAX {
+            self.pods.clear();
+        }
+        let pod = Pod {
+            name: m.name,
+            uid: m.uid,
+            namespace: m.namespace,
+            container_name: String::new(),
+        };
+        self.pods.insert(id.to_string(), pod.clone());
+        Ok(Some(pod))
+    }
+}
+
+/// A CRI runtime's "no such container or sandbox" (containerd says NotFound;
+/// some versions only say so in the message).
+fn is_not_found(s: &tonic::Status) -> bool {
+    s.code() == tonic::Code::NotFound || s.message().contains("not found")
+}
+
+fn describe_status(s: &tonic::Status) -> String {
+    format!("{:?}: {}", s.code(), s.message())
+}
+
+/// A transport error with its causes (the first says only "transport error").
+fn describe_transport(e: &tonic::transport::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// The task: answers each question from the first runtime that knows the
@@ -382,7 +602,14 @@ mod tests {
                 path: "/x.sock".into()
             }]
         );
-        for bad in ["docker", "rkt=/x", "docker="] {
+        assert_eq!(
+            RuntimeSocket::parse("cri=/run/containerd/containerd.sock").expect("cri"),
+            RuntimeSocket {
+                kind: RuntimeKind::Cri,
+                path: "/run/containerd/containerd.sock".into()
+            }
+        );
+        for bad in ["docker", "rkt=/x", "docker=", "cri="] {
             assert!(RuntimeSocket::parse(bad).is_err(), "{bad}");
         }
         assert!(RuntimeSocket::from_terms(&["none".into(), "docker=/x".into()]).is_err());

@@ -68,8 +68,23 @@ pub struct ContainerMeta {
     pub image_tags: Vec<String>,
     /// `container.image.id`: the runtime's image id (`sha256:…`).
     pub image_id: Option<String>,
-    /// `container.runtime.name`: `docker`, `podman`.
+    /// `container.runtime.name`: `docker`, `podman`, `containerd`, `cri-o`.
     pub runtime: &'static str,
+    /// The Kubernetes pod the container belongs to (CRI runtimes).
+    pub pod: Option<Pod>,
+}
+
+/// A Kubernetes pod, as its runtime's sandbox describes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pod {
+    /// `k8s.pod.name`.
+    pub name: String,
+    /// `k8s.pod.uid`.
+    pub uid: String,
+    /// `k8s.namespace.name`.
+    pub namespace: String,
+    /// `k8s.container.name`: the container's name in the pod's spec.
+    pub container_name: String,
 }
 
 impl ContainerMeta {

@@ -37,6 +37,10 @@ pub const CONTAINER_IMAGE_NAME: &str = "container.image.name";
 pub const CONTAINER_IMAGE_TAGS: &str = "container.image.tags";
 pub const CONTAINER_IMAGE_ID: &str = "container.image.id";
 pub const CONTAINER_RUNTIME_NAME: &str = "container.runtime.name";
+pub const K8S_POD_NAME: &str = "k8s.pod.name";
+pub const K8S_POD_UID: &str = "k8s.pod.uid";
+pub const K8S_NAMESPACE_NAME: &str = "k8s.namespace.name";
+pub const K8S_CONTAINER_NAME: &str = "k8s.container.name";
 
 // What happened.
 pub const EVENT_NAME: &str = "sysotel.event.name";

@@ -188,7 +188,13 @@ fn every_event() -> Vec<Event> {
             image_name: Some("org/app".into()),
             image_tags: vec!["1".into()],
             image_id: Some("sha256:ab".into()),
-            runtime: "docker",
+            runtime: "containerd",
+            pod: Some(crate::event::Pod {
+                name: "web-0".into(),
+                uid: "8d1f".into(),
+                namespace: "shop".into(),
+                container_name: "web".into(),
+            }),
         })),
         ..Default::default()
     };

@@ -297,6 +297,12 @@ pub fn task_attributes(c: &Context, out: &mut impl Attrs) {
             out.string(key(attr::CONTAINER_IMAGE_ID), id);
         }
         out.string(key(attr::CONTAINER_RUNTIME_NAME), m.runtime);
+        if let Some(pod) = &m.pod {
+            out.string(key(attr::K8S_POD_NAME), &pod.name);
+            out.string(key(attr::K8S_POD_UID), &pod.uid);
+            out.string(key(attr::K8S_NAMESPACE_NAME), &pod.namespace);
+            out.string(key(attr::K8S_CONTAINER_NAME), &pod.container_name);
+        }
     }
 }
 

@@ -46,16 +46,20 @@ enum Ctx {
     ContainerId,
     ContainerName,
     ContainerImage,
+    Namespace,
+    Pod,
     UserName,
     UserId,
 }
 
 /// Their names in `--filter`, as the OTLP attributes name them (less the
 /// `process.` of the user's).
-const CONTEXT_FIELDS: [(&str, Ctx); 5] = [
+const CONTEXT_FIELDS: [(&str, Ctx); 7] = [
     ("container.id", Ctx::ContainerId),
     ("container.name", Ctx::ContainerName),
     ("container.image", Ctx::ContainerImage),
+    ("k8s.namespace.name", Ctx::Namespace),
+    ("k8s.pod.name", Ctx::Pod),
     ("user.name", Ctx::UserName),
     ("user.id", Ctx::UserId),
 ];
@@ -75,10 +79,16 @@ impl Ctx {
             Ctx::ContainerId => text(c.container_id.as_deref()),
             Ctx::ContainerName => text(c.container.as_ref().map(|m| m.name.as_str())),
             Ctx::ContainerImage => text(c.container.as_ref().and_then(|m| m.image_name.as_deref())),
+            Ctx::Namespace => text(pod(c).map(|p| p.namespace.as_str())),
+            Ctx::Pod => text(pod(c).map(|p| p.name.as_str())),
             Ctx::UserName => text(c.user_name.as_deref()),
             Ctx::UserId => Some(Value::UInt(u64::from(c.euid))),
         }
     }
+}
+
+fn pod(c: &crate::event::Context) -> Option<&crate::event::Pod> {
+    c.container.as_ref().and_then(|m| m.pod.as_ref())
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -628,6 +638,22 @@ mod tests {
         assert!(!parse(&["container.name!=web-*"]).keep(&e));
         assert!(parse(&["container.image=org/*"]).keep(&e));
         assert!(parse(&["container.id=4f1c"]).keep(&e));
+        assert!(
+            !parse(&["k8s.pod.name=web-*"]).keep(&e),
+            "a container in no pod"
+        );
+        e.ctx.container = Some(std::sync::Arc::new(crate::event::ContainerMeta {
+            name: "app".into(),
+            pod: Some(crate::event::Pod {
+                name: "web-0".into(),
+                namespace: "shop".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }));
+        assert!(parse(&["k8s.pod.name=web-*"]).keep(&e));
+        assert!(parse(&["k8s.namespace.name=shop"]).keep(&e));
+        assert!(!parse(&["k8s.namespace.name!=shop"]).keep(&e));
         // Targeted: only openat is looked at.
         let f = parse(&["openat.container.name=db"]);
         assert!(f.keep(&e), "getppid is not named");

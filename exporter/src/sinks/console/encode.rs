@@ -9,7 +9,7 @@ use crate::{
         clock::BootClock,
         text::{push_int, push_json_str, push_uint},
     },
-    event::{ContainerMeta, Event, Value, errno},
+    event::{ContainerMeta, Event, Pod, Value, errno},
     format::{args::args_text_into, sockaddr},
 };
 
@@ -128,6 +128,9 @@ pub fn json_line(out: &mut Vec<u8>, e: &Event, clock: &BootClock) {
             container_json(out, m);
         }
         out.push(b'}');
+        if let Some(pod) = c.container.as_ref().and_then(|m| m.pod.as_ref()) {
+            k8s_json(out, pod);
+        }
     }
     out.extend_from_slice(b",\"ret\":");
     push_int(out, e.ret);
@@ -270,6 +273,20 @@ fn container_json(out: &mut Vec<u8>, m: &ContainerMeta) {
     push_json_str(out, m.runtime);
 }
 
+/// A line's `k8s` object: `{"namespace":…,"pod":{"name":…,"uid":…},
+/// "container":{"name":…}}`, after its `container` object.
+fn k8s_json(out: &mut Vec<u8>, pod: &Pod) {
+    out.extend_from_slice(b",\"k8s\":{\"namespace\":");
+    push_json_str(out, &pod.namespace);
+    out.extend_from_slice(b",\"pod\":{\"name\":");
+    push_json_str(out, &pod.name);
+    out.extend_from_slice(b",\"uid\":");
+    push_json_str(out, &pod.uid);
+    out.extend_from_slice(b"},\"container\":{\"name\":");
+    push_json_str(out, &pod.container_name);
+    out.extend_from_slice(b"}}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +359,8 @@ mod tests {
         cgroup_id: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
         container: Option<JsonContainer<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        k8s: Option<JsonK8s<'a>>,
         ret: i64,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<&'a str>,
@@ -366,6 +385,24 @@ mod tests {
         image: Option<JsonImage<'a>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         runtime: Option<&'a str>,
+    }
+
+    #[derive(serde::Serialize)]
+    struct JsonK8s<'a> {
+        namespace: &'a str,
+        pod: JsonPod<'a>,
+        container: JsonK8sContainer<'a>,
+    }
+
+    #[derive(serde::Serialize)]
+    struct JsonPod<'a> {
+        name: &'a str,
+        uid: &'a str,
+    }
+
+    #[derive(serde::Serialize)]
+    struct JsonK8sContainer<'a> {
+        name: &'a str,
     }
 
     #[derive(serde::Serialize)]
@@ -419,6 +456,22 @@ mod tests {
                     runtime: m.map(|m| m.runtime),
                 }
             }),
+            k8s: c
+                .container_id
+                .as_ref()
+                .and(c.container.as_ref())
+                .and_then(|m| {
+                    m.pod.as_ref().map(|p| JsonK8s {
+                        namespace: &p.namespace,
+                        pod: JsonPod {
+                            name: &p.name,
+                            uid: &p.uid,
+                        },
+                        container: JsonK8sContainer {
+                            name: &p.container_name,
+                        },
+                    })
+                }),
             ret: e.ret,
             error: e.errno().and_then(errno::name),
             no_return: e.no_return,
@@ -569,6 +622,7 @@ mod tests {
                 image_tags: vec!["v1".into(), "latest".into()],
                 image_id: Some("sha256:ab".into()),
                 runtime: "docker",
+                pod: None,
             },
             ContainerMeta {
                 name: "web-2".into(),
@@ -579,6 +633,19 @@ mod tests {
                 name: "web-3".into(),
                 image_id: Some("sha256:cd".into()),
                 runtime: "docker",
+                ..Default::default()
+            },
+            ContainerMeta {
+                name: "app".into(),
+                image_name: Some("org/app".into()),
+                image_tags: vec!["v1".into()],
+                runtime: "containerd",
+                pod: Some(Pod {
+                    name: "web-\"0".into(),
+                    uid: "8d1f".into(),
+                    namespace: "shop".into(),
+                    container_name: "app".into(),
+                }),
                 ..Default::default()
             },
         ] {

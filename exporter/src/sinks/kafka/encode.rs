@@ -430,6 +430,17 @@ impl DocEncoder {
                 }
             }
             o.close();
+            if let Some(pod) = c.container.as_ref().and_then(|m| m.pod.as_ref()) {
+                let mut o = d.obj("orchestrator");
+                o.str("type", "kubernetes");
+                o.str("namespace", &pod.namespace);
+                let mut r = o.obj("resource");
+                r.str("type", "pod");
+                r.str("name", &pod.name);
+                r.str("id", &pod.uid);
+                r.close();
+                o.close();
+            }
         }
         if let Some(v) = a.get(Slot::FilePath) {
             let mut o = d.obj("file");
