@@ -3,8 +3,8 @@
 //!
 //! Each key in [`ScopeConf::keys`] must match (different keys AND). A key
 //! matches when none of its `!=` terms does and, if it has `=` terms, one of
-//! them does (the same key repeated is OR). Exact values of pid, ppid and
-//! mntns sit in the `SCOPE_IDS` hash map; everything else sits in the conf
+//! them does (the same key repeated is OR). Exact values of pid, ppid,
+//! mntns and the workload cgroups sit in the `SCOPE_IDS` hash map; everything else sits in the conf
 //! (a read-only global), in the form cheapest to test (comms as masked 64-bit words, pid
 //! namespaces for `bpf_get_ns_current_pid_tgid`).
 
@@ -47,6 +47,11 @@ pub enum ScopeKey {
     Uts = 7,
     Container = 8,
     Cgroup = 9,
+    /// The task's own cgroup id, exactly, in `SCOPE_IDS`: the cgroups of the
+    /// containers that workload terms (`k8s.namespace`, `k8s.pod`,
+    /// `container.name`, `container.image`) admit or exclude, kept current
+    /// by user space as containers start and stop.
+    Workload = 10,
 }
 
 impl ScopeKey {

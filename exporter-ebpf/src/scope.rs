@@ -11,8 +11,8 @@ use aya_ebpf::bindings::bpf_pidns_info;
 use aya_ebpf::helpers::{
     bpf_get_current_uid_gid,
     generated::{
-        bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm, bpf_get_ns_current_pid_tgid,
-        bpf_probe_read_kernel as raw_read_kernel,
+        bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id, bpf_get_current_comm,
+        bpf_get_ns_current_pid_tgid, bpf_probe_read_kernel as raw_read_kernel,
     },
 };
 use exporter_common::{
@@ -101,6 +101,13 @@ fn matches(tgid: u32, traced: u8) -> bool {
     }
     if has(ScopeKey::Cgroup) && !cgroup_matches() {
         return false;
+    }
+    if has(ScopeKey::Workload) {
+        // SAFETY: a helper with no arguments.
+        let cgroup = unsafe { bpf_get_current_cgroup_id() };
+        if !decide(ScopeKey::Workload, cgroup, false, false) {
+            return false;
+        }
     }
     let task = current_task();
     if has(ScopeKey::Ppid) {

@@ -491,3 +491,138 @@ fn a_cri_pod_is_named_everywhere() {
         );
     }
 }
+
+/// `--scope container.name=…`, decided in the kernel on the cgroups of the
+/// containers the runtime names so: of two Docker containers started after
+/// sysotel, only the named one's processes are traced at all.
+#[test]
+fn a_scope_names_a_docker_container() {
+    require_root();
+    sysotel_tests::require_docker();
+    const OPENS: usize = 5;
+    let names = [
+        format!("sysotel-scope-keep-{}", std::process::id()),
+        format!("sysotel-scope-drop-{}", std::process::id()),
+    ];
+    let sysotel = Sysotel::start(&[
+        "-o",
+        "json",
+        "-e",
+        "openat",
+        "--scope",
+        &format!("container.name={}", names[0]),
+    ]);
+    let ids: Vec<String> = names
+        .iter()
+        .map(|n| run_marker_container(n, OPENS))
+        .collect();
+    let stopped = finish(sysotel, &ids);
+    let events = json_events(&stopped.stdout);
+    let opens = |id: &str| {
+        events
+            .iter()
+            .filter(|e| e["container"]["id"] == id && e["args"]["filename"] == MARKER)
+            .count()
+    };
+    assert_eq!(opens(&ids[0]), OPENS, "the named container's opens");
+    assert_eq!(opens(&ids[1]), 0, "the other container's opens");
+    assert!(!events.is_empty());
+    for e in &events {
+        assert_eq!(
+            e["container"]["id"],
+            ids[0].as_str(),
+            "only the named container's processes are traced: {e}"
+        );
+    }
+}
+
+/// Two pods made through the CRI API, `web-…` in namespace `shop` and
+/// `web-…` in `bank`, each with a container `app` that opens [`MARKER`]
+/// `opens` times, started after a sysotel tracing openat in `scope`: its
+/// run, and the two containers' ids (shop's, bank's).
+fn two_pods_under(
+    cri: &sysotel_tests::cri::Cri,
+    scope: &[&str],
+    opens: usize,
+) -> (sysotel_tests::Stopped, String, String) {
+    let mut args = vec!["-o", "json", "-e", "openat"];
+    for t in scope {
+        args.extend(["--scope", t]);
+    }
+    let sysotel = Sysotel::start(&args);
+    let pod_name = format!("web-{}", std::process::id());
+    let uid = |n: u32| format!("5e507e1a-{n:04x}-4000-8000-{:012x}", std::process::id());
+    let shop = cri.run_pod(&pod_name, "shop", &uid(1));
+    let bank = cri.run_pod(&pod_name, "bank", &uid(2));
+    let script = marker_script(opens);
+    let in_shop = shop.start_container("app", &["sh", "-c", &script]);
+    let in_bank = bank.start_container("app", &["sh", "-c", &script]);
+    shop.wait_exited(&in_shop, Duration::from_secs(30));
+    bank.wait_exited(&in_bank, Duration::from_secs(30));
+    let stopped = sysotel.stop();
+    drop((shop, bank));
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    (stopped, in_shop, in_bank)
+}
+
+/// The opens of [`MARKER`] by container `id` in a run's JSON lines.
+fn marker_opens(stopped: &sysotel_tests::Stopped, id: &str) -> usize {
+    json_events(&stopped.stdout)
+        .iter()
+        .filter(|e| e["container"]["id"] == id && e["args"]["filename"] == MARKER)
+        .count()
+}
+
+/// Pods by namespace and name, decided in the kernel: `--scope
+/// k8s.namespace=shop --scope k8s.pod=web-*` traces only the shop pod's
+/// container, and `--scope container --scope k8s.namespace!=bank` every
+/// container but the bank pod's, from its marker opens on (a container is
+/// admitted or excluded within a second of its start: its first records may
+/// precede an exclusion).
+#[test]
+fn a_scope_names_a_namespace_and_a_pod() {
+    require_root();
+    let cri = sysotel_tests::cri::require_cri();
+    const OPENS: usize = 5;
+    let (run, in_shop, in_bank) =
+        two_pods_under(&cri, &["k8s.namespace=shop", "k8s.pod=web-*"], OPENS);
+    assert_eq!(
+        marker_opens(&run, &in_shop),
+        OPENS,
+        "shop's opens, included"
+    );
+    assert_eq!(
+        marker_opens(&run, &in_bank),
+        0,
+        "bank's opens, not included"
+    );
+    for e in json_events(&run.stdout) {
+        assert_eq!(
+            e["container"]["id"],
+            in_shop.as_str(),
+            "only the shop pod's processes are traced: {e}"
+        );
+    }
+    let (run, in_shop, in_bank) =
+        two_pods_under(&cri, &["container", "k8s.namespace!=bank"], OPENS);
+    assert_eq!(
+        marker_opens(&run, &in_shop),
+        OPENS,
+        "shop's opens, not excluded"
+    );
+    assert_eq!(marker_opens(&run, &in_bank), 0, "bank's opens, excluded");
+}
+
+/// A workload term with no runtime to ask is a usage error naming it.
+#[test]
+fn a_workload_scope_needs_a_runtime() {
+    require_root();
+    let e = sysotel_tests::usage_error(
+        &["--scope", "k8s.pod=web-*", "--container-runtime", "none"],
+        &[],
+    );
+    assert!(
+        e.contains("--scope k8s.pod=web-*") && e.contains("needs a container runtime"),
+        "{e}"
+    );
+}

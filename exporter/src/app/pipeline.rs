@@ -203,6 +203,9 @@ impl State {
 async fn drain(ring: &mut Ring, state: &mut State, sinks: &[SinkHandle]) {
     loop {
         state.metadata.collect();
+        for (cgroup, id) in state.metadata.learned.drain(..) {
+            state.containers.learn(cgroup, id);
+        }
         state.users.refresh();
         let mut batch = Vec::with_capacity(BATCH_MAX);
         let mut read = 0;

@@ -6,7 +6,7 @@ use crate::{
     enrich::RuntimeSocket,
     event::select::Selection,
     otel::Resource,
-    policy::{Filters, LiveHost, Scope},
+    policy::{Filters, LiveHost, Scope, scope::WorkloadKey},
     sinks::{kafka::KafkaConfig, otlp::OtlpConfig},
 };
 
@@ -33,6 +33,16 @@ impl Plan {
         let filters = Filters::parse(&cli.filters).map_err(|e| e.to_string())?;
         let runtimes = RuntimeSocket::from_terms(&cli.container_runtimes)
             .map_err(|e| format!("--container-runtime: {e}"))?;
+        if let Some(t) = scope
+            .terms
+            .iter()
+            .find(|t| WorkloadKey::of(&t.key).is_some())
+            && runtimes.is_empty()
+        {
+            return Err(format!(
+                "--scope {t}: a workload term needs a container runtime to ask, and --container-runtime is none"
+            ));
+        }
         if cli.loss_interval.is_zero() {
             return Err("--loss-interval: must be more than zero".into());
         }

@@ -7,6 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use exporter_common::scope::ScopeKey;
 use thiserror::Error;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -18,9 +19,13 @@ use super::{
 use crate::{
     base::clock::BootClock,
     config::cli::Output,
-    enrich::Metadata,
+    enrich::{
+        Metadata,
+        runtime::{ScopeMap, Workloads},
+    },
     kernel::{
         KernelCounts,
+        host::cgroup2_root,
         loader::{self, LoadError, LoadOptions, Tracer},
         ring::Ring,
     },
@@ -133,14 +138,36 @@ fn load(plan: &Plan, clock: BootClock) -> Result<(Tracer, Reader), RunError> {
         lsm_required: lsm_named(&cli.events),
     })?;
     let ring = Ring::new(tracer.take_ring()?).map_err(RunError::Ring)?;
+    let workloads = if plan.scope.workload.is_empty() {
+        None
+    } else {
+        Some(Workloads::new(
+            plan.scope.workload.clone(),
+            Box::new(WorkloadMap(tracer.take_scope_ids()?)),
+            cgroup2_root(),
+        ))
+    };
     let reader = Reader::new(
         ring,
         plan.selection.clone(),
         UserFilter::new(&plan.scope, &plan.filters),
-        Metadata::start(plan.runtimes.clone()),
+        Metadata::start(plan.runtimes.clone(), workloads),
         clock,
     );
     Ok((tracer, reader))
+}
+
+/// The workload cgroups' entries of the kernel's scope map.
+struct WorkloadMap(loader::ScopeIds);
+
+impl ScopeMap for WorkloadMap {
+    fn set(&mut self, cgroup: u64, verdict: u8) -> Result<(), String> {
+        self.0.set(ScopeKey::Workload, cgroup, verdict)
+    }
+
+    fn remove(&mut self, cgroup: u64) -> Result<(), String> {
+        self.0.remove(ScopeKey::Workload, cgroup)
+    }
 }
 
 fn start_sinks(plan: &Plan, clock: BootClock) -> Result<Vec<SinkHandle>, RunError> {

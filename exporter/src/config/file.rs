@@ -21,6 +21,18 @@ use crate::{
     policy::{Filters, LiveHost, Scope},
 };
 
+/// A `[scope]` entry, with the entries of a table under it as `key.sub`.
+fn flatten<'t>(key: String, value: &'t toml::Value, out: &mut Vec<(String, &'t toml::Value)>) {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                flatten(format!("{key}.{k}"), v, out);
+            }
+        }
+        v => out.push((key, v)),
+    }
+}
+
 /// The terms a `[scope]` entry stands for: `uid = 1000`, `uid = ">999"`,
 /// `comm = ["bash", "zsh*"]`, `comm = "!=sshd"`, `container = true|false`,
 /// `follow = true`, `all = true`.
@@ -254,14 +266,21 @@ impl File<'_> {
     /// scope, which becomes `--scope` flags unless the user gave a scope.
     fn scope(&self, entries: &[Entry], out: &mut FileArgs) -> Result<(), ConfigError> {
         let mut all = Vec::new();
-        for (section, key, value) in entries.iter().filter(|(s, _, _)| *s == "scope") {
+        // `k8s.namespace = "shop"` is TOML for a table `k8s` with a key
+        // `namespace`: the dotted keys are put back together.
+        let mut flat: Vec<(String, &toml::Value)> = Vec::new();
+        for &(_, key, value) in entries.iter().filter(|(s, _, _)| *s == "scope") {
+            flatten(key.to_string(), value, &mut flat);
+        }
+        for (key, value) in &flat {
+            let (section, key, value) = ("scope", key.as_str(), *value);
             let place = self.at(section, key);
             let value = expand_value(value, self.env).map_err(|m| self.invalid(&place, m))?;
             let terms = scope_terms(key, &value).map_err(|m| self.invalid(&place, m))?;
             // Each term on its own (`follow` and `all` only make sense with others).
             for t in terms
                 .iter()
-                .filter(|t| !matches!(*key, "follow" | "all") || t.contains('='))
+                .filter(|t| !matches!(key, "follow" | "all") || t.contains('='))
             {
                 Scope::parse(&[t.as_str()], &LiveHost).map_err(|e| match &e.key {
                     Some(_) => self.invalid(&place, &e.message),

@@ -53,7 +53,9 @@ pub struct Containers {
 enum ByHandle {
     /// The cgroup's path.
     Path(std::path::PathBuf),
-    /// The cgroup no longer exists (ESTALE): ids are never reused.
+    /// The cgroup no longer exists (ESTALE): ids are never reused. (A
+    /// container that exited before its first records were read; the
+    /// workload scope tells its cgroups beforehand, see [`Containers::learn`].)
     Gone,
     /// The kernel refuses handles here (no CAP_DAC_READ_SEARCH, an old
     /// kernel): walk the tree instead.
@@ -122,6 +124,17 @@ impl Containers {
         c
     }
 
+    /// Cgroup `cgroup_id` is container `id`'s, as found by another walk
+    /// while it existed: its records read after it is removed (a container
+    /// that exits right after them) still name their container.
+    pub fn learn(&mut self, cgroup_id: u64, id: std::sync::Arc<str>) {
+        if self.known.len() >= CGROUPS_MAX {
+            self.known.clear();
+        }
+        self.known.insert(cgroup_id, Some(id));
+        self.last = None;
+    }
+
     pub fn resolve(&mut self, cgroup_id: u64) -> Option<std::sync::Arc<str>> {
         if let Some((id, answer)) = &self.last
             && *id == cgroup_id
@@ -171,30 +184,42 @@ impl Containers {
     }
 
     fn scan(&mut self) {
-        use std::os::unix::fs::MetadataExt as _;
         self.last_scan = Some(std::time::Instant::now());
         self.last = None;
-        let mut stack = vec![(self.root.clone(), 0usize, None::<std::sync::Arc<str>>)];
-        while let Some((dir, depth, inherited)) = stack.pop() {
-            let Ok(meta) = std::fs::metadata(&dir) else {
-                continue;
-            };
-            let here = dir
-                .to_str()
-                .and_then(container_id_from_path)
-                .map(std::sync::Arc::<str>::from)
-                .or(inherited);
-            self.known.insert(meta.ino(), here.clone());
-            if depth >= CGROUP_DEPTH_MAX {
-                continue;
-            }
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    stack.push((entry.path(), depth + 1, here.clone()));
-                }
+        walk_cgroups(&self.root, |cgroup, id| {
+            self.known.insert(cgroup, id.cloned());
+        });
+    }
+}
+
+/// Visits every cgroup under `root` (to [`CGROUP_DEPTH_MAX`] levels): its id
+/// (the directory's inode) and the container id of its path or of the
+/// nearest directory above it that names one.
+pub fn walk_cgroups(
+    root: &std::path::Path,
+    mut visit: impl FnMut(u64, Option<&std::sync::Arc<str>>),
+) {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut stack = vec![(root.to_path_buf(), 0usize, None::<std::sync::Arc<str>>)];
+    while let Some((dir, depth, inherited)) = stack.pop() {
+        let Ok(meta) = std::fs::metadata(&dir) else {
+            continue;
+        };
+        let here = dir
+            .to_str()
+            .and_then(container_id_from_path)
+            .map(std::sync::Arc::<str>::from)
+            .or(inherited);
+        visit(meta.ino(), here.as_ref());
+        if depth >= CGROUP_DEPTH_MAX {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push((entry.path(), depth + 1, here.clone()));
             }
         }
     }
@@ -237,6 +262,19 @@ mod tests {
         let mut c = Containers::walking_only(&root, RESCAN_EVERY);
         assert_eq!(c.resolve(ino(&dir)).as_deref(), Some(ID));
         assert_eq!(c.resolve(ino(&root)), None);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A cgroup told by the workload scope's walk is known without a walk
+    /// of its own, even once it is gone (a handle to it is stale).
+    #[test]
+    fn a_learned_cgroup_is_known_after_it_is_gone() {
+        let root =
+            std::env::temp_dir().join(format!("sysotel-cgroups-gone-{}", std::process::id()));
+        std::fs::create_dir_all(&root).expect("temp dir");
+        let mut c = Containers::walking_only(&root, RESCAN_EVERY);
+        c.learn(u64::MAX - 1, ID.into());
+        assert_eq!(c.resolve(u64::MAX - 1).as_deref(), Some(ID));
         let _ = std::fs::remove_dir_all(&root);
     }
 

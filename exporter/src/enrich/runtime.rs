@@ -10,7 +10,7 @@
 //! CRI plugin, CRI-O).
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     path::PathBuf,
     sync::Arc,
     time::{Duration, Instant},
@@ -18,7 +18,11 @@ use std::{
 
 use tokio::sync::mpsc;
 
-use crate::event::{ContainerMeta, Pod};
+use crate::{
+    enrich::containers::walk_cgroups,
+    event::{ContainerMeta, Pod},
+    policy::scope::{WorkloadTerm, workload_verdict},
+};
 
 /// The kinds of runtime sysotel asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,15 +105,22 @@ const ASKS_MAX: usize = 1_024;
 /// One question's time limit.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// What the task tells the reader: a container's description (None: no
+/// runtime knows it), and the cgroups it found the container in (the
+/// workload scope's walks).
+type Told = (Arc<str>, Option<Arc<ContainerMeta>>, Vec<u64>);
+
 /// The reader's side: answers from a map of its own, never a wait.
 pub struct Metadata {
     known: HashMap<Arc<str>, Known>,
     asks: Option<mpsc::Sender<Arc<str>>>,
-    answers: mpsc::UnboundedReceiver<(Arc<str>, Option<Arc<ContainerMeta>>)>,
+    answers: mpsc::UnboundedReceiver<Told>,
     /// The last container found, by its id's allocation (the container
     /// resolver hands out one `Arc` per container): a run of records comes
     /// from one container, and a found answer never changes.
     last: Option<(Arc<str>, Arc<ContainerMeta>)>,
+    /// Cgroups the task found containers in, for the reader's resolver.
+    pub learned: Vec<(u64, Arc<str>)>,
 }
 
 enum Known {
@@ -119,32 +130,36 @@ enum Known {
 }
 
 impl Metadata {
-    /// Starts the task that asks `sockets` (within a Tokio runtime).
-    pub fn start(sockets: Vec<RuntimeSocket>) -> Metadata {
+    /// Starts the task that asks `sockets` (within a Tokio runtime), and
+    /// keeps `workloads` current, if given.
+    pub fn start(sockets: Vec<RuntimeSocket>, workloads: Option<Workloads>) -> Metadata {
         let (answer_tx, answers) = mpsc::unbounded_channel();
         if sockets.is_empty() {
             return Metadata::with(None, answers);
         }
         let (asks, ask_rx) = mpsc::channel(ASKS_MAX);
-        tokio::spawn(ask_runtimes(sockets, ask_rx, answer_tx));
+        tokio::spawn(ask_runtimes(sockets, ask_rx, answer_tx, workloads));
         Metadata::with(Some(asks), answers)
     }
 
     fn with(
         asks: Option<mpsc::Sender<Arc<str>>>,
-        answers: mpsc::UnboundedReceiver<(Arc<str>, Option<Arc<ContainerMeta>>)>,
+        answers: mpsc::UnboundedReceiver<Told>,
     ) -> Metadata {
         Metadata {
             known: HashMap::new(),
             asks,
             answers,
             last: None,
+            learned: Vec::new(),
         }
     }
 
     /// Takes the answers that arrived since the last call.
     pub fn collect(&mut self) {
-        while let Ok((id, meta)) = self.answers.try_recv() {
+        while let Ok((id, meta, cgroups)) = self.answers.try_recv() {
+            self.learned
+                .extend(cgroups.into_iter().map(|c| (c, id.clone())));
             if let Some(meta) = meta {
                 self.known.insert(id, Known::Found(meta));
             }
@@ -224,6 +239,33 @@ impl Runtime {
             self.client = None;
         }
         answer
+    }
+
+    /// The ids of the containers running now; none from a runtime whose
+    /// socket is absent.
+    async fn list(&mut self) -> Result<Vec<String>, String> {
+        if self.client.is_none() {
+            match connect(&self.socket).await {
+                Ok(c) => self.client = Some(c),
+                Err(_) if !self.socket.path.exists() => return Ok(Vec::new()),
+                Err(e) => return Err(e),
+            }
+        }
+        let listed = match &mut self.client {
+            Some(Client::Docker(client)) => {
+                match tokio::time::timeout(ASK_TIMEOUT, client.list_containers(None)).await {
+                    Ok(Ok(list)) => Ok(list.into_iter().filter_map(|c| c.id).collect()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(timed_out()),
+                }
+            }
+            Some(Client::Cri(cri)) => cri.list().await,
+            None => Err("not connected".into()),
+        };
+        if listed.is_err() {
+            self.client = None;
+        }
+        listed
     }
 
     /// Says what changed: a runtime that fails (once per kind of failure)
@@ -402,6 +444,31 @@ impl Cri {
         })
     }
 
+    /// The running containers' ids.
+    async fn list(&mut self) -> Result<Vec<String>, String> {
+        use k8s_cri::v1::{
+            ContainerFilter, ContainerState, ContainerStateValue, ListContainersRequest,
+        };
+        let running = ListContainersRequest {
+            filter: Some(ContainerFilter {
+                state: Some(ContainerStateValue {
+                    state: ContainerState::ContainerRunning as i32,
+                }),
+                ..ContainerFilter::default()
+            }),
+        };
+        match tokio::time::timeout(ASK_TIMEOUT, self.client.list_containers(running)).await {
+            Ok(Ok(r)) => Ok(r
+                .into_inner()
+                .containers
+                .into_iter()
+                .map(|c| c.id)
+                .collect()),
+            Ok(Err(s)) => Err(describe_status(&s)),
+            Err(_) => Err(timed_out()),
+        }
+    }
+
     /// The container's status, and its pod from the pod's sandbox.
     async fn ask(&mut self, id: &str) -> Answer {
         use k8s_cri::v1::{ContainerFilter, ContainerStatusRequest, ListContainersRequest};
@@ -526,7 +593,8 @@ fn describe_transport(e: &tonic::transport::Error) -> String {
 async fn ask_runtimes(
     sockets: Vec<RuntimeSocket>,
     mut asks: mpsc::Receiver<Arc<str>>,
-    answers: mpsc::UnboundedSender<(Arc<str>, Option<Arc<ContainerMeta>>)>,
+    answers: mpsc::UnboundedSender<Told>,
+    workloads: Option<Workloads>,
 ) {
     let mut runtimes: Vec<Runtime> = sockets
         .into_iter()
@@ -544,21 +612,167 @@ async fn ask_runtimes(
             Err(e) => rt.report(Some(&e)),
         }
     }
-    while let Some(id) = asks.recv().await {
-        let mut found = None;
-        for rt in &mut runtimes {
-            match rt.ask(&id).await {
-                Answer::Found(meta) => {
-                    rt.report(None);
-                    found = Some(Arc::new(meta));
-                    break;
+    let mut poll = tokio::time::interval(WORKLOAD_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut workloads = workloads;
+    loop {
+        tokio::select! {
+            id = asks.recv() => {
+                let Some(id) = id else { return };
+                let found = describe(&mut runtimes, &id).await;
+                if answers.send((id, found, Vec::new())).is_err() {
+                    return;
                 }
-                Answer::Unknown => rt.report(None),
-                Answer::Failed(e) => rt.report(Some(&e)),
+            }
+            _ = poll.tick(), if workloads.is_some() => {
+                if let Some(w) = &mut workloads {
+                    w.sync(&mut runtimes, &answers).await;
+                }
             }
         }
-        if answers.send((id, found)).is_err() {
-            return;
+    }
+}
+
+/// Container `id` as the first runtime that knows it describes it.
+async fn describe(runtimes: &mut [Runtime], id: &str) -> Option<Arc<ContainerMeta>> {
+    for rt in runtimes {
+        match rt.ask(id).await {
+            Answer::Found(meta) => {
+                rt.report(None);
+                return Some(Arc::new(meta));
+            }
+            Answer::Unknown => rt.report(None),
+            Answer::Failed(e) => rt.report(Some(&e)),
+        }
+    }
+    None
+}
+
+/// How often the runtimes are asked which containers run, for the
+/// workload scope: a container is admitted (or excluded) in the kernel
+/// within this of its start.
+pub const WORKLOAD_POLL: Duration = Duration::from_secs(1);
+
+/// The kernel's map of workload cgroups (`ScopeKey::Workload` entries of
+/// `SCOPE_IDS`).
+pub trait ScopeMap: Send {
+    fn set(&mut self, cgroup: u64, verdict: u8) -> Result<(), String>;
+    fn remove(&mut self, cgroup: u64) -> Result<(), String>;
+}
+
+/// The workload scope terms, kept current in the kernel as containers start
+/// and stop: each running container the runtimes list is described once,
+/// its cgroups found once (a walk of the cgroup tree when new containers
+/// appeared), and its cgroups' entries set from the terms' verdict.
+pub struct Workloads {
+    terms: Vec<WorkloadTerm>,
+    map: Box<dyn ScopeMap>,
+    cgroup_root: PathBuf,
+    /// Running containers described: their description and cgroups.
+    seen: HashMap<Arc<str>, (Arc<ContainerMeta>, Vec<u64>)>,
+    /// What the map holds.
+    entries: HashMap<u64, u8>,
+    /// The last map failure reported.
+    reported: Option<String>,
+}
+
+impl Workloads {
+    pub fn new(terms: Vec<WorkloadTerm>, map: Box<dyn ScopeMap>, cgroup_root: PathBuf) -> Self {
+        Workloads {
+            terms,
+            map,
+            cgroup_root,
+            seen: HashMap::new(),
+            entries: HashMap::new(),
+            reported: None,
+        }
+    }
+
+    async fn sync(&mut self, runtimes: &mut [Runtime], answers: &mpsc::UnboundedSender<Told>) {
+        let mut running: HashSet<Arc<str>> = HashSet::new();
+        // A runtime that could not be listed keeps its containers' entries.
+        let mut complete = true;
+        for rt in runtimes.iter_mut() {
+            match rt.list().await {
+                Ok(ids) => running.extend(ids.into_iter().map(Arc::from)),
+                Err(e) => {
+                    rt.report(Some(&e));
+                    complete = false;
+                }
+            }
+        }
+        let mut new = Vec::new();
+        for id in &running {
+            if self.seen.contains_key(id) {
+                continue;
+            }
+            // Not described (yet): asked again at the next poll.
+            if let Some(meta) = describe(runtimes, id).await {
+                new.push((id.clone(), meta));
+            }
+        }
+        if !new.is_empty() {
+            let mut cgroups: HashMap<Arc<str>, Vec<u64>> = HashMap::new();
+            walk_cgroups(&self.cgroup_root, |cgroup, id| {
+                if let Some(id) = id {
+                    cgroups.entry(id.clone()).or_default().push(cgroup);
+                }
+            });
+            for (id, meta) in new {
+                let found = cgroups.remove(&id).unwrap_or_default();
+                // The reader gets the description and the cgroups before the
+                // kernel admits them: its first records name the container,
+                // even those read after it exited.
+                let _ = answers.send((id.clone(), Some(meta.clone()), found.clone()));
+                self.seen.insert(id, (meta, found));
+            }
+        }
+        if complete {
+            self.seen.retain(|id, _| running.contains(id));
+        }
+        let mut want = HashMap::new();
+        for (meta, cgroups) in self.seen.values() {
+            if let Some(v) = workload_verdict(&self.terms, meta) {
+                want.extend(cgroups.iter().map(|&c| (c, v)));
+            }
+        }
+        self.apply(want);
+    }
+
+    /// Makes the map hold `want`.
+    fn apply(&mut self, want: HashMap<u64, u8>) {
+        let mut failure = None;
+        for (&cgroup, &v) in &want {
+            if self.entries.get(&cgroup) != Some(&v) {
+                match self.map.set(cgroup, v) {
+                    Ok(()) => {
+                        self.entries.insert(cgroup, v);
+                    }
+                    Err(e) => failure = Some(e),
+                }
+            }
+        }
+        let gone: Vec<u64> = self
+            .entries
+            .keys()
+            .filter(|c| !want.contains_key(c))
+            .copied()
+            .collect();
+        for cgroup in gone {
+            match self.map.remove(cgroup) {
+                Ok(()) => {
+                    self.entries.remove(&cgroup);
+                }
+                Err(e) => failure = Some(e),
+            }
+        }
+        match failure {
+            Some(e) if self.reported.as_ref() != Some(&e) => {
+                crate::warn!("sysotel: the workload scope could not be updated in the kernel: {e}");
+                self.reported = Some(e);
+            }
+            Some(_) => {}
+            None => self.reported = None,
         }
     }
 }
@@ -613,6 +827,39 @@ mod tests {
             assert!(RuntimeSocket::parse(bad).is_err(), "{bad}");
         }
         assert!(RuntimeSocket::from_terms(&["none".into(), "docker=/x".into()]).is_err());
+    }
+
+    /// A map that records what it was told.
+    struct Recorded(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl ScopeMap for Recorded {
+        fn set(&mut self, cgroup: u64, verdict: u8) -> Result<(), String> {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("set {cgroup} {verdict}"));
+            Ok(())
+        }
+        fn remove(&mut self, cgroup: u64) -> Result<(), String> {
+            self.0.lock().unwrap().push(format!("remove {cgroup}"));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_kernel_map_is_told_only_what_changed() {
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut w = Workloads::new(Vec::new(), Box::new(Recorded(calls.clone())), "/".into());
+        w.apply(HashMap::from([(1, 1), (2, 1)]));
+        w.apply(HashMap::from([(2, 2), (3, 1)]));
+        w.apply(HashMap::from([(2, 2), (3, 1)]));
+        let mut got = calls.lock().unwrap().clone();
+        got[..2].sort();
+        got[2..4].sort();
+        assert_eq!(
+            got,
+            ["set 1 1", "set 2 1", "set 2 2", "set 3 1", "remove 1"]
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use exporter_common::{
         Attach, EVENT_ID_LIMIT, EventKind, KERNEL_EVENT_SLOTS, Program, SYSCALL_PROGRAMS, Source,
         selected_slot,
     },
-    scope::{GLOBAL_SCOPE, MAP_SCOPE_IDS, ScopeConf, ScopeId},
+    scope::{GLOBAL_SCOPE, MAP_SCOPE_IDS, ScopeConf, ScopeId, ScopeKey},
     syscalls::SYSCALLS,
 };
 use thiserror::Error;
@@ -612,6 +612,35 @@ fn describe(e: &aya::programs::ProgramError) -> String {
     }
 }
 
+/// The `SCOPE_IDS` map, once the programs run: the workload cgroups' entries
+/// ([`ScopeKey::Workload`](exporter_common::scope::ScopeKey)) change while
+/// sysotel traces.
+pub struct ScopeIds(HashMap<MapData, ScopeId, u8>);
+
+impl ScopeIds {
+    /// Sets the entry of cgroup `cgroup` of `key` to `verdict`.
+    pub fn set(&mut self, key: ScopeKey, cgroup: u64, verdict: u8) -> Result<(), String> {
+        self.0
+            .insert(scope_id(key, cgroup), verdict, 0)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Removes the entry of `value` of `key`.
+    pub fn remove(&mut self, key: ScopeKey, value: u64) -> Result<(), String> {
+        self.0
+            .remove(&scope_id(key, value))
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn scope_id(key: ScopeKey, value: u64) -> ScopeId {
+    ScopeId {
+        key: key as u32,
+        _pad: 0,
+        value,
+    }
+}
+
 /// The scope's exact terms, before any program is attached.
 fn write_scope(ebpf: &mut Ebpf, ids: &[(ScopeId, u8)]) -> Result<(), LoadError> {
     fn map<'a>(
@@ -685,6 +714,20 @@ impl Tracer {
             Some(Map::RingBuf(map)) => Ok(map),
             _ => Err(LoadError::Missing(MAP_EVENTS)),
         }
+    }
+
+    /// Hands the scope's id map to what keeps the workload cgroups current.
+    pub fn take_scope_ids(&mut self) -> Result<ScopeIds, LoadError> {
+        let map = self
+            .ebpf
+            .take_map(MAP_SCOPE_IDS)
+            .ok_or(LoadError::Missing(MAP_SCOPE_IDS))?;
+        HashMap::try_from(map)
+            .map(ScopeIds)
+            .map_err(|source| LoadError::Map {
+                map: MAP_SCOPE_IDS,
+                source,
+            })
     }
 
     /// How many programs are attached.

@@ -21,6 +21,16 @@ pub const KEYS: &[(&str, &str)] = &[
         "a cgroup v2 path, relative to its mount (and every cgroup below it)",
     ),
     (
+        "k8s.namespace",
+        "a Kubernetes namespace, exact or a glob (containers resolved by their runtime)",
+    ),
+    ("k8s.pod", "a Kubernetes pod's name, exact or a glob"),
+    ("container.name", "a container's name, exact or a glob"),
+    (
+        "container.image",
+        "a container's image name (without its tag), exact or a glob",
+    ),
+    (
         "follow",
         "no value: also trace the descendants of what matched",
     ),

@@ -71,6 +71,11 @@ impl KernelScope {
             "comm" => comms(conf, values, exclude)?,
             "uts" => hostnames(conf, values, exclude)?,
             "cgroup" => cgroups(conf, values, exclude, host)?,
+            // The cgroups come while sysotel runs (`enrich::runtime`).
+            "k8s.namespace" | "k8s.pod" | "container.name" | "container.image" => {
+                mark(conf, ScopeKey::Workload, exclude);
+                conf.in_maps |= ScopeKey::Workload.bit();
+            }
             other => unreachable!("`{other}` is decided in user space or not a key"),
         }
         Ok(())

@@ -5,15 +5,19 @@
 //! key are alternatives; `!=` terms (or `!key=`) exclude. Every key except
 //! `exe` is decided in the kernel, before anything is reserved in the ring
 //! buffer (`lower`); `exe` is decided in user space from `/proc/PID/exe`
-//! (`exe`).
+//! (`exe`); the workload keys (`k8s.namespace`, `k8s.pod`, `container.name`,
+//! `container.image`) in the kernel, from the cgroups user space resolves
+//! them to (`workload`).
 
 mod exe;
 mod grammar;
 mod lower;
+mod workload;
 
 pub use exe::ExeFilter;
 pub use grammar::{KEYS, Op, Term, TermError, split_term};
 pub use lower::KernelScope;
+pub use workload::{WorkloadKey, WorkloadTerm, verdict as workload_verdict};
 
 use exporter_common::scope::{SCOPE_ALL, SCOPE_FOLLOW};
 
@@ -29,6 +33,8 @@ pub struct Scope {
     pub kernel: KernelScope,
     /// `exe` terms (glob, exclude), decided in user space.
     pub exe: Vec<(String, bool)>,
+    /// Workload terms, resolved by user space to cgroups for the kernel.
+    pub workload: Vec<WorkloadTerm>,
 }
 
 /// What the scope needs from the host while it is parsed.
@@ -120,6 +126,14 @@ impl Scope {
                 scope
                     .add_exe(&values, term.op == Some(Op::Ne))
                     .map_err(at)?;
+            } else if let Some(key) = WorkloadKey::of(&term.key) {
+                let exclude = term.op == Some(Op::Ne);
+                scope.workload.extend(values.iter().map(|v| WorkloadTerm {
+                    key,
+                    glob: v.to_string(),
+                    exclude,
+                }));
+                scope.kernel.lower(&term, &values, host).map_err(at)?;
             } else {
                 scope.kernel.lower(&term, &values, host).map_err(at)?;
             }
@@ -315,6 +329,36 @@ mod tests {
         assert!(e(&["uts=a*b"]).contains("exactly or by prefix"));
         assert!(e(&["uid<0"]).contains("nothing is below 0"));
         assert!(e(&["exe=bin/ls"]).contains("not an absolute path"));
+    }
+
+    #[test]
+    fn workload_terms_are_kernel_map_keys() {
+        let s = parse(&["k8s.namespace=shop", "container.name!=debug-*"]).unwrap();
+        let c = &s.kernel.conf;
+        let bit = ScopeKey::Workload.bit();
+        assert!(c.keys & bit != 0 && c.in_maps & bit != 0 && c.includes & bit != 0);
+        assert!(
+            s.kernel.ids.is_empty(),
+            "filled while running, not at start"
+        );
+        assert_eq!(
+            s.workload,
+            vec![
+                WorkloadTerm {
+                    key: WorkloadKey::Namespace,
+                    glob: "shop".into(),
+                    exclude: false
+                },
+                WorkloadTerm {
+                    key: WorkloadKey::ContainerName,
+                    glob: "debug-*".into(),
+                    exclude: true
+                },
+            ]
+        );
+        let only_excluded = parse(&["k8s.pod!=x"]).unwrap();
+        assert_eq!(only_excluded.kernel.conf.includes & bit, 0);
+        assert!(parse(&["k8s.pod>x"]).unwrap_err().contains("takes = or !="));
     }
 
     #[test]
