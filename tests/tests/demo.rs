@@ -325,6 +325,25 @@ fn grafana_provisioning_matches_what_sysotel_emits() {
             "exec column {col} is not an attribute sysotel emits"
         );
     }
+    // The namespace and pod variables filter every query.
+    let names: Vec<&str> = dash["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    assert_eq!(names, ["host", "namespace", "pod"]);
+    for p in panels {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let expr = t["expr"].as_str().unwrap_or("");
+            for v in [
+                "k8s_namespace_name =~ \"$namespace\"",
+                "k8s_pod_name =~ \"$pod\"",
+            ] {
+                assert!(expr.contains(v), "panel {}: no `{v}` in {expr}", p["title"]);
+            }
+        }
+    }
     for (name, v) in dash["templating"]["list"]
         .as_array()
         .into_iter()
