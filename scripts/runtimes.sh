@@ -15,6 +15,10 @@
 #   - dockerd with --iptables=false --ip-forward=false --bridge=none: its
 #     defaults rewrite the host's firewall and forwarding; the tests' containers
 #     run with --network none.
+#   - Podman's Docker-compatible service (`podman system service`) on
+#     /run/podman/podman.sock, with $PODMAN_CONF: default_ulimits within what
+#     this host allows (Podman's defaults ask for more open files than some
+#     hosts give). Tests drive it with `podman --url unix://...`.
 #   - No registry is reachable: the image `sysotel-test/busybox:1` is a rootfs
 #     holding busybox-static and its applet links, imported with `docker import`;
 #     `sysotel-test/pause:1` is the same with `sleep` as its entrypoint (a pod's
@@ -30,6 +34,9 @@ IMAGE="sysotel-test/busybox:1"
 PAUSE="sysotel-test/pause:1"
 LOGS=/var/log/sysotel-test
 CONTAINERD_CONFIG=/etc/sysotel-test/containerd.toml
+PODMAN_CONF=/etc/sysotel-test/containers.conf
+PODMAN_SOCK=/run/podman/podman.sock
+PODMAN=(podman --url "unix://$PODMAN_SOCK")
 SOCK=/run/containerd/containerd.sock
 # Debian's client, of the same release as the daemon (another docker CLI may
 # come first on PATH).
@@ -37,7 +44,7 @@ DOCKER=/usr/bin/docker
 
 # shellcheck source=scripts/apt.sh
 source "$(dirname "$0")/apt.sh"
-apt_ensure docker.io containerd runc busybox-static
+apt_ensure docker.io containerd runc busybox-static podman
 
 mkdir -p "$LOGS"
 
@@ -118,4 +125,22 @@ for image in "$IMAGE" "$PAUSE"; do
     "$DOCKER" save "$image" | ctr --address "$SOCK" -n k8s.io images import - >/dev/null
   fi
 done
-log "ok (containerd with CRI, dockerd, $IMAGE, $PAUSE)"
+podman_conf='[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+'
+if [ "$(cat "$PODMAN_CONF" 2>/dev/null)" != "$podman_conf" ]; then
+  printf '%s' "$podman_conf" > "$PODMAN_CONF"
+fi
+if ! "${PODMAN[@]}" version >/dev/null 2>&1; then
+  log "starting podman system service"
+  mkdir -p "$(dirname "$PODMAN_SOCK")"
+  CONTAINERS_CONF="$PODMAN_CONF" setsid podman system service --time=0 "unix://$PODMAN_SOCK" \
+    >>"$LOGS/podman.log" 2>&1 < /dev/null &
+  wait_for "${PODMAN[*]} version" 30 \
+    || { tail -n 20 "$LOGS/podman.log" >&2; log "podman did not start"; exit 1; }
+fi
+if ! "${PODMAN[@]}" image exists "localhost/$IMAGE"; then
+  log "loading $IMAGE into podman"
+  "$DOCKER" save "$IMAGE" | "${PODMAN[@]}" load >/dev/null
+fi
+log "ok (containerd with CRI, dockerd, podman, $IMAGE, $PAUSE)"

@@ -724,3 +724,34 @@ pub fn docker(args: &[&str]) -> String {
     let out = run_ok(DOCKER, args);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Podman's Docker-compatible service (scripts/runtimes.sh starts it).
+pub const PODMAN_SOCKET: &str = "/run/podman/podman.sock";
+/// The test image as Podman names it.
+pub const PODMAN_TEST_IMAGE: &str = "localhost/sysotel-test/busybox:1";
+
+/// Runs `podman --url unix://PODMAN_SOCKET ARGS` (the service sysotel
+/// asks), which must succeed; its stdout.
+pub fn podman(args: &[&str]) -> String {
+    let url = format!("unix://{PODMAN_SOCKET}");
+    let mut all = vec!["--url", url.as_str()];
+    all.extend_from_slice(args);
+    let out = run_ok("podman", &all);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Fails, saying why, when Podman's service does not answer or lacks the
+/// test image.
+pub fn require_podman() {
+    let ok = Command::new("podman")
+        .args(["--url", &format!("unix://{PODMAN_SOCKET}")])
+        .args(["image", "exists", PODMAN_TEST_IMAGE])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "this test needs Podman's service at {PODMAN_SOCKET} with the image {PODMAN_TEST_IMAGE}: run `bash scripts/runtimes.sh` (make test does)"
+    );
+}

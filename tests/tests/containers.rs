@@ -107,19 +107,43 @@ fn test_image_id() -> String {
     id.trim().to_string()
 }
 
+/// The engine a test runs its containers with: Docker's CLI, or Podman's
+/// against its Docker-compatible service.
+#[derive(Clone, Copy)]
+enum Engine {
+    Docker,
+    Podman,
+}
+
+impl Engine {
+    fn cli(self, args: &[&str]) -> String {
+        match self {
+            Engine::Docker => sysotel_tests::docker(args),
+            Engine::Podman => sysotel_tests::podman(args),
+        }
+    }
+
+    fn image(self) -> &'static str {
+        match self {
+            Engine::Docker => sysotel_tests::TEST_IMAGE,
+            Engine::Podman => sysotel_tests::PODMAN_TEST_IMAGE,
+        }
+    }
+}
+
 /// Waits for `ids` to exit (each must succeed), stops sysotel, removes
 /// the containers; sysotel must have stopped cleanly.
 fn finish(sysotel: Sysotel, ids: &[String]) -> sysotel_tests::Stopped {
+    finish_on(Engine::Docker, sysotel, ids)
+}
+
+fn finish_on(engine: Engine, sysotel: Sysotel, ids: &[String]) -> sysotel_tests::Stopped {
     for id in ids {
-        assert_eq!(
-            sysotel_tests::docker(&["wait", id]).trim(),
-            "0",
-            "container {id}"
-        );
+        assert_eq!(engine.cli(&["wait", id]).trim(), "0", "container {id}");
     }
     let stopped = sysotel.stop();
     for id in ids {
-        sysotel_tests::docker(&["rm", id]);
+        engine.cli(&["rm", id]);
     }
     assert!(stopped.status.success(), "{}", stopped.stderr);
     stopped
@@ -139,23 +163,28 @@ fn marker_script(opens: usize) -> String {
 /// Starts (`docker run -d`) a container named `name` that opens [`MARKER`]
 /// `opens` times two seconds after it started; its full id.
 fn run_marker_container(name: &str, opens: usize) -> String {
+    run_marker_on(Engine::Docker, name, opens)
+}
+
+fn run_marker_on(engine: Engine, name: &str, opens: usize) -> String {
     let script = marker_script(opens);
-    sysotel_tests::docker(&[
-        "run",
-        "-d",
-        "--pull",
-        "never",
-        "--network",
-        "none",
-        "--name",
-        name,
-        sysotel_tests::TEST_IMAGE,
-        "sh",
-        "-c",
-        &script,
-    ])
-    .trim()
-    .to_string()
+    engine
+        .cli(&[
+            "run",
+            "-d",
+            "--pull",
+            "never",
+            "--network",
+            "none",
+            "--name",
+            name,
+            engine.image(),
+            "sh",
+            "-c",
+            &script,
+        ])
+        .trim()
+        .to_string()
 }
 
 /// Two Docker containers started back to back (`docker run -d`, one right
@@ -625,4 +654,54 @@ fn a_workload_scope_needs_a_runtime() {
         e.contains("--scope k8s.pod=web-*") && e.contains("needs a container runtime"),
         "{e}"
     );
+}
+
+/// A Podman container, asked about through Podman's Docker-compatible
+/// service: its opens carry its id, name, image (as Podman names it), image
+/// id and `container.runtime.name` podman.
+#[test]
+fn a_podman_container_is_named() {
+    require_root();
+    sysotel_tests::require_podman();
+    const OPENS: usize = 5;
+    let name = format!("sysotel-test-podman-{}", std::process::id());
+    let sysotel = Sysotel::start(&[
+        "-o",
+        "json",
+        "-e",
+        "openat",
+        "--scope",
+        "container",
+        "--container-runtime",
+        &format!("docker={}", sysotel_tests::PODMAN_SOCKET),
+    ]);
+    let id = run_marker_on(Engine::Podman, &name, OPENS);
+    let stopped = finish_on(Engine::Podman, sysotel, std::slice::from_ref(&id));
+    let image_id = sysotel_tests::podman(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        sysotel_tests::PODMAN_TEST_IMAGE,
+    ]);
+    let events = json_events(&stopped.stdout);
+    let marker: Vec<_> = events
+        .iter()
+        .filter(|e| e["container"]["id"] == id.as_str() && e["args"]["filename"] == MARKER)
+        .collect();
+    assert_eq!(marker.len(), OPENS, "the container's opens of the marker");
+    for e in marker {
+        let c = &e["container"];
+        assert_eq!(c["name"], name.as_str(), "{e}");
+        assert_eq!(c["image"]["name"], "localhost/sysotel-test/busybox", "{e}");
+        assert_eq!(c["image"]["tags"], serde_json::json!(["1"]), "{e}");
+        assert_eq!(
+            c["image"]["id"]
+                .as_str()
+                .map(|i| i.trim_start_matches("sha256:")),
+            Some(image_id.trim()),
+            "{e}"
+        );
+        assert_eq!(c["runtime"], "podman", "{e}");
+    }
 }
