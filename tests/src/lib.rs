@@ -707,15 +707,24 @@ const DOCKER: &str = "/usr/bin/docker";
 /// Fails, saying why, when dockerd does not answer or the test image is
 /// missing: `scripts/runtimes.sh` (run by `make test`) installs and starts both.
 pub fn require_docker() {
-    let ok = Command::new(DOCKER)
-        .args(["image", "inspect", TEST_IMAGE])
+    require_runtime(
+        DOCKER,
+        &["image", "inspect", TEST_IMAGE],
+        &format!("Docker Engine with the image {TEST_IMAGE}"),
+    );
+}
+
+/// Fails, saying that the test needs `what`, unless `program ARGS` succeeds.
+fn require_runtime(program: &str, args: &[&str], what: &str) {
+    let ok = Command::new(program)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     assert!(
         ok,
-        "this test needs Docker Engine with the image {TEST_IMAGE}: run `bash scripts/runtimes.sh` (make test does)"
+        "this test needs {what}: run `bash scripts/runtimes.sh` (make test does)"
     );
 }
 
@@ -743,15 +752,10 @@ pub fn podman(args: &[&str]) -> String {
 /// Fails, saying why, when Podman's service does not answer or lacks the
 /// test image.
 pub fn require_podman() {
-    let ok = Command::new("podman")
-        .args(["--url", &format!("unix://{PODMAN_SOCKET}")])
-        .args(["image", "exists", PODMAN_TEST_IMAGE])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "this test needs Podman's service at {PODMAN_SOCKET} with the image {PODMAN_TEST_IMAGE}: run `bash scripts/runtimes.sh` (make test does)"
+    let url = format!("unix://{PODMAN_SOCKET}");
+    require_runtime(
+        "podman",
+        &["--url", &url, "image", "exists", PODMAN_TEST_IMAGE],
+        &format!("Podman's service at {PODMAN_SOCKET} with the image {PODMAN_TEST_IMAGE}"),
     );
 }

@@ -349,6 +349,29 @@ fn docker_identity_in_otlp_and_kafka() {
     }
 }
 
+/// Two Docker containers, `…-keep-…` and `…-drop-…`, each opening
+/// [`MARKER`] `opens` times, started after a sysotel tracing openat with
+/// `args`: the run, the two ids and the two names.
+fn keep_and_drop(
+    tag: &str,
+    args: &[&str],
+    opens: usize,
+) -> (sysotel_tests::Stopped, [String; 2], [String; 2]) {
+    let names = [
+        format!("sysotel-{tag}-keep-{}", std::process::id()),
+        format!("sysotel-{tag}-drop-{}", std::process::id()),
+    ];
+    let mut all = vec!["-o", "json", "-e", "openat"];
+    all.extend_from_slice(args);
+    let sysotel = Sysotel::start(&all);
+    let ids = [
+        run_marker_container(&names[0], opens),
+        run_marker_container(&names[1], opens),
+    ];
+    let stopped = finish(sysotel, &ids);
+    (stopped, ids, names)
+}
+
 /// `--filter container.name=…` keeps the named container's records and
 /// drops the other's (decided in user space, once the runtime answered).
 #[test]
@@ -356,36 +379,21 @@ fn a_filter_names_a_container() {
     require_root();
     sysotel_tests::require_docker();
     const OPENS: usize = 5;
-    let names = [
-        format!("sysotel-test-keep-{}", std::process::id()),
-        format!("sysotel-test-drop-{}", std::process::id()),
-    ];
-    let sysotel = Sysotel::start(&[
-        "-o",
-        "json",
-        "-e",
-        "openat",
-        "--scope",
-        "container",
-        "--filter",
-        &format!("container.name={}", names[0]),
-    ]);
-    let ids: Vec<String> = names
-        .iter()
-        .map(|n| run_marker_container(n, OPENS))
-        .collect();
-    let stopped = finish(sysotel, &ids);
-    let events = json_events(&stopped.stdout);
-    let opens = |id: &str| {
-        events
-            .iter()
-            .filter(|e| e["container"]["id"] == id && e["args"]["filename"] == MARKER)
-            .count()
-    };
-    assert_eq!(opens(&ids[0]), OPENS, "the named container's opens");
-    assert_eq!(opens(&ids[1]), 0, "the other container's opens");
+    let keep = format!("container.name=sysotel-test-keep-{}", std::process::id());
+    let (run, ids, names) =
+        keep_and_drop("test", &["--scope", "container", "--filter", &keep], OPENS);
+    assert_eq!(
+        marker_opens(&run, &ids[0]),
+        OPENS,
+        "the named container's opens"
+    );
+    assert_eq!(
+        marker_opens(&run, &ids[1]),
+        0,
+        "the other container's opens"
+    );
     assert!(
-        events
+        json_events(&run.stdout)
             .iter()
             .all(|e| e["container"]["name"] == names[0].as_str()),
         "only the named container's records"
@@ -529,32 +537,19 @@ fn a_scope_names_a_docker_container() {
     require_root();
     sysotel_tests::require_docker();
     const OPENS: usize = 5;
-    let names = [
-        format!("sysotel-scope-keep-{}", std::process::id()),
-        format!("sysotel-scope-drop-{}", std::process::id()),
-    ];
-    let sysotel = Sysotel::start(&[
-        "-o",
-        "json",
-        "-e",
-        "openat",
-        "--scope",
-        &format!("container.name={}", names[0]),
-    ]);
-    let ids: Vec<String> = names
-        .iter()
-        .map(|n| run_marker_container(n, OPENS))
-        .collect();
-    let stopped = finish(sysotel, &ids);
-    let events = json_events(&stopped.stdout);
-    let opens = |id: &str| {
-        events
-            .iter()
-            .filter(|e| e["container"]["id"] == id && e["args"]["filename"] == MARKER)
-            .count()
-    };
-    assert_eq!(opens(&ids[0]), OPENS, "the named container's opens");
-    assert_eq!(opens(&ids[1]), 0, "the other container's opens");
+    let keep = format!("container.name=sysotel-scope-keep-{}", std::process::id());
+    let (run, ids, _) = keep_and_drop("scope", &["--scope", &keep], OPENS);
+    assert_eq!(
+        marker_opens(&run, &ids[0]),
+        OPENS,
+        "the named container's opens"
+    );
+    assert_eq!(
+        marker_opens(&run, &ids[1]),
+        0,
+        "the other container's opens"
+    );
+    let events = json_events(&run.stdout);
     assert!(!events.is_empty());
     for e in &events {
         assert_eq!(
