@@ -242,12 +242,13 @@ impl Runtime {
     }
 
     /// The ids of the containers running now; none from a runtime whose
-    /// socket is absent.
+    /// socket is absent or that serves no CRI (a containerd whose CRI plugin
+    /// is off runs no Kubernetes containers).
     async fn list(&mut self) -> Result<Vec<String>, String> {
         if self.client.is_none() {
             match connect(&self.socket).await {
                 Ok(c) => self.client = Some(c),
-                Err(_) if !self.socket.path.exists() => return Ok(Vec::new()),
+                Err(e) if e == NO_CRI || !self.socket.path.exists() => return Ok(Vec::new()),
                 Err(e) => return Err(e),
             }
         }
