@@ -56,6 +56,14 @@ pub struct Context {
     pub container: Option<std::sync::Arc<ContainerMeta>>,
 }
 
+impl Context {
+    /// The Kubernetes pod of the process's container, once its runtime has
+    /// described it.
+    pub fn pod(&self) -> Option<&Pod> {
+        self.container.as_ref().and_then(|m| m.pod.as_ref())
+    }
+}
+
 /// A container as its runtime describes it (the semantic conventions'
 /// `container.*` attributes).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

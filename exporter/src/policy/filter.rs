@@ -79,16 +79,12 @@ impl Ctx {
             Ctx::ContainerId => text(c.container_id.as_deref()),
             Ctx::ContainerName => text(c.container.as_ref().map(|m| m.name.as_str())),
             Ctx::ContainerImage => text(c.container.as_ref().and_then(|m| m.image_name.as_deref())),
-            Ctx::Namespace => text(pod(c).map(|p| p.namespace.as_str())),
-            Ctx::Pod => text(pod(c).map(|p| p.name.as_str())),
+            Ctx::Namespace => text(c.pod().map(|p| p.namespace.as_str())),
+            Ctx::Pod => text(c.pod().map(|p| p.name.as_str())),
             Ctx::UserName => text(c.user_name.as_deref()),
             Ctx::UserId => Some(Value::UInt(u64::from(c.euid))),
         }
     }
-}
-
-fn pod(c: &crate::event::Context) -> Option<&crate::event::Pod> {
-    c.container.as_ref().and_then(|m| m.pod.as_ref())
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -71,14 +71,17 @@ impl KernelScope {
             "comm" => comms(conf, values, exclude)?,
             "uts" => hostnames(conf, values, exclude)?,
             "cgroup" => cgroups(conf, values, exclude, host)?,
-            // The cgroups come while sysotel runs (`enrich::runtime`).
-            "k8s.namespace" | "k8s.pod" | "container.name" | "container.image" => {
-                mark(conf, ScopeKey::Workload, exclude);
-                conf.in_maps |= ScopeKey::Workload.bit();
-            }
             other => unreachable!("`{other}` is decided in user space or not a key"),
         }
         Ok(())
+    }
+
+    /// A workload term (`k8s.namespace`, `k8s.pod`, `container.name`,
+    /// `container.image`): its cgroups come into the map while sysotel runs
+    /// (`enrich::runtime`).
+    pub(super) fn workload(&mut self, exclude: bool) {
+        mark(&mut self.conf, ScopeKey::Workload, exclude);
+        self.conf.in_maps |= ScopeKey::Workload.bit();
     }
 
     /// `pid`, `ppid`, `mntns`: exact values in the map (and `pid=new`).

@@ -133,7 +133,7 @@ impl Scope {
                     glob: v.to_string(),
                     exclude,
                 }));
-                scope.kernel.lower(&term, &values, host).map_err(at)?;
+                scope.kernel.workload(exclude);
             } else {
                 scope.kernel.lower(&term, &values, host).map_err(at)?;
             }

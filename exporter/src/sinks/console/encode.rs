@@ -128,7 +128,7 @@ pub fn json_line(out: &mut Vec<u8>, e: &Event, clock: &BootClock) {
             container_json(out, m);
         }
         out.push(b'}');
-        if let Some(pod) = c.container.as_ref().and_then(|m| m.pod.as_ref()) {
+        if let Some(pod) = c.pod() {
             k8s_json(out, pod);
         }
     }
@@ -456,22 +456,16 @@ mod tests {
                     runtime: m.map(|m| m.runtime),
                 }
             }),
-            k8s: c
-                .container_id
-                .as_ref()
-                .and(c.container.as_ref())
-                .and_then(|m| {
-                    m.pod.as_ref().map(|p| JsonK8s {
-                        namespace: &p.namespace,
-                        pod: JsonPod {
-                            name: &p.name,
-                            uid: &p.uid,
-                        },
-                        container: JsonK8sContainer {
-                            name: &p.container_name,
-                        },
-                    })
-                }),
+            k8s: c.container_id.as_ref().and(c.pod()).map(|p| JsonK8s {
+                namespace: &p.namespace,
+                pod: JsonPod {
+                    name: &p.name,
+                    uid: &p.uid,
+                },
+                container: JsonK8sContainer {
+                    name: &p.container_name,
+                },
+            }),
             ret: e.ret,
             error: e.errno().and_then(errno::name),
             no_return: e.no_return,

@@ -430,7 +430,7 @@ impl DocEncoder {
                 }
             }
             o.close();
-            if let Some(pod) = c.container.as_ref().and_then(|m| m.pod.as_ref()) {
+            if let Some(pod) = c.pod() {
                 let mut o = d.obj("orchestrator");
                 o.str("type", "kubernetes");
                 o.str("namespace", &pod.namespace);
