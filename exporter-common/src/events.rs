@@ -662,6 +662,7 @@ declare_events! {
             field("lost", FieldKind::Int, "records lost at this stage during the interval"),
             field("lost_total", FieldKind::Int, "records lost at this stage since sysotel started"),
             field("by", FieldKind::StrList, "the interval's count by event name (kernel) or by reason (outputs), `name=count`"),
+            field("sequences", FieldKind::StrList, "outputs: the `sysotel.sequence` numbers dropped (`first-last` or `n`) that no report delivered by this output named yet; with the numbers it delivered they account for every number"),
         ],
         severity: Severity::Warn,
         ecs: Ecs { kind: "pipeline_error", category: &[], types: &["info"] },

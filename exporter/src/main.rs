@@ -94,7 +94,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            let usage = matches!(&e, app::RunError::Load(l) if l.is_usage());
+            let usage = e.is_usage();
             // The whole chain: what failed, then why.
             sysotel::error!("sysotel: {:#}", anyhow::Error::from(e));
             if usage {

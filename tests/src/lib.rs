@@ -5,6 +5,7 @@
 pub mod collector;
 pub mod cri;
 pub mod fixture;
+pub mod gaps;
 pub mod kafka;
 pub mod rotel;
 
@@ -314,8 +315,8 @@ impl Stopped {
 }
 
 /// One output's totals from the summary line `output NAME: produced P,
-/// exported E, rejected R, dropped D (queue full F, failed X, shutdown
-/// timeout S), retries T`.
+/// exported E, rejected R, dropped D (queue full F, disk full K, failed X,
+/// shutdown timeout S), kept Q, retries T`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutputTotals {
     pub produced: u64,
@@ -323,8 +324,11 @@ pub struct OutputTotals {
     pub rejected: u64,
     pub dropped: u64,
     pub dropped_full: u64,
+    pub dropped_disk_full: u64,
     pub dropped_failed: u64,
     pub dropped_shutdown: u64,
+    /// Left in the disk queue for the next run.
+    pub kept: u64,
     pub retries: u64,
 }
 
@@ -349,12 +353,14 @@ impl Stopped {
             rejected: n("rejected "),
             dropped: n("dropped "),
             dropped_full: n("queue full "),
+            dropped_disk_full: n("disk full "),
             dropped_failed: n("failed "),
             dropped_shutdown: n("shutdown timeout "),
+            kept: n("kept "),
             retries: n("retries "),
         };
         assert_eq!(
-            t.dropped_full + t.dropped_failed + t.dropped_shutdown,
+            t.dropped_full + t.dropped_disk_full + t.dropped_failed + t.dropped_shutdown,
             t.dropped,
             "the drop reasons add up to the drops: `{line}`"
         );
@@ -368,9 +374,9 @@ impl Stopped {
 pub fn assert_accounted(stopped: &Stopped, name: &str) -> OutputTotals {
     let t = stopped.output_totals(name);
     assert_eq!(
-        t.exported + t.rejected + t.dropped,
+        t.exported + t.rejected + t.dropped + t.kept,
         t.produced,
-        "output {name}: produced = exported + rejected + dropped:\n{}",
+        "output {name}: produced = exported + rejected + dropped + kept:\n{}",
         stopped.stderr
     );
     assert!(

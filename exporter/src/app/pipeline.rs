@@ -69,6 +69,8 @@ struct State {
     users: Users,
     selection: Selection,
     user: UserFilter,
+    /// The next record's `sysotel.sequence`.
+    sequence: u64,
 }
 
 /// Why the reader stopped.
@@ -101,8 +103,15 @@ impl Reader {
                 users: Users::new("/etc/passwd"),
                 selection,
                 user,
+                sequence: 0,
             },
         }
+    }
+
+    /// The next record's sequence number: the loss reports sent after the
+    /// reader stopped take theirs from it.
+    pub fn sequence(&mut self) -> &mut u64 {
+        &mut self.state.sequence
     }
 
     /// Reads until `stop` completes or every sink has failed. Every `every`,
@@ -127,7 +136,7 @@ impl Reader {
                 _ = slow.tick() => {
                     self.state.stats.ring_used = Some(self.ring.used());
                     let reports = periodic(sinks, &self.state.stats);
-                    loss::deliver(reports, sinks).await;
+                    loss::deliver(reports, sinks, &mut self.state.sequence).await;
                 }
                 ready = self.ring.readable() => {
                     ready?;
@@ -225,6 +234,8 @@ async fn drain(ring: &mut Ring, state: &mut State, sinks: &[SinkHandle]) {
         let observed = BootClock::now_unix_ns();
         for e in batch.iter_mut() {
             e.observed_unix_ns = observed;
+            e.sequence = state.sequence;
+            state.sequence += 1;
         }
         state.stats.received += batch.len() as u64;
         if !batch.is_empty() {

@@ -7,7 +7,7 @@ use crate::{
     event::select::Selection,
     otel::Resource,
     policy::{Filters, LiveHost, Scope, scope::WorkloadKey},
-    sinks::{kafka::KafkaConfig, otlp::OtlpConfig},
+    sinks::{disk::QueueSettings, kafka::KafkaConfig, otlp::OtlpConfig},
 };
 
 /// Everything the command line and environment asked for, validated before
@@ -24,6 +24,8 @@ pub struct Plan {
     pub resource: Option<Resource>,
     /// The container runtimes asked for names and images.
     pub runtimes: Vec<RuntimeSocket>,
+    /// The network outputs' disk queue (`--queue-dir`).
+    pub queue: Option<QueueSettings>,
 }
 
 impl Plan {
@@ -45,6 +47,25 @@ impl Plan {
         }
         if cli.loss_interval.is_zero() {
             return Err("--loss-interval: must be more than zero".into());
+        }
+        if cli.queue_sync.is_zero() || cli.queue_sync > std::time::Duration::from_secs(60) {
+            return Err("--queue-sync: must be more than zero and at most 60s".into());
+        }
+        if cli.queue_max_bytes < 1 << 20 {
+            return Err("--queue-max-bytes: must be at least 1M".into());
+        }
+        let queue = cli.queue_dir.as_ref().map(|dir| QueueSettings {
+            dir: dir.clone(),
+            max_bytes: cli.queue_max_bytes,
+            sync: cli.queue_sync,
+        });
+        if queue.is_some()
+            && !cli
+                .outputs
+                .iter()
+                .any(|o| matches!(o, Output::Otlp | Output::Kafka))
+        {
+            return Err("--queue-dir: only the network outputs (-o otlp, -o kafka) have a disk queue, and none is chosen".into());
         }
         if cli.stats_interval.is_some_and(|d| d.is_zero()) {
             return Err("--stats-interval: must be more than zero".into());
@@ -89,6 +110,7 @@ impl Plan {
             kafka,
             resource,
             runtimes,
+            queue,
         })
     }
 }

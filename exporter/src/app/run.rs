@@ -68,6 +68,13 @@ pub enum RunError {
     OtlpSetup(#[from] SetupError),
     #[error("starting the Kafka output")]
     Kafka(#[source] StartError),
+    /// The disk queue cannot be used (exit 2: a setting to change).
+    #[error("--queue-dir: the {output} output's disk queue")]
+    Queue {
+        output: &'static str,
+        #[source]
+        source: crate::sinks::disk::OpenError,
+    },
     #[error("{0} settings were not resolved")]
     Unresolved(&'static str),
     #[error("--metrics-listen {addr}: cannot listen")]
@@ -103,6 +110,17 @@ const NETWORK_SHARE: f64 = 0.8;
 /// before that share runs out.
 fn flush_budget(shutdown_timeout: Duration) -> Duration {
     shutdown_timeout.mul_f64(NETWORK_SHARE * 0.8)
+}
+
+impl RunError {
+    /// A setting the user has to change (exit 2), not a failure of the host.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            RunError::Load(l) => l.is_usage(),
+            RunError::Queue { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// Completes at the first SIGINT or SIGTERM.
@@ -201,11 +219,24 @@ fn start_sink(plan: &Plan, output: Output, clock: BootClock) -> Result<SinkHandl
                 return Err(RunError::Unresolved("OTLP"));
             };
             let transport = Transport::new(&cfg)?;
-            otlp::spawn(cfg, transport, Encoder::new(clock, resource)).map_err(|source| {
-                RunError::Output {
+            let durable = match &plan.queue {
+                Some(q) => Some(otlp::sink::open_queue(q).map_err(|source| RunError::Queue {
                     output: "OTLP",
                     source,
-                }
+                })?),
+                None => None,
+            };
+            let budget = flush_budget(plan.cli.shutdown_timeout);
+            otlp::spawn(
+                cfg,
+                transport,
+                Encoder::new(clock, resource),
+                durable,
+                budget,
+            )
+            .map_err(|source| RunError::Output {
+                output: "OTLP",
+                source,
             })
         }
         Output::Kafka => {
@@ -387,6 +418,7 @@ async fn close_outputs(
     monitor: &mut LossMonitor,
     kernel: &KernelCounts,
     timeout: Duration,
+    sequence: &mut u64,
 ) {
     let deadline = Instant::now() + timeout;
     let network_deadline = Instant::now() + timeout.mul_f64(NETWORK_SHARE);
@@ -399,14 +431,14 @@ async fn close_outputs(
             );
         }
     };
-    loss::deliver(monitor.check(kernel, sinks), sinks).await;
+    loss::deliver(monitor.check(kernel, sinks), sinks, sequence).await;
     for s in sinks.iter_mut().filter(|s| !s.blocks()) {
         s.begin_close();
     }
     for s in sinks.iter_mut().filter(|s| !s.blocks()) {
         close(s, network_deadline);
     }
-    loss::deliver(monitor.check(kernel, sinks), sinks).await;
+    loss::deliver(monitor.check(kernel, sinks), sinks, sequence).await;
     for s in sinks.iter_mut().filter(|s| s.blocks()) {
         close(s, deadline);
     }
@@ -445,6 +477,7 @@ pub async fn run(plan: Plan) -> Result<Summary, RunError> {
         &mut checks.monitor,
         &kernel,
         plan.cli.shutdown_timeout,
+        reader.sequence(),
     )
     .await;
     let totals = sinks

@@ -76,16 +76,26 @@ impl Summary {
         for (name, t) in &self.sinks {
             let c = &t.counts;
             crate::info!(
-                "  output {name}: produced {}, exported {}, rejected {}, dropped {} (queue full {}, failed {}, shutdown timeout {}), retries {}",
+                "  output {name}: produced {}, exported {}, rejected {}, dropped {} (queue full {}, disk full {}, failed {}, shutdown timeout {}), kept {}, retries {}",
                 c.produced,
                 c.exported,
                 c.rejected,
                 c.dropped(),
                 c.dropped_full,
+                c.dropped_disk_full,
                 c.dropped_error,
                 c.dropped_shutdown,
+                c.kept,
                 c.retries
             );
+            if c.recovered > 0 || c.kept > 0 || c.discarded_bytes > 0 {
+                crate::info!(
+                    "    disk queue: {} records recovered from an earlier run (counted in produced), {} kept for the next run, {} bytes of a torn write discarded",
+                    c.recovered,
+                    c.kept,
+                    c.discarded_bytes
+                );
+            }
             if c.exported_bytes > 0 {
                 crate::info!("    exported bytes: {}", c.exported_bytes);
             }

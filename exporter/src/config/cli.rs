@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::base::units::{parse_duration, parse_ring_size};
+use crate::base::units::{parse_duration, parse_ring_size, parse_size};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -103,6 +103,24 @@ pub struct Cli {
     /// How long SIGINT/SIGTERM waits for the outputs to flush (e.g. 5s, 500ms).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// Keep each network output's records in a disk queue under DIR
+    /// (DIR/otlp, DIR/kafka) until the receiver acknowledged them: they
+    /// survive outages and restarts, and a restart sends what is left first.
+    /// Off by default (records wait in memory only).
+    #[arg(long, value_name = "DIR")]
+    pub queue_dir: Option<std::path::PathBuf>,
+
+    /// The disk queue's bound per output (e.g. 1G, 512M); above it new
+    /// records are dropped and counted as queue_full.
+    #[arg(long, default_value = "1G", value_parser = parse_size, value_name = "SIZE")]
+    pub queue_max_bytes: u64,
+
+    /// How often the disk queue is synced to the disk (fdatasync); at most
+    /// 1s. A record is written to the queue within this interval of being
+    /// read, and synced within it again.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
+    pub queue_sync: Duration,
 
     /// Serve Prometheus metrics on http://ADDR/metrics and health on
     /// http://ADDR/healthz (e.g. 127.0.0.1:9464).

@@ -39,6 +39,9 @@ pub const SETTINGS: &[Setting] = &[
     s("", "loss_interval", "loss-interval"),
     s("", "stats_interval", "stats-interval"),
     s("", "shutdown_timeout", "shutdown-timeout"),
+    s("", "queue_dir", "queue-dir"),
+    s("", "queue_max_bytes", "queue-max-bytes"),
+    s("", "queue_sync", "queue-sync"),
     s("", "log_level", "log-level"),
     s("", "container_runtimes", "container-runtime"),
     o(

@@ -67,6 +67,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         no_return: r.header.flags & FLAG_NO_RETURN != 0,
         args,
         observed_unix_ns: 0,
+        sequence: 0,
     })
 }
 

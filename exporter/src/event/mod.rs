@@ -165,6 +165,10 @@ pub struct Event {
     pub args: Vec<Arg>,
     /// Unix nanoseconds when user space read the record (0 until then).
     pub observed_unix_ns: u64,
+    /// The record's place in the order the reader passed records on (after
+    /// the filters), consecutive per run: `sysotel.sequence`. Gaps in what an
+    /// output delivers are the numbers its `sysotel.loss` records name.
+    pub sequence: u64,
 }
 
 impl Event {
@@ -190,6 +194,7 @@ impl Event {
                 })
                 .collect(),
             observed_unix_ns: 0,
+            sequence: 0,
         }
     }
 

@@ -18,6 +18,7 @@ pub fn syscall(name: &str, ctx: Context, ret: i64, args: Vec<(&'static str, Valu
         no_return: def.no_return,
         args: args_of(args),
         observed_unix_ns: 0,
+        sequence: 0,
     }
 }
 

@@ -44,6 +44,7 @@ pub const K8S_CONTAINER_NAME: &str = "k8s.container.name";
 
 // What happened.
 pub const EVENT_NAME: &str = "sysotel.event.name";
+pub const SEQUENCE: &str = "sysotel.sequence";
 pub const RETURN_VALUE: &str = "sysotel.return_value";
 pub const ERROR_TYPE: &str = "error.type";
 pub const FILE_PATH: &str = "file.path";

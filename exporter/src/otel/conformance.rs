@@ -234,6 +234,7 @@ fn every_event() -> Vec<Event> {
                     .map(|(name, value)| Arg { name, value })
                     .collect(),
                 observed_unix_ns: 0,
+                sequence: 0,
             }
         })
         .collect()

@@ -250,6 +250,7 @@ const LOCAL_ADDR_FIELD: &str = "local_addr";
 /// Who did it and where: the task's context.
 fn context_attributes(e: &Event, out: &mut impl Attrs) {
     out.string(key(attr::EVENT_NAME), e.name);
+    out.int(key(attr::SEQUENCE), e.sequence as i64);
     out.task(&e.ctx);
 }
 

@@ -6,8 +6,10 @@
 
 pub mod batch;
 pub mod console;
+pub mod disk;
 pub mod kafka;
 pub mod otlp;
+pub mod ranges;
 
 use std::{
     collections::BTreeMap,
@@ -21,6 +23,7 @@ use std::{
 use tokio::sync::mpsc;
 
 use crate::event::Event;
+use ranges::Ranges;
 
 /// What the pipeline hands to every sink: one allocation shared by all of them.
 pub type Batch = Arc<Vec<Event>>;
@@ -61,12 +64,22 @@ pub struct SinkStats {
     pub exported: AtomicU64,
     /// Bytes of the messages delivered (outputs that count them: Kafka).
     pub exported_bytes: AtomicU64,
-    /// Records dropped because the queue was full.
+    /// Records dropped because the queue was full (in memory, or the disk
+    /// queue at its byte bound).
     pub dropped_full: AtomicU64,
+    /// Records dropped because the disk queue's file system was full.
+    pub dropped_disk_full: AtomicU64,
     /// Records dropped because the sink failed (closed stdout, write error).
     pub dropped_error: AtomicU64,
     /// Records still queued when the shutdown timeout ran out.
     pub dropped_shutdown: AtomicU64,
+    /// Records left in the disk queue at exit, for the next run to send.
+    pub kept: AtomicU64,
+    /// Records an earlier run left in the disk queue, found at start (counted
+    /// in `produced` too).
+    pub recovered: AtomicU64,
+    /// Bytes of a torn or corrupt tail the disk queue discarded at start.
+    pub discarded_bytes: AtomicU64,
     /// Records handed to the queue and not yet finished by the sink.
     pub queued: AtomicU64,
     /// Records the receiver refused for good (HTTP 400, INVALID_ARGUMENT,
@@ -83,6 +96,8 @@ pub struct SinkStats {
     pub failed: AtomicBool,
     /// Records that failed delivery, by error.
     pub errors: Mutex<BTreeMap<String, u64>>,
+    /// Sequence numbers dropped and not yet named by a loss report.
+    pub lost: Mutex<Ranges>,
 }
 
 impl SinkStats {
@@ -125,6 +140,25 @@ impl SinkStats {
         self.queued.fetch_sub(n as u64, Ordering::Relaxed);
     }
 
+    /// Remembers dropped sequence numbers (and those that dropped loss
+    /// reports of this output named) for the next loss report.
+    pub fn lose(&self, sequences: &Ranges) {
+        if !sequences.is_empty() {
+            self.lost
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(sequences);
+        }
+    }
+
+    /// Up to `max` ranges of dropped sequence numbers, no longer remembered.
+    pub fn take_lost(&self, max: usize) -> Ranges {
+        self.lost
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take_front(max)
+    }
+
     /// Every counter at one moment: what the summary, the stats line, the
     /// loss reports and the metrics read.
     pub fn counts(&self) -> SinkCounts {
@@ -134,8 +168,12 @@ impl SinkStats {
             exported_bytes: Self::get(&self.exported_bytes),
             rejected: Self::get(&self.rejected),
             dropped_full: Self::get(&self.dropped_full),
+            dropped_disk_full: Self::get(&self.dropped_disk_full),
             dropped_error: Self::get(&self.dropped_error),
             dropped_shutdown: Self::get(&self.dropped_shutdown),
+            kept: Self::get(&self.kept),
+            recovered: Self::get(&self.recovered),
+            discarded_bytes: Self::get(&self.discarded_bytes),
             retries: Self::get(&self.retries),
             // Briefly below zero while a batch is counted in and out.
             queued: Self::get(&self.queued).min(i64::MAX as u64),
@@ -153,8 +191,12 @@ pub struct SinkCounts {
     pub exported_bytes: u64,
     pub rejected: u64,
     pub dropped_full: u64,
+    pub dropped_disk_full: u64,
     pub dropped_error: u64,
     pub dropped_shutdown: u64,
+    pub kept: u64,
+    pub recovered: u64,
+    pub discarded_bytes: u64,
     pub retries: u64,
     pub queued: u64,
     pub batches: u64,
@@ -164,13 +206,15 @@ pub struct SinkCounts {
 impl SinkCounts {
     /// Records dropped, for any reason.
     pub fn dropped(&self) -> u64 {
-        self.dropped_full + self.dropped_error + self.dropped_shutdown
+        self.dropped_full + self.dropped_disk_full + self.dropped_error + self.dropped_shutdown
     }
 
-    /// Records dropped, by reason: `queue_full`, `failed`, `shutdown`.
-    pub fn dropped_by_reason(&self) -> [(&'static str, u64); 3] {
+    /// Records dropped, by reason: `queue_full`, `disk_full`, `failed`,
+    /// `shutdown`.
+    pub fn dropped_by_reason(&self) -> [(&'static str, u64); 4] {
         [
             ("queue_full", self.dropped_full),
+            ("disk_full", self.dropped_disk_full),
             ("failed", self.dropped_error),
             ("shutdown", self.dropped_shutdown),
         ]
@@ -204,6 +248,11 @@ where
     Ok(())
 }
 
+/// The `stage` loss reports name for the output `name`.
+pub fn stage(name: &str) -> String {
+    format!("output:{name}")
+}
+
 /// The pipeline's end of one sink.
 pub struct SinkHandle {
     pub name: String,
@@ -234,9 +283,19 @@ impl SinkInput {
 
 /// A queue of `capacity` batches in front of a sink named `name`.
 pub fn queue(name: &str, policy: FullPolicy, capacity: usize) -> (SinkHandle, SinkInput) {
+    queue_with(name, policy, capacity, Arc::new(SinkStats::default()))
+}
+
+/// [`queue`], for a sink whose counters already exist (its disk queue
+/// counted what an earlier run left).
+pub fn queue_with(
+    name: &str,
+    policy: FullPolicy,
+    capacity: usize,
+    stats: Arc<SinkStats>,
+) -> (SinkHandle, SinkInput) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let stats = Arc::new(SinkStats::default());
     (
         SinkHandle {
             name: name.to_string(),
@@ -258,16 +317,16 @@ impl SinkHandle {
     pub async fn send(&self, batch: Batch) {
         SinkStats::add(&self.stats.produced, batch.len());
         let Some(tx) = &self.tx else {
-            SinkStats::add(&self.stats.dropped_error, batch.len());
+            self.drop_batch(&self.stats.dropped_error, &batch);
             return;
         };
         let n = batch.len();
         match self.policy {
             FullPolicy::Block => {
                 SinkStats::add(&self.stats.queued, n);
-                if tx.send(batch).await.is_err() {
+                if let Err(mpsc::error::SendError(batch)) = tx.send(batch).await {
                     self.stats.queued.fetch_sub(n as u64, Ordering::Relaxed);
-                    SinkStats::add(&self.stats.dropped_error, n);
+                    self.drop_batch(&self.stats.dropped_error, &batch);
                 }
             }
             FullPolicy::DropNewest { max_records } => {
@@ -276,22 +335,36 @@ impl SinkHandle {
                 let before = self.stats.queued.fetch_add(n as u64, Ordering::Relaxed);
                 if before as usize + n > max_records {
                     self.stats.queued.fetch_sub(n as u64, Ordering::Relaxed);
-                    SinkStats::add(&self.stats.dropped_full, n);
+                    self.drop_batch(&self.stats.dropped_full, &batch);
                     return;
                 }
                 match tx.try_send(batch) {
                     Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => {
+                    Err(mpsc::error::TrySendError::Full(batch)) => {
                         self.stats.queued.fetch_sub(n as u64, Ordering::Relaxed);
-                        SinkStats::add(&self.stats.dropped_full, n)
+                        self.drop_batch(&self.stats.dropped_full, &batch)
                     }
-                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                    Err(mpsc::error::TrySendError::Closed(batch)) => {
                         self.stats.queued.fetch_sub(n as u64, Ordering::Relaxed);
-                        SinkStats::add(&self.stats.dropped_error, n)
+                        self.drop_batch(&self.stats.dropped_error, &batch)
                     }
                 }
             }
         }
+    }
+
+    /// Counts a batch that never reached the sink in `counter` and
+    /// remembers its sequence numbers.
+    fn drop_batch(&self, counter: &AtomicU64, batch: &[Event]) {
+        SinkStats::add(counter, batch.len());
+        let mut lost = Ranges::of(batch);
+        lost.extend(&ranges::carried(batch, &self.stage()));
+        self.stats.lose(&lost);
+    }
+
+    /// The `stage` its loss reports name: `output:<name>`.
+    pub fn stage(&self) -> String {
+        stage(&self.name)
     }
 
     /// Whether this sink's policy is [`FullPolicy::Block`] (a local output).

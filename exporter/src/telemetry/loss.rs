@@ -1,8 +1,15 @@
 //! Loss reports in the event stream: whenever records were lost in the kernel
-//! (ring buffer full) or dropped at an output, every healthy output receives a
+//! (ring buffer full) or dropped at an output, every output receives a
 //! `sysotel.loss` record (WARN) with the interval it covers, the count by event
-//! name or by reason, and the total so far. One report per stage per interval:
-//! the reports themselves cannot flood anything.
+//! name or by reason, the total so far and, for an output, the sequence
+//! numbers it dropped. One report per stage per interval: the reports
+//! themselves cannot flood anything.
+//!
+//! A report goes to the output it is about as well: when that output drops
+//! it, the numbers it named are remembered again (see
+//! [`crate::sinks::ranges::carried`]) and the next report names them, so the
+//! numbers an output delivered and the numbers its delivered reports name
+//! account for every sequence number.
 
 use std::sync::Arc;
 
@@ -15,10 +22,12 @@ use crate::{
     sinks::{SinkCounts, SinkHandle},
 };
 
-/// A report and the outputs it goes to (indexes into the sink list).
+/// Sequence ranges one report names at most; more wait for the next report.
+const RANGES_PER_REPORT: usize = 1000;
+
+/// A report, for every output.
 pub struct Report {
     pub event: Event,
-    pub targets: Vec<usize>,
 }
 
 /// What an output lost: dropped (any reason) or rejected.
@@ -64,6 +73,7 @@ impl LossMonitor {
         lost: u64,
         total: u64,
         by: Vec<String>,
+        sequences: Vec<String>,
     ) -> Event {
         let values = [
             Value::Str {
@@ -77,6 +87,11 @@ impl LossMonitor {
             Value::StrList {
                 count: by.len() as u32,
                 values: by,
+                truncated: false,
+            },
+            Value::StrList {
+                count: sequences.len() as u32,
+                values: sequences,
                 truncated: false,
             },
         ];
@@ -93,8 +108,7 @@ impl LossMonitor {
     }
 
     /// Compares the counters with the last check; a report per stage that lost
-    /// something, addressed to the outputs that are healthy (not failed, and
-    /// dropping nothing themselves this interval).
+    /// something (or has dropped sequence numbers still to name).
     pub fn check(&mut self, kernel: &KernelCounts, sinks: &[SinkHandle]) -> Vec<Report> {
         let now_boot = BootClock::now_boot_ns();
         let now = self.clock.unix_ns(now_boot);
@@ -116,22 +130,29 @@ impl LossMonitor {
             }
         }
         if lost > 0 {
-            events.push((
-                None,
-                self.report(now_boot, "kernel".into(), lost, kernel.lost_total(), by),
+            events.push(self.report(
+                now_boot,
+                "kernel".into(),
+                lost,
+                kernel.lost_total(),
+                by,
+                Vec::new(),
             ));
         }
         self.kernel = kernel_now;
 
-        let mut unhealthy = vec![false; sinks.len()];
         for (i, s) in sinks.iter().enumerate() {
             let now_c = s.stats.counts();
             let before = self.sinks.get(i).copied().unwrap_or_default();
             let d = output_lost(&now_c).saturating_sub(output_lost(&before));
-            unhealthy[i] = s.failed() || !s.is_open() || d > 0;
-            if d > 0 {
+            let sequences = s.stats.take_lost(RANGES_PER_REPORT);
+            if d > 0 || !sequences.is_empty() {
                 let by = [
                     ("queue_full", now_c.dropped_full - before.dropped_full),
+                    (
+                        "disk_full",
+                        now_c.dropped_disk_full - before.dropped_disk_full,
+                    ),
                     ("failed", now_c.dropped_error - before.dropped_error),
                     (
                         "shutdown_timeout",
@@ -143,15 +164,13 @@ impl LossMonitor {
                 .filter(|(_, n)| *n > 0)
                 .map(|(k, n)| format!("{k}={n}"))
                 .collect();
-                events.push((
-                    Some(i),
-                    self.report(
-                        now_boot,
-                        format!("output:{}", s.name),
-                        d,
-                        output_lost(&now_c),
-                        by,
-                    ),
+                events.push(self.report(
+                    now_boot,
+                    s.stage(),
+                    d,
+                    output_lost(&now_c),
+                    by,
+                    sequences.text(),
                 ));
             }
             if let Some(slot) = self.sinks.get_mut(i) {
@@ -159,26 +178,19 @@ impl LossMonitor {
             }
         }
         self.since_unix_ns = now;
-        events
-            .into_iter()
-            .map(|(from, event)| Report {
-                event,
-                targets: (0..sinks.len())
-                    .filter(|&i| !unhealthy[i] && Some(i) != from)
-                    .collect(),
-            })
-            .collect()
+        events.into_iter().map(|event| Report { event }).collect()
     }
 }
 
-/// Hands each report to its outputs.
-pub async fn deliver(reports: Vec<Report>, sinks: &[SinkHandle]) {
-    for r in reports {
+/// Hands each report, numbered from `sequence` on, to every output that
+/// still takes records.
+pub async fn deliver(reports: Vec<Report>, sinks: &[SinkHandle], sequence: &mut u64) {
+    for mut r in reports {
+        r.event.sequence = *sequence;
+        *sequence += 1;
         let batch = Arc::new(vec![r.event]);
-        for i in r.targets {
-            if let Some(s) = sinks.get(i) {
-                s.send(batch.clone()).await;
-            }
+        for s in sinks.iter().filter(|s| s.is_open()) {
+            s.send(batch.clone()).await;
         }
     }
 }

@@ -68,6 +68,8 @@ pub fn json_line(out: &mut Vec<u8>, e: &Event, clock: &BootClock) {
     push_uint(out, c.ts_boot_ns);
     out.extend_from_slice(b",\"time_unix_ns\":");
     push_uint(out, clock.unix_ns(c.ts_boot_ns));
+    out.extend_from_slice(b",\"sequence\":");
+    push_uint(out, e.sequence);
     out.extend_from_slice(b",\"event\":");
     push_json_str(out, e.name);
     out.extend_from_slice(b",\"event_id\":");
@@ -333,6 +335,7 @@ mod tests {
     struct JsonEvent<'a> {
         time_boot_ns: u64,
         time_unix_ns: u64,
+        sequence: u64,
         event: &'a str,
         event_id: u32,
         category: &'a str,
@@ -421,6 +424,7 @@ mod tests {
         let j = JsonEvent {
             time_boot_ns: c.ts_boot_ns,
             time_unix_ns: clock.unix_ns(c.ts_boot_ns),
+            sequence: e.sequence,
             event: e.name,
             event_id: e.id,
             category: e.category.name(),
@@ -660,9 +664,12 @@ mod tests {
     #[test]
     fn json_line_has_stable_keys() {
         let mut out = Vec::new();
-        json_line(&mut out, &openat(), &BootClock::new());
+        let mut e = openat();
+        e.sequence = 7;
+        json_line(&mut out, &e, &BootClock::new());
         let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
         assert_eq!(v["event"], "openat");
+        assert_eq!(v["sequence"], 7);
         assert_eq!(v["pid"], 42);
         assert_eq!(v["ret"], -2);
         assert_eq!(v["error"], "ENOENT");

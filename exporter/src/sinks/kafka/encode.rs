@@ -518,6 +518,7 @@ fn ecs_event(d: &mut Obj, e: &Event) {
     dataset.extend_from_slice(name.name.as_bytes());
     dataset.push(b'"');
     o.int("severity", severity(e).number() as i64);
+    o.int("sequence", e.sequence as i64);
     o.close();
 }
 
@@ -632,7 +633,7 @@ mod tests {
             "event": {
                 "kind": "event", "category": ["file"], "type": ["access"],
                 "action": "openat", "outcome": "failure", "module": "sysotel",
-                "dataset": "sysotel.syscall.openat", "severity": 9,
+                "dataset": "sysotel.syscall.openat", "severity": 9, "sequence": 0,
             },
             "process": {
                 "pid": 42, "name": "cat",
