@@ -13,6 +13,7 @@ Run as root after `cargo build --release` (or use `make bench`):
     python3 scripts/bench.py --binaries "BIN1|BIN2|..." [--sysotel-args "..."] [--rounds N] [--only NAME]
     python3 scripts/bench.py --tracers [--rounds N] [--only NAME]
     python3 scripts/bench.py --sustain json,otlp,kafka:json,kafka:otlp_proto [--rates R1,R2,...] [--seconds S]
+    python3 scripts/bench.py --disk-queue [--rounds N] [--backlog N]
 
 --tracers prints the comparison table (what `make bench` prints): each
 workload bare, under sysotel -o json, under sysotel with the workload's
@@ -46,6 +47,17 @@ generator itself cannot keep the rate. It prints the highest clean rate,
 the first lossy one and what it lost, sysotel's CPU per event and its peak
 anonymous RSS (sampled every 20 ms) at the clean rate. Outputs: json (to
 /dev/null), otlp (to a local rotel), kafka:ENC (to a local tansu).
+
+--disk-queue measures the disk queue (`--queue-dir`) with a healthy
+collector and after an outage. Side by side, per round: the getppid storm
+(500k calls, as fast as they go) bare, under `sysotel -o otlp` to a local
+rotel, and the same with `--queue-dir` (the slowdown, sysotel's CPU, what the
+output exported and dropped); then a steady 100,000 getppid/s for 5 s
+under both (sysotel's CPU per event where nothing drops). Then the drain:
+--backlog getppid records (1M) written to the queue while no collector
+listens, and a sysotel started on that folder with the collector up: the
+records per second from the disk to the collector (exported over the time
+from its ready line until its metrics count them all exported).
 
 --kafka ENC traces with `-o kafka --kafka-encoding ENC` to a tansu broker
 started on loopback (memory storage), and adds what the Kafka output delivered
@@ -299,6 +311,102 @@ def received_of(summary, event):
     return int(m.group(1)) if m else 0
 
 
+def otlp_flags(port, queue_dir=None):
+    flags = ["-o", "otlp", "--otlp-endpoint", f"http://127.0.0.1:{port + 1}", "-e", "getppid",
+             "--scope", "comm=workload"]
+    return flags + (["--queue-dir", queue_dir] if queue_dir else [])
+
+
+def metric(port, name, labels):
+    """One sample of sysotel's /metrics, or None before it serves."""
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    m = re.search(rf"^{re.escape(name)}{{{re.escape(labels)}}} (\d+)", text, re.M)
+    return int(m.group(1)) if m else None
+
+
+def disk_queue(args):
+    """--disk-queue: the disk queue's cost with a healthy collector, and its drain rate."""
+    import shutil
+    port = 24317
+    rotel = start_rotel(port)
+    qdir = tempfile.mkdtemp(prefix="sysotel-bench-queue-")
+    try:
+        storm = [WORKLOAD, "getppid", "500000"]
+        steady = [WORKLOAD, "rate", "500000", "100000"]
+        rows = {k: [] for k in ("storm bare", "storm otlp", "storm otlp+disk", "steady otlp",
+                                "steady otlp+disk")}
+        for _ in range(args.rounds):
+            rows["storm bare"].append((run_workload(storm), 0, (0, 0, 0)))
+            for key, argv in (("storm", storm), ("steady", steady)):
+                for variant, q in (("otlp", None), ("otlp+disk", qdir)):
+                    shutil.rmtree(qdir, ignore_errors=True)
+                    t, cpu, _, summary, _ = traced(argv, otlp_flags(port, q))
+                    rows[f"{key} {variant}"].append((t, cpu, otlp_totals(summary)))
+        bare = statistics.median(x[0] for x in rows["storm bare"])
+        print(f"rounds: {args.rounds}, medians; sysotel -o otlp (HTTP, gzip) to rotel on loopback, "
+              f"-e getppid --scope comm=workload; +disk: --queue-dir on {qdir} ({fs_type(qdir)})")
+        print(f"| run | workload s | slowdown | sysotel CPU s | CPU per event | exported | dropped |")
+        print("|---|---|---|---|---|---|---|")
+        for key, r in rows.items():
+            t = statistics.median(x[0] for x in r)
+            cpu = statistics.median(x[1] for x in r)
+            exported = min(x[2][0] for x in r)
+            dropped = max(x[2][2] for x in r)
+            slow = f"{t / bare:.2f}x" if key.startswith("storm") else "-"
+            per = f"{cpu / 500_000 * 1e9:,.0f} ns" if key != "storm bare" else "-"
+            print(f"| {key} | {t:.3f} | {slow} | {cpu:.2f} | {per} | {exported} | {dropped} |")
+        for key in ("storm", "steady"):
+            a = statistics.median(x[1] for x in rows[f"{key} otlp"])
+            b = statistics.median(x[1] for x in rows[f"{key} otlp+disk"])
+            print(f"{key}: the disk queue added {(b - a) / a * 100:+.1f}% to sysotel's CPU")
+        drain(args, port, rotel, qdir)
+    finally:
+        rotel.kill()
+        shutil.rmtree(qdir, ignore_errors=True)
+
+
+def fs_type(path):
+    out = subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True, text=True)
+    return out.stdout.strip() or "?"
+
+
+def drain(args, port, rotel, qdir):
+    """A backlog written while no collector listens, then drained to rotel."""
+    import shutil
+    shutil.rmtree(qdir, ignore_errors=True)
+    n = args.backlog
+    rate = 100_000
+    # No collector on this port: everything stays on disk.
+    _, cpu_fill, _, summary, _ = traced([WORKLOAD, "rate", str(n), str(rate)], otlp_flags(port + 10, qdir))
+    kept = re.search(r"kept (\d+)", summary)
+    kept = int(kept.group(1)) if kept else 0
+    size = sum(os.path.getsize(os.path.join(qdir, "otlp", f)) for f in os.listdir(os.path.join(qdir, "otlp"))
+               if f.endswith(".seg"))
+    print(f"backlog: {kept} records ({size / 1e6:.1f} MB on disk) kept after {n} getppid at {rate:,}/s "
+          f"with no collector; writing them cost sysotel {cpu_fill:.2f}s CPU")
+    mport = 29464
+    p = subprocess.Popen([SYSOTEL, *otlp_flags(port, qdir), "--metrics-listen", f"127.0.0.1:{mport}"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    exported = None
+    while time.time() - t0 < 120:
+        exported = metric(mport, "sysotel_output_exported_total", 'output="otlp"')
+        if exported is not None and exported >= kept:
+            break
+        time.sleep(0.02)
+    secs = time.time() - t0
+    cpu, _ = proc_cpu_rss(p.pid)
+    p.send_signal(signal.SIGINT)
+    p.communicate(timeout=60)
+    print(f"drain: {exported} of {kept} records from the disk to rotel in {secs:.2f}s "
+          f"(from start-up, BPF load included): {exported / secs:,.0f} records/s; sysotel CPU {cpu:.2f}s")
+
+
 def compare_variants(args):
     """Side by side: (binary, flags) pairs, from --variants or --binaries."""
     if args.binaries:
@@ -440,6 +548,9 @@ def main():
                     help="the steady rates --sustain tries, ascending, events per second")
     ap.add_argument("--seconds", type=int, default=5, help="how long --sustain holds each rate")
     ap.add_argument("--binary", default=SYSOTEL, help="the sysotel binary --sustain runs")
+    ap.add_argument("--disk-queue", action="store_true",
+                    help="the disk queue's cost with a healthy collector, and its drain rate after an outage")
+    ap.add_argument("--backlog", type=int, default=1_000_000, help="records --disk-queue drains")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: run as root (sysotel loads eBPF programs)")
@@ -456,6 +567,9 @@ def main():
         return
     if args.sustain:
         sustain(args)
+        return
+    if args.disk_queue:
+        disk_queue(args)
         return
     rotel = None
     if args.kafka:

@@ -157,6 +157,39 @@ pub fn from_rotel(records: &[crate::rotel::Record]) -> Vec<Seen> {
         .collect()
 }
 
+/// The accounting of flat JSON documents (the Kafka `json` encoding: the
+/// OTLP attribute names as keys, the resource's among them).
+pub fn from_json_docs(docs: &[serde_json::Value]) -> Vec<Seen> {
+    docs.iter()
+        .map(|d| {
+            let instance = d["service.instance.id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a document without service.instance.id: {d}"))
+                .to_string();
+            let sequence = d["sysotel.sequence"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("a document without sysotel.sequence: {d}"));
+            let loss = (d["event.name"] == "sysotel.loss").then(|| {
+                let stage = d["sysotel.arg.stage"].as_str().unwrap_or("").to_string();
+                let seqs: Vec<String> = d["sysotel.arg.sequences"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (stage, parse_ranges(&seqs))
+            });
+            Seen {
+                instance,
+                sequence,
+                loss,
+            }
+        })
+        .collect()
+}
+
 /// `Int(42)` -> `42`, `Str(x)` -> `x`.
 fn unwrap_rotel(v: &str) -> &str {
     v.split_once('(')

@@ -567,6 +567,17 @@ impl Sysotel {
             .unwrap_or_else(|| panic!("no RssAnon in {path}:\n{status}"))
     }
 
+    /// SIGKILL, as a crash: no flush, no summary. Returns what it wrote to
+    /// stderr.
+    pub fn kill9(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(reader) = self.stderr_reader.take() {
+            reader.join().expect("the stderr reader");
+        }
+        self.stderr_so_far()
+    }
+
     /// SIGINT, then waits for the exit and the summary. sysotel detaches its
     /// programs and reads what is left in the ring buffer before it exits,
     /// so every record the kernel wrote before the signal is in the output.

@@ -33,6 +33,7 @@ use crate::{
     sinks::{
         SinkHandle,
         console::{self, ConsoleConfig, ConsoleFormat},
+        disk::Opened,
         kafka::{self, StartError},
         otlp::{self, transport::SetupError, transport::Transport},
     },
@@ -188,7 +189,41 @@ impl ScopeMap for WorkloadMap {
     }
 }
 
-fn start_sinks(plan: &Plan, clock: BootClock) -> Result<Vec<SinkHandle>, RunError> {
+/// The network outputs' disk queues, opened (locked, recovered) before
+/// anything is loaded: a queue dir another sysotel holds or that cannot be
+/// written stops the start at once.
+#[derive(Default)]
+struct Queues {
+    otlp: Option<Opened>,
+    kafka: Option<Opened>,
+}
+
+fn open_queues(plan: &Plan) -> Result<Queues, RunError> {
+    let mut queues = Queues::default();
+    let Some(settings) = &plan.queue else {
+        return Ok(queues);
+    };
+    for output in &plan.cli.outputs {
+        let (slot, name, label) = match output {
+            Output::Otlp => (&mut queues.otlp, otlp::NAME, "OTLP"),
+            Output::Kafka => (&mut queues.kafka, kafka::NAME, "Kafka"),
+            Output::Table | Output::Json => continue,
+        };
+        if slot.is_none() {
+            *slot = Some(settings.open_sink(name).map_err(|source| RunError::Queue {
+                output: label,
+                source,
+            })?);
+        }
+    }
+    Ok(queues)
+}
+
+fn start_sinks(
+    plan: &Plan,
+    clock: BootClock,
+    mut queues: Queues,
+) -> Result<Vec<SinkHandle>, RunError> {
     let mut sinks = Vec::new();
     let mut seen = Vec::new();
     for output in &plan.cli.outputs {
@@ -197,12 +232,17 @@ fn start_sinks(plan: &Plan, clock: BootClock) -> Result<Vec<SinkHandle>, RunErro
             continue;
         }
         seen.push(*output);
-        sinks.push(start_sink(plan, *output, clock)?);
+        sinks.push(start_sink(plan, *output, clock, &mut queues)?);
     }
     Ok(sinks)
 }
 
-fn start_sink(plan: &Plan, output: Output, clock: BootClock) -> Result<SinkHandle, RunError> {
+fn start_sink(
+    plan: &Plan,
+    output: Output,
+    clock: BootClock,
+    queues: &mut Queues,
+) -> Result<SinkHandle, RunError> {
     let console = |format| {
         console::spawn(ConsoleConfig::new(format), clock, std::io::stdout()).map_err(|source| {
             RunError::Output {
@@ -219,19 +259,12 @@ fn start_sink(plan: &Plan, output: Output, clock: BootClock) -> Result<SinkHandl
                 return Err(RunError::Unresolved("OTLP"));
             };
             let transport = Transport::new(&cfg)?;
-            let durable = match &plan.queue {
-                Some(q) => Some(otlp::sink::open_queue(q).map_err(|source| RunError::Queue {
-                    output: "OTLP",
-                    source,
-                })?),
-                None => None,
-            };
             let budget = flush_budget(plan.cli.shutdown_timeout);
             otlp::spawn(
                 cfg,
                 transport,
                 Encoder::new(clock, resource),
-                durable,
+                queues.otlp.take(),
                 budget,
             )
             .map_err(|source| RunError::Output {
@@ -244,7 +277,7 @@ fn start_sink(plan: &Plan, output: Output, clock: BootClock) -> Result<SinkHandl
                 return Err(RunError::Unresolved("Kafka"));
             };
             let budget = flush_budget(plan.cli.shutdown_timeout);
-            kafka::spawn(cfg, clock, resource, budget).map_err(RunError::Kafka)
+            kafka::spawn(cfg, clock, resource, queues.kafka.take(), budget).map_err(RunError::Kafka)
         }
     }
 }
@@ -450,8 +483,9 @@ pub async fn run(plan: Plan) -> Result<Summary, RunError> {
     let stop = stop_signal()?;
     // One boot-to-wall-clock offset for every output, report and start time.
     let clock = BootClock::new();
+    let queues = open_queues(&plan)?;
     let (mut tracer, mut reader) = load(&plan, clock)?;
-    let mut sinks = start_sinks(&plan, clock)?;
+    let mut sinks = start_sinks(&plan, clock, queues)?;
     let mut checks = Checks::new(&plan, clock, sinks.len(), tracer.attached(), started);
     checks.snapshot(&ReaderStats::default(), &KernelCounts::default(), &sinks);
     let otlp_metrics = start_metrics(&plan, &checks).await?;

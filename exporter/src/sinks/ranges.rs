@@ -64,6 +64,27 @@ impl Ranges {
         }
     }
 
+    /// The first `n` numbers, and the rest: the records of a batch split in
+    /// two halves in order.
+    pub fn split_at(&self, n: u64) -> (Ranges, Ranges) {
+        let (mut head, mut tail) = (Ranges::default(), Ranges::default());
+        let mut left = n;
+        for (a, b) in self.iter() {
+            let len = b - a + 1;
+            if left >= len {
+                head.0.push((a, b));
+                left -= len;
+            } else if left > 0 {
+                head.0.push((a, a + left - 1));
+                tail.0.push((a + left, b));
+                left = 0;
+            } else {
+                tail.0.push((a, b));
+            }
+        }
+        (head, tail)
+    }
+
     /// Up to `max` ranges, taken from the front; the rest stay.
     pub fn take_front(&mut self, max: usize) -> Ranges {
         let n = max.min(self.0.len());
@@ -177,6 +198,20 @@ mod tests {
         assert_eq!(r.count(), 10 + 19);
         r.add(0, u64::MAX);
         assert_eq!(r.iter().collect::<Vec<_>>(), vec![(0, u64::MAX)]);
+    }
+
+    #[test]
+    fn split_at_keeps_the_order_of_the_numbers() {
+        let mut r = Ranges::default();
+        r.add(1, 3);
+        r.add(10, 12);
+        let (a, b) = r.split_at(4);
+        assert_eq!(a.iter().collect::<Vec<_>>(), vec![(1, 3), (10, 10)]);
+        assert_eq!(b.iter().collect::<Vec<_>>(), vec![(11, 12)]);
+        let (a, b) = r.split_at(3);
+        assert_eq!((a.count(), b.count()), (3, 3));
+        assert_eq!(r.split_at(0).1, r);
+        assert_eq!(r.split_at(9).0, r);
     }
 
     #[test]

@@ -43,23 +43,20 @@ impl QueueSettings {
         DiskQueue::open(&self.dir.join(name), self.max_bytes)
     }
 
-    /// Opens output `name`'s queue for a sink whose counters are `stats`:
-    /// what an earlier run left counts as handed to the output, and the
-    /// recovery is logged.
-    pub fn start(
-        &self,
-        name: &str,
-        stats: &crate::sinks::SinkStats,
-    ) -> Result<DiskQueue, OpenError> {
+    /// Opens output `name`'s queue for the sink it will belong to: what an
+    /// earlier run left counts as handed to the output (in the sink's new
+    /// counters), and the recovery is logged.
+    pub fn open_sink(&self, name: &str) -> Result<Opened, OpenError> {
         use crate::sinks::SinkStats;
-        let (q, rec) = self.open(name)?;
+        let stats = std::sync::Arc::new(SinkStats::default());
+        let (queue, rec) = self.open(name)?;
         SinkStats::add(&stats.produced, rec.records as usize);
         SinkStats::add(&stats.recovered, rec.records as usize);
         SinkStats::add(&stats.discarded_bytes, rec.discarded_bytes as usize);
         if rec.records > 0 || rec.discarded_bytes > 0 {
             crate::info!(
                 "sysotel: {name} disk queue {}: {} records in {} batches left by an earlier run are sent first{}",
-                q.dir().display(),
+                queue.dir().display(),
                 rec.records,
                 rec.frames,
                 if rec.discarded_bytes > 0 {
@@ -72,7 +69,11 @@ impl QueueSettings {
                 }
             );
         }
-        Ok(q)
+        Ok(Opened {
+            settings: self.clone(),
+            stats,
+            queue,
+        })
     }
 
     /// How old a batch may grow before it closes and is written: well
@@ -88,6 +89,15 @@ impl QueueSettings {
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         t
     }
+}
+
+/// An output's disk queue, opened before the output starts, and the
+/// counters of the sink it belongs to.
+#[derive(Debug)]
+pub struct Opened {
+    pub settings: QueueSettings,
+    pub stats: std::sync::Arc<crate::sinks::SinkStats>,
+    pub queue: DiskQueue,
 }
 
 /// The smallest and the largest segment file.
@@ -393,6 +403,38 @@ impl DiskQueue {
         self.records += u64::from(frame.records);
         self.written = true;
         Ok(())
+    }
+
+    /// Appends a frame, or drops it: counted by reason in the output's
+    /// `stats` (`queue_full`, `disk_full`, failed), its numbers remembered
+    /// for the next loss report, the reason logged once per kind.
+    pub fn append_or_drop(
+        &mut self,
+        frame: &Frame,
+        stats: &crate::sinks::SinkStats,
+        logged: &crate::sinks::batch::LogOnce,
+        output: &str,
+    ) {
+        use crate::sinks::SinkStats;
+        let Err(e) = self.append(frame) else {
+            return;
+        };
+        let records = frame.records as usize;
+        let (counter, kind) = match &e {
+            AppendError::Full(_) => (&stats.dropped_full, "queue_full"),
+            AppendError::DiskFull => (&stats.dropped_disk_full, "disk_full"),
+            AppendError::Io(_) => {
+                stats.count_error("disk queue write", records);
+                (&stats.dropped_error, "io")
+            }
+        };
+        logged.warn(&format!("disk/{kind}"), || {
+            format!("sysotel: {output}: {e}; new batches are dropped while it lasts")
+        });
+        SinkStats::add(counter, records);
+        let mut lost = frame.sequences.clone();
+        lost.extend(&frame.carried);
+        stats.lose(&lost);
     }
 
     /// Starts a new segment (the old one is synced first: it is not

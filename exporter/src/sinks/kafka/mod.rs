@@ -7,4 +7,4 @@ pub mod encode;
 pub mod sink;
 
 pub use config::{Encoding, KafkaConfig, KafkaFlags, MessageKey};
-pub use sink::{StartError, spawn};
+pub use sink::{NAME, StartError, spawn};

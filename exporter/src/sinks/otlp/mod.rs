@@ -6,4 +6,4 @@ pub mod sink;
 pub mod transport;
 
 pub use config::{OtlpConfig, OtlpFlags, Protocol};
-pub use sink::spawn;
+pub use sink::{NAME, spawn};

@@ -34,7 +34,7 @@ use crate::{
     sinks::{
         CHANNEL_BATCHES, FullPolicy, SinkHandle, SinkInput, SinkStats,
         batch::{Batch, LogOnce},
-        disk::{AppendError, DiskQueue, Frame, FrameId, QueueSettings},
+        disk::{DiskQueue, Frame, FrameId, Opened, QueueSettings},
         queue,
         ranges::{self, Ranges},
         spawn_on_runtime, stage, tick,
@@ -75,28 +75,32 @@ struct Outcome {
 
 /// The output's name: its counters, its loss reports' stage, its folder in
 /// the queue dir.
-const NAME: &str = "otlp";
+pub const NAME: &str = "otlp";
 
 /// The disk queue of a run with `--queue-dir`.
-pub struct Durable {
-    pub queue: DiskQueue,
-    pub settings: QueueSettings,
+struct Durable {
+    queue: DiskQueue,
+    settings: QueueSettings,
 }
 
 /// Starts the sink. Its counters say what happened to every record.
-/// `durable`: the disk queue, opened by [`open_queue`]; `shutdown_budget`:
+/// `durable`: the disk queue, opened by [`QueueSettings::open_sink`]; `shutdown_budget`:
 /// how long it may still deliver at shutdown before it keeps the rest on
 /// disk.
 pub fn spawn(
     mut cfg: OtlpConfig,
     transport: Transport,
     encoder: Encoder,
-    durable: Option<(QueueSettings, Arc<SinkStats>, DiskQueue)>,
+    durable: Option<Opened>,
     shutdown_budget: Duration,
 ) -> std::io::Result<SinkHandle> {
     let max_records = cfg.queue_records + cfg.max_in_flight * cfg.batch_records;
     let (handle, input, durable) = match durable {
-        Some((settings, stats, queue)) => {
+        Some(Opened {
+            settings,
+            stats,
+            queue,
+        }) => {
             cfg.batch_age = settings.batch_age(cfg.batch_age);
             let (handle, input) = crate::sinks::queue_with(
                 NAME,
@@ -126,16 +130,6 @@ pub fn spawn(
         )
     })?;
     Ok(handle)
-}
-
-/// Opens the output's disk queue, counting what an earlier run left in the
-/// counters of the sink it will belong to.
-pub fn open_queue(
-    settings: &QueueSettings,
-) -> Result<(QueueSettings, Arc<SinkStats>, DiskQueue), crate::sinks::disk::OpenError> {
-    let stats = Arc::new(SinkStats::default());
-    let queue = settings.start(NAME, &stats)?;
-    Ok((settings.clone(), stats, queue))
 }
 
 /// Where closed batches wait for a request slot.
@@ -242,32 +236,9 @@ impl Waiting {
             carried: ready.carried,
             payload: ready.request.to_vec(),
         };
-        let stats = &input.stats;
-        match durable.queue.append(&frame) {
-            Ok(()) => {}
-            Err(e) => {
-                let counter = match &e {
-                    AppendError::Full(_) => &stats.dropped_full,
-                    AppendError::DiskFull => &stats.dropped_disk_full,
-                    AppendError::Io(_) => {
-                        stats.count_error("disk queue write", ready.count);
-                        &stats.dropped_error
-                    }
-                };
-                let kind = match &e {
-                    AppendError::Full(_) => "queue_full",
-                    AppendError::DiskFull => "disk_full",
-                    AppendError::Io(_) => "io",
-                };
-                self.logged.warn(&format!("disk/{kind}"), || {
-                    format!("sysotel: otlp: {e}; new batches are dropped while it lasts")
-                });
-                SinkStats::add(counter, ready.count);
-                let mut lost = frame.sequences;
-                lost.extend(&frame.carried);
-                stats.lose(&lost);
-            }
-        }
+        durable
+            .queue
+            .append_or_drop(&frame, &input.stats, &self.logged, NAME);
         input.processed(ready.count);
     }
 
