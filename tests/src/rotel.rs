@@ -119,9 +119,12 @@ impl Rotel {
             .unwrap_or_else(|e| panic!("reading rotel's output {}: {e}", self.out_path))
     }
 
-    /// Every record received so far.
+    /// Every record received so far. A line still being written (or cut by
+    /// a kill) is left out: only what ends in a newline is rotel's output.
     pub fn records(&self) -> Vec<Record> {
-        parse(&self.output())
+        let out = self.output();
+        let whole = out.rfind('\n').map_or("", |end| &out[..=end]);
+        parse(whole)
     }
 
     /// Waits (up to 30 s) until rotel has printed at least `n` records, then
@@ -148,7 +151,24 @@ impl Rotel {
         parse_metrics(&self.output())
     }
 
-    /// Stops rotel (SIGKILL: the outage tests want it gone at once).
+    /// Stops rotel as an operator would (SIGTERM): it finishes writing
+    /// what it acknowledged, then exits (SIGKILL after 10 s). A SIGKILL
+    /// loses what rotel acknowledged and had not written yet: its loss,
+    /// not the sender's.
+    pub fn stop(&mut self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+    }
+
+    /// Stops rotel at once (SIGKILL).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

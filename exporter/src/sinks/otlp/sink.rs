@@ -22,12 +22,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bytes::Bytes;
 use tokio::task::JoinSet;
 
 use super::{
     config::OtlpConfig,
-    transport::{SendError, Transport},
+    transport::{Request, SendError, Transport},
 };
 use crate::{
     otel::wire::Encoder,
@@ -43,7 +42,7 @@ use crate::{
 
 /// A closed batch: the whole request, encoded.
 struct Ready {
-    request: Bytes,
+    request: Request,
     count: usize,
     /// When the batch's first record reached the sink.
     since: Instant,
@@ -155,6 +154,7 @@ struct Waiting {
     bytes: usize,
     stage: String,
     logged: Arc<LogOnce>,
+    stats: Arc<SinkStats>,
 }
 
 impl Waiting {
@@ -165,6 +165,7 @@ impl Waiting {
         events: &[crate::event::Event],
         cfg: &OtlpConfig,
         encoder: &mut Encoder,
+        transport: &Transport,
         input: &SinkInput,
     ) {
         let limits = cfg.batch_limits();
@@ -194,7 +195,7 @@ impl Waiting {
             self.records += 1;
             self.bytes += size;
             if self.current.is_full(&limits) {
-                self.close(encoder, input);
+                self.close(encoder, transport, input);
             }
         }
         if dropped > 0 {
@@ -206,12 +207,17 @@ impl Waiting {
 
     /// Closes the current batch into a request: queued in memory, or
     /// appended to the disk queue (and then no longer counted in memory).
-    fn close(&mut self, encoder: &Encoder, input: &SinkInput) {
+    fn close(&mut self, encoder: &Encoder, transport: &Transport, input: &SinkInput) {
         let batch = self.current.take();
         self.last_len = batch.records.len();
+        let proto = encoder.request_in_place(batch.records, self.room);
+        let request = match &self.store {
+            Store::Memory(_) => Request::Proto(proto),
+            Store::Disk(_) => transport.stored(proto),
+        };
         let ready = Ready {
             since: batch.since,
-            request: encoder.request_in_place(batch.records, self.room),
+            request,
             count: batch.count,
             sequences: std::mem::take(&mut self.sequences),
             carried: std::mem::take(&mut self.carried),
@@ -234,7 +240,7 @@ impl Waiting {
             records: ready.count as u32,
             sequences: ready.sequences,
             carried: ready.carried,
-            payload: ready.request.to_vec(),
+            payload: ready.request.to_frame(),
         };
         durable
             .queue
@@ -255,21 +261,41 @@ impl Waiting {
                 }
                 Some(batch)
             }
-            Store::Disk(d) => match d.queue.next() {
-                Ok(Some((id, f))) => Some(Ready {
-                    request: Bytes::from(f.payload),
-                    count: f.records as usize,
-                    since: Instant::now(),
-                    sequences: f.sequences,
-                    carried: f.carried,
-                    frame: Some(id),
-                }),
-                Ok(None) => None,
-                Err(e) => {
-                    self.logged.warn("disk/read", || {
-                        format!("sysotel: otlp: reading the disk queue failed: {e}")
-                    });
-                    None
+            Store::Disk(d) => loop {
+                match d.queue.next() {
+                    Ok(Some((id, f))) => {
+                        let count = f.records as usize;
+                        let Some(request) = Request::from_frame(f.payload) else {
+                            // The checksum held: written so by another version.
+                            self.logged.warn("disk/layout", || {
+                                "sysotel: otlp: a disk queue frame could not be read; dropped"
+                                    .into()
+                            });
+                            let stats = &self.stats;
+                            stats.count_error("disk queue frame", count);
+                            SinkStats::add(&stats.dropped_error, count);
+                            let mut lost = f.sequences;
+                            lost.extend(&f.carried);
+                            stats.lose(&lost);
+                            d.queue.ack(id);
+                            continue;
+                        };
+                        return Some(Ready {
+                            request,
+                            count,
+                            since: Instant::now(),
+                            sequences: f.sequences,
+                            carried: f.carried,
+                            frame: Some(id),
+                        });
+                    }
+                    Ok(None) => return None,
+                    Err(e) => {
+                        self.logged.warn("disk/read", || {
+                            format!("sysotel: otlp: reading the disk queue failed: {e}")
+                        });
+                        return None;
+                    }
                 }
             },
         }
@@ -315,6 +341,7 @@ async fn run(
         bytes: 0,
         stage: stage(NAME),
         logged: logged.clone(),
+        stats: stats.clone(),
     };
     // With a disk queue, a failing batch is retried until shutdown.
     let budget = match waiting.store {
@@ -328,7 +355,7 @@ async fn run(
     while open || !waiting.is_empty() || !in_flight.is_empty() {
         tokio::select! {
             batch = input.rx.recv(), if open => match batch {
-                Some(events) => waiting.take(&events, &cfg, &mut encoder, &input),
+                Some(events) => waiting.take(&events, &cfg, &mut encoder, &transport, &input),
                 // Shutdown: what is queued still goes out (the caller bounds
                 // the wait; with a disk queue, the budget does).
                 None => {
@@ -352,7 +379,7 @@ async fn run(
         }
         let current = &waiting.current;
         if current.is_due(cfg.batch_age) || (!open && !current.is_empty()) {
-            waiting.close(&encoder, &input);
+            waiting.close(&encoder, &transport, &input);
         }
         if let (Store::Disk(_), Some(d)) = (&waiting.store, deadline)
             && Instant::now() >= d

@@ -149,12 +149,90 @@ impl Transport {
 
     /// Sends one encoded `ExportLogsServiceRequest`; on success, the records
     /// the server rejected (`partial_success.rejected_log_records`).
-    pub async fn send(&self, req: &Bytes) -> Result<i64, SendError> {
+    pub async fn send(&self, req: &Request) -> Result<i64, SendError> {
+        let proto = match req {
+            Request::Gzipped(body) => match self {
+                Transport::Http(t) if !t.json && t.gzip => return t.send_body(body.clone()).await,
+                // Written by a run with other settings: back to protobuf.
+                _ => &Bytes::from(gunzip(body)?),
+            },
+            Request::Proto(proto) => proto,
+        };
         match self {
-            Transport::Grpc(t) => t.send(req).await,
-            Transport::Http(t) => t.send(req).await,
+            Transport::Grpc(t) => t.send(proto).await,
+            Transport::Http(t) => t.send_body(t.body(proto)?).await,
         }
     }
+
+    /// A request as the disk queue keeps it: for OTLP/HTTP protobuf with
+    /// gzip, the body as it is sent (compressed once, when the batch
+    /// closes; a backlog drains without compressing again); otherwise the
+    /// protobuf request.
+    pub fn stored(&self, proto: Bytes) -> Request {
+        match self {
+            Transport::Http(t) if !t.json && t.gzip => Request::Gzipped(gzip_bytes(&proto).into()),
+            _ => Request::Proto(proto),
+        }
+    }
+}
+
+/// An encoded `ExportLogsServiceRequest`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    Proto(Bytes),
+    /// The protobuf request, gzipped.
+    Gzipped(Bytes),
+}
+
+impl Request {
+    pub fn len(&self) -> usize {
+        match self {
+            Request::Proto(b) | Request::Gzipped(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Its bytes in a disk queue frame: a tag, then the bytes.
+    pub fn to_frame(&self) -> Vec<u8> {
+        let (tag, b) = match self {
+            Request::Proto(b) => (0u8, b),
+            Request::Gzipped(b) => (1u8, b),
+        };
+        let mut out = Vec::with_capacity(1 + b.len());
+        out.push(tag);
+        out.extend_from_slice(b);
+        out
+    }
+
+    /// What [`Request::to_frame`] wrote.
+    pub fn from_frame(mut payload: Vec<u8>) -> Option<Request> {
+        if payload.is_empty() {
+            return None;
+        }
+        let tag = payload.remove(0);
+        match tag {
+            0 => Some(Request::Proto(payload.into())),
+            1 => Some(Request::Gzipped(payload.into())),
+            _ => None,
+        }
+    }
+}
+
+fn gunzip(body: &[u8]) -> Result<Vec<u8>, SendError> {
+    use std::io::Read as _;
+    let mut out = Vec::with_capacity(body.len() * 4);
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut out)
+        .map_err(|e| SendError {
+            retryable: false,
+            retry_after: None,
+            kind: "encoding".into(),
+            message: format!("a gzipped request from the disk queue: {e}"),
+        })?;
+    Ok(out)
 }
 
 impl GrpcTransport {
@@ -285,7 +363,8 @@ impl HttpTransport {
         Ok(if self.gzip { gzip_bytes(&body) } else { body }.into())
     }
 
-    async fn send(&self, req: &Bytes) -> Result<i64, SendError> {
+    /// Sends a body [`HttpTransport::body`] made.
+    async fn send_body(&self, body: Bytes) -> Result<i64, SendError> {
         let content_type = if self.json {
             "application/json"
         } else {
@@ -299,22 +378,18 @@ impl HttpTransport {
         if self.gzip {
             r = r.header(reqwest::header::CONTENT_ENCODING, "gzip");
         }
-        let resp = r
-            .body(self.body(req)?)
-            .send()
-            .await
-            .map_err(|e| SendError {
-                // Connection refused, reset, timeout: the collector may come back.
-                retryable: true,
-                retry_after: None,
-                kind: if e.is_timeout() {
-                    "timeout"
-                } else {
-                    "connection"
-                }
-                .into(),
-                message: e.to_string(),
-            })?;
+        let resp = r.body(body).send().await.map_err(|e| SendError {
+            // Connection refused, reset, timeout: the collector may come back.
+            retryable: true,
+            retry_after: None,
+            kind: if e.is_timeout() {
+                "timeout"
+            } else {
+                "connection"
+            }
+            .into(),
+            message: e.to_string(),
+        })?;
         let status = resp.status();
         let retry_after = resp
             .headers()
@@ -355,10 +430,14 @@ fn gzip_bytes(body: &[u8]) -> Vec<u8> {
 }
 
 /// The OTLP/gRPC retry rules: these codes are transient; RESOURCE_EXHAUSTED
-/// only when the server says when to come back (RetryInfo).
+/// only when the server says when to come back (RetryInfo). An UNKNOWN
+/// status made on this side from a failed connection (the collector went
+/// away mid-request: it carries the transport error as its source) is a
+/// transport failure, not the server's answer, and is retried too.
 fn grpc_error(status: &tonic::Status) -> SendError {
     let retry_after = status.get_details_retry_info().and_then(|r| r.retry_delay);
     let retryable = match status.code() {
+        Code::Unknown => std::error::Error::source(status).is_some(),
         Code::Unavailable
         | Code::Cancelled
         | Code::DeadlineExceeded
@@ -385,6 +464,10 @@ mod tests {
         assert!(grpc_error(&tonic::Status::unavailable("down")).retryable);
         assert!(!grpc_error(&tonic::Status::invalid_argument("bad")).retryable);
         assert!(!grpc_error(&tonic::Status::resource_exhausted("full")).retryable);
+        // The server's UNKNOWN is its answer; a connection lost mid-request is not.
+        assert!(!grpc_error(&tonic::Status::unknown("server says")).retryable);
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert!(grpc_error(&tonic::Status::from_error(Box::new(reset))).retryable);
         let with_info = tonic::Status::with_error_details(
             Code::ResourceExhausted,
             "full",
