@@ -45,10 +45,13 @@ pub fn parse_ranges(values: &[String]) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// A run's delivered numbers (with repeats) and the ranges its reports name.
+type RunNumbers = (Vec<u64>, Vec<(u64, u64)>);
+
 /// Accounts every run's numbers in `seen`, taking the loss reports of
 /// `stage` (`output:otlp`, `output:kafka`).
 pub fn account(seen: &[Seen], stage: &str) -> BTreeMap<String, Accounting> {
-    let mut runs: BTreeMap<String, (Vec<u64>, Vec<(u64, u64)>)> = BTreeMap::new();
+    let mut runs: BTreeMap<String, RunNumbers> = BTreeMap::new();
     for s in seen {
         let run = runs.entry(s.instance.clone()).or_default();
         run.0.push(s.sequence);

@@ -452,7 +452,7 @@ impl DiskQueue {
     }
 
     /// The next frame not handed out yet, if any.
-    pub fn next(&mut self) -> io::Result<Option<(FrameId, Frame)>> {
+    pub fn read_next(&mut self) -> io::Result<Option<(FrameId, Frame)>> {
         loop {
             let Some(pos) = self.segments.iter().position(|s| s.id == self.read.0) else {
                 return Ok(None);

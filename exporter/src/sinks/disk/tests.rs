@@ -21,7 +21,7 @@ fn frame(first: u64, records: u32) -> Frame {
 
 fn firsts(q: &mut DiskQueue) -> Vec<(FrameId, u64)> {
     let mut out = Vec::new();
-    while let Some((id, f)) = q.next().expect("reads") {
+    while let Some((id, f)) = q.read_next().expect("reads") {
         out.push((id, f.sequences.iter().next().expect("numbered").0));
     }
     out

@@ -672,7 +672,7 @@ impl Disk {
     /// its share.
     fn pump(&mut self, shipper: &Shipper) {
         while self.in_flight_records < IN_FLIGHT_RECORDS && self.in_flight_bytes < IN_FLIGHT_BYTES {
-            let (id, frame) = match self.queue.next() {
+            let (id, frame) = match self.queue.read_next() {
                 Ok(Some(next)) => next,
                 Ok(None) => return,
                 Err(e) => {

@@ -134,7 +134,7 @@ pub fn spawn(
 /// Where closed batches wait for a request slot.
 enum Store {
     Memory(VecDeque<Ready>),
-    Disk(Durable),
+    Disk(Box<Durable>),
 }
 
 /// Records waiting for a request: the batch being filled and the closed
@@ -262,7 +262,7 @@ impl Waiting {
                 Some(batch)
             }
             Store::Disk(d) => loop {
-                match d.queue.next() {
+                match d.queue.read_next() {
                     Ok(Some((id, f))) => {
                         let count = f.records as usize;
                         let Some(request) = Request::from_frame(f.payload) else {
@@ -334,7 +334,7 @@ async fn run(
         sequences: Ranges::default(),
         carried: Ranges::default(),
         store: match durable {
-            Some(d) => Store::Disk(d),
+            Some(d) => Store::Disk(Box::new(d)),
             None => Store::Memory(VecDeque::new()),
         },
         records: 0,
