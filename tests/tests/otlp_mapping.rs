@@ -144,7 +144,8 @@ fn rfc3339_unix_ns(s: &str) -> Option<u64> {
 
 /// `created`: when the process was created, as the test saw it (before
 /// the fixture started, after it ended): `process.creation.time` must lie
-/// within, and is left out of the exact comparison.
+/// within, and is left out of the exact comparison (as is the run's
+/// `sysotel.sequence`, checked to be an unsigned integer).
 fn check(
     created: &std::ops::RangeInclusive<u64>,
     what: &str,
@@ -164,6 +165,18 @@ fn check(
     assert!(
         created.contains(&at),
         "{what}: process.creation.time {creation} is not within the fixture's run {created:?}"
+    );
+    // The run's sequence number depends on what else the run produced
+    // first: an unsigned integer, left out of the exact comparison.
+    let sequence = got
+        .remove("sysotel.sequence")
+        .unwrap_or_else(|| panic!("{what}: no sysotel.sequence"));
+    assert!(
+        sequence
+            .strip_prefix("Int(")
+            .and_then(|v| v.strip_suffix(')'))
+            .is_some_and(|v| v.parse::<u64>().is_ok()),
+        "{what}: sysotel.sequence {sequence} is not an unsigned integer"
     );
     assert_eq!(r.event_name, event_name, "{what}: EventName");
     assert_eq!(r.severity_text, "INFO", "{what}: SeverityText");
