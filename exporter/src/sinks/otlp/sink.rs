@@ -249,7 +249,7 @@ impl Waiting {
     }
 
     /// The next request to send, no longer counted as waiting.
-    fn next(&mut self) -> Option<Ready> {
+    fn next(&mut self, transport: &Transport) -> Option<Ready> {
         match &mut self.store {
             Store::Memory(ready_q) => {
                 let batch = ready_q.pop_front()?;
@@ -265,8 +265,10 @@ impl Waiting {
                 match d.queue.read_next() {
                     Ok(Some((id, f))) => {
                         let count = f.records as usize;
-                        let Some(request) = Request::from_frame(f.payload) else {
-                            // The checksum held: written so by another version.
+                        let read = Request::from_frame(f.payload);
+                        let Some(request) = read.and_then(|r| transport.sendable(r)) else {
+                            // The checksum held: written so by another version
+                            // (or a gzipped body that does not decompress).
                             self.logged.warn("disk/layout", || {
                                 "sysotel: otlp: a disk queue frame could not be read; dropped"
                                     .into()
@@ -387,7 +389,9 @@ async fn run(
             break;
         }
         while in_flight.len() < cfg.max_in_flight {
-            let Some(batch) = waiting.next() else { break };
+            let Some(batch) = waiting.next(&transport) else {
+                break;
+            };
             let (t, c, l) = (transport.clone(), cfg.clone(), logged.clone());
             in_flight.spawn(export(t, c, l, stats.clone(), batch, budget));
         }

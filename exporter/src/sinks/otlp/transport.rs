@@ -150,17 +150,20 @@ impl Transport {
     /// Sends one encoded `ExportLogsServiceRequest`; on success, the records
     /// the server rejected (`partial_success.rejected_log_records`).
     pub async fn send(&self, req: &Request) -> Result<i64, SendError> {
-        let proto = match req {
-            Request::Gzipped(body) => match self {
-                Transport::Http(t) if !t.json && t.gzip => return t.send_body(body.clone()).await,
-                // Written by a run with other settings: back to protobuf.
-                _ => &Bytes::from(gunzip(body)?),
-            },
-            Request::Proto(proto) => proto,
-        };
-        match self {
-            Transport::Grpc(t) => t.send(proto).await,
-            Transport::Http(t) => t.send_body(t.body(proto)?).await,
+        match (self, req) {
+            (Transport::Grpc(t), Request::Proto(proto)) => t.send(proto).await,
+            (Transport::Http(t), Request::Proto(proto)) => t.send_body(t.body(proto)?).await,
+            (Transport::Http(t), Request::Gzipped(body)) if t.gzipped_protobuf() => {
+                t.send_body(body.clone()).await
+            }
+            // `sendable` turned every request read from the disk into one
+            // this transport sends.
+            (_, Request::Gzipped(_)) => Err(SendError {
+                retryable: false,
+                retry_after: None,
+                kind: "encoding".into(),
+                message: "a gzipped request this transport does not send".into(),
+            }),
         }
     }
 
@@ -170,8 +173,21 @@ impl Transport {
     /// protobuf request.
     pub fn stored(&self, proto: Bytes) -> Request {
         match self {
-            Transport::Http(t) if !t.json && t.gzip => Request::Gzipped(gzip_bytes(&proto).into()),
+            Transport::Http(t) if t.gzipped_protobuf() => {
+                Request::Gzipped(gzip_bytes(&proto).into())
+            }
             _ => Request::Proto(proto),
+        }
+    }
+
+    /// A request read from the disk queue, as this transport sends it: one
+    /// gzipped by a run with other settings is decompressed here, once, not
+    /// at every attempt. None when it does not decompress.
+    pub fn sendable(&self, req: Request) -> Option<Request> {
+        match (self, req) {
+            (Transport::Http(t), req) if t.gzipped_protobuf() => Some(req),
+            (_, Request::Gzipped(body)) => gunzip(&body).map(|p| Request::Proto(p.into())),
+            (_, req) => Some(req),
         }
     }
 }
@@ -208,31 +224,24 @@ impl Request {
     }
 
     /// What [`Request::to_frame`] wrote.
-    pub fn from_frame(mut payload: Vec<u8>) -> Option<Request> {
-        if payload.is_empty() {
-            return None;
-        }
-        let tag = payload.remove(0);
+    pub fn from_frame(payload: Vec<u8>) -> Option<Request> {
+        let tag = *payload.first()?;
+        let body = Bytes::from(payload).slice(1..);
         match tag {
-            0 => Some(Request::Proto(payload.into())),
-            1 => Some(Request::Gzipped(payload.into())),
+            0 => Some(Request::Proto(body)),
+            1 => Some(Request::Gzipped(body)),
             _ => None,
         }
     }
 }
 
-fn gunzip(body: &[u8]) -> Result<Vec<u8>, SendError> {
+fn gunzip(body: &[u8]) -> Option<Vec<u8>> {
     use std::io::Read as _;
     let mut out = Vec::with_capacity(body.len() * 4);
     flate2::read::GzDecoder::new(body)
         .read_to_end(&mut out)
-        .map_err(|e| SendError {
-            retryable: false,
-            retry_after: None,
-            kind: "encoding".into(),
-            message: format!("a gzipped request from the disk queue: {e}"),
-        })?;
-    Ok(out)
+        .ok()?;
+    Some(out)
 }
 
 impl GrpcTransport {
@@ -363,6 +372,11 @@ impl HttpTransport {
         Ok(if self.gzip { gzip_bytes(&body) } else { body }.into())
     }
 
+    /// Whether its body is the protobuf request, gzipped.
+    fn gzipped_protobuf(&self) -> bool {
+        !self.json && self.gzip
+    }
+
     /// Sends a body [`HttpTransport::body`] made.
     async fn send_body(&self, body: Bytes) -> Result<i64, SendError> {
         let content_type = if self.json {
@@ -476,6 +490,37 @@ mod tests {
         let e = grpc_error(&with_info);
         assert!(e.retryable);
         assert_eq!(e.retry_after, Some(Duration::from_secs(2)));
+    }
+
+    fn http(compression: &str) -> Transport {
+        let flags = crate::sinks::otlp::config::OtlpFlags {
+            compression: Some(compression.into()),
+            ..Default::default()
+        };
+        let cfg = OtlpConfig::resolve(&flags, &|_| None).expect("config");
+        Transport::new(&cfg).expect("transport")
+    }
+
+    #[test]
+    fn a_disk_queue_frame_holds_the_request_as_it_is_sent() {
+        let proto = Bytes::from_static(b"\x0a\x03abc");
+        let gzip = http("gzip");
+        let stored = gzip.stored(proto.clone());
+        assert!(matches!(stored, Request::Gzipped(_)), "{stored:?}");
+        let read = Request::from_frame(stored.to_frame()).expect("reads back");
+        assert_eq!(read, stored);
+        // The same transport sends it as read; one without gzip, decompressed.
+        assert_eq!(gzip.sendable(read.clone()), Some(read.clone()));
+        let plain = http("none");
+        assert_eq!(plain.sendable(read), Some(Request::Proto(proto.clone())));
+        assert_eq!(plain.stored(proto.clone()), Request::Proto(proto));
+        // Not a frame this version wrote: no request.
+        assert_eq!(Request::from_frame(Vec::new()), None);
+        assert_eq!(Request::from_frame(vec![7, 1, 2]), None);
+        assert_eq!(
+            plain.sendable(Request::Gzipped(Bytes::from_static(b"not gzip"))),
+            None
+        );
     }
 
     #[test]
