@@ -1,25 +1,36 @@
 #!/usr/bin/env python3
-"""Generates sysotel's x86_64 syscall table from the running kernel.
+"""Generates sysotel's syscall table of one architecture (x86_64, aarch64).
 
 Sources:
   * argument names and C types: tracefs `events/syscalls/sys_enter_*/format`
-    (mount tracefs first: `mount -t tracefs tracefs /sys/kernel/tracing`);
-  * syscall numbers: the asm `unistd_64.h` of linux-libc-dev, plus the numbers
-    of syscalls newer than that header listed in NEWER below (from the kernel's
-    arch/x86/entry/syscalls/syscall_64.tbl).
+    of a kernel of that architecture: the running kernel's (mount tracefs
+    first: `mount -t tracefs tracefs /sys/kernel/tracing`), or a dump of them
+    (`--formats FILE`; scripts/syscalls/aarch64.formats is arm64 6.12's, taken
+    in a guest with `scripts/kernels.py shell arm64-6.12`);
+  * syscall numbers: x86_64, the asm `unistd_64.h` of linux-libc-dev; aarch64,
+    the asm-generic numbering as the cross compiler's preprocessor resolves it
+    (`aarch64-linux-gnu-gcc -E -dM`: the `__NR3264_*` aliases); plus the numbers
+    of syscalls newer than those headers listed in NEWER below (from the kernel's
+    arch/x86/entry/syscalls/syscall_64.tbl; from 424 on every architecture
+    shares them).
 
 The C type decides how an argument prints (signed, unsigned, pointer, mode);
 SEMANTIC adds what a C type cannot tell (which `const char *` is a path read at
 entry). Usage:
 
     python3 scripts/gen_syscalls.py > exporter-common/src/syscalls/x86_64.rs
+    python3 scripts/gen_syscalls.py --arch aarch64 --formats scripts/syscalls/aarch64.formats \
+        > exporter-common/src/syscalls/aarch64.rs
 """
+import argparse
 import os
 import re
+import subprocess
 import sys
 
 TRACEFS = os.environ.get("TRACEFS", "/sys/kernel/tracing")
 UNISTD = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h"
+CROSS_CC = "aarch64-linux-gnu-gcc"
 
 # Syscalls newer than Debian 12's linux-libc-dev (6.1), from syscall_64.tbl.
 NEWER = {
@@ -36,6 +47,8 @@ NEWER = {
 RENAMED = {
     "newstat": "stat", "newfstat": "fstat", "newlstat": "lstat",
     "newuname": "uname", "sendfile64": "sendfile", "umount": "umount2",
+    # arm64's own names for the generic syscalls
+    "arm64_personality": "personality", "fadvise64_64": "fadvise64",
 }
 # Syscalls that never return to user space: emitted at entry.
 NO_RETURN = {"exit", "exit_group"}
@@ -160,7 +173,7 @@ def kind_of(syscall, ctype, name, argnames):
     return "U64"
 
 
-def numbers():
+def x86_64_numbers():
     nrs = {}
     with open(UNISTD) as f:
         for line in f:
@@ -172,29 +185,79 @@ def numbers():
     return nrs
 
 
-def formats():
+def aarch64_numbers():
+    """asm-generic's numbers: `__NR_x` is a number or another macro
+    (`__NR3264_fstat`), resolved as the preprocessor does."""
+    try:
+        out = subprocess.run([CROSS_CC, "-E", "-dM", "-"], input="#include <asm/unistd.h>\n",
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        sys.exit(f"gen_syscalls: {CROSS_CC} -E failed ({e}); scripts/setup.sh --arm64 installs it")
+    macros = dict(re.findall(r"^#define (\w+) (.+)$", out, re.M))
+
+    def value(v, depth=0):
+        v = v.strip().strip("()")
+        if re.fullmatch(r"\d+", v):
+            return int(v)
+        if v in macros and depth < 8:
+            return value(macros[v], depth + 1)
+        return None
+    nrs = {}
+    for k, v in macros.items():
+        if k.startswith("__NR_") and k not in ("__NR_syscalls", "__NR_arch_specific_syscall"):
+            nr = value(v)
+            if nr is not None:
+                nrs[k[len("__NR_"):]] = nr
+    # From 424 on, a syscall has the same number on every architecture.
+    for name, nr in NEWER.items():
+        if nr >= 424:
+            nrs.setdefault(name, nr)
+    return nrs
+
+
+def parse_format(lines):
+    args = []
+    for line in lines:
+        m = re.match(r"\s*field:(.+?)\s*(\w+);\s*offset:(\d+);", line)
+        if not m or m.group(2).startswith("common_") or m.group(2) == "__syscall_nr":
+            continue
+        args.append((m.group(2), m.group(1).strip()))
+    return args
+
+
+def formats(dump=None):
+    """syscall -> [(argument, C type)], from tracefs or from a dump of it
+    (`== sys_enter_NAME` followed by that event's `field:` lines)."""
+    out = {}
+    if dump:
+        event, lines = None, []
+        for line in list(open(dump)) + ["== end"]:
+            if line.startswith("== "):
+                if event:
+                    out[RENAMED.get(event, event)] = parse_format(lines)
+                event, lines = line[3:].strip()[len("sys_enter_"):], []
+            elif not line.startswith("#"):
+                lines.append(line)
+        return out
     base = os.path.join(TRACEFS, "events", "syscalls")
     if not os.path.isdir(base):
         sys.exit(f"gen_syscalls: {base} not found; mount tracefs at {TRACEFS}")
-    out = {}
     for entry in sorted(os.listdir(base)):
         if not entry.startswith("sys_enter_"):
             continue
         event = entry[len("sys_enter_"):]
-        args = []
         with open(os.path.join(base, entry, "format")) as f:
-            for line in f:
-                m = re.match(r"\s*field:(.+?)\s*(\w+);\s*offset:(\d+);", line)
-                if not m or m.group(2).startswith("common_") or m.group(2) == "__syscall_nr":
-                    continue
-                args.append((m.group(2), m.group(1).strip()))
-        out[RENAMED.get(event, event)] = args
+            out[RENAMED.get(event, event)] = parse_format(f)
     return out
 
 
 def main():
-    nrs = numbers()
-    fmts = formats()
+    ap = argparse.ArgumentParser(description="sysotel's syscall table of one architecture")
+    ap.add_argument("--arch", choices=["x86_64", "aarch64"], default="x86_64")
+    ap.add_argument("--formats", help="a dump of the sys_enter formats instead of tracefs")
+    args = ap.parse_args()
+    nrs = x86_64_numbers() if args.arch == "x86_64" else aarch64_numbers()
+    fmts = formats(args.formats)
     missing = [k for k in SEMANTIC if k[0] in fmts and k[1] not in [a for a, _ in fmts[k[0]]]]
     missing += [k for k in STR_ARGS if k[0] in fmts and k[1] not in [a for a, _ in fmts[k[0]]]]
     if missing:
@@ -204,7 +267,11 @@ def main():
         sys.exit(f"gen_syscalls: no syscall number for {unknown}; add them to NEWER")
     rows = sorted(nrs.items(), key=lambda kv: kv[1])
     print("// @generated by scripts/gen_syscalls.py from tracefs syscall formats; do not edit.")
-    print("// Regenerate: python3 scripts/gen_syscalls.py > exporter-common/src/syscalls/x86_64.rs")
+    if args.arch == "x86_64":
+        print("// Regenerate: python3 scripts/gen_syscalls.py > exporter-common/src/syscalls/x86_64.rs")
+    else:
+        print(f"// Regenerate: python3 scripts/gen_syscalls.py --arch {args.arch} --formats {args.formats} \\")
+        print(f"//     > exporter-common/src/syscalls/{args.arch}.rs")
     print("use super::{ArgDef, ArgKind, RetKind, SyscallDef};")
     print()
     print("pub const SYSCALLS: &[SyscallDef] = &[")

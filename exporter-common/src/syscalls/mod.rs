@@ -1,14 +1,34 @@
-//! The x86_64 syscall table: number, name and each argument's name, C type and
-//! kind. Generated from the kernel's own tracefs description by
-//! `scripts/gen_syscalls.py`; the eBPF side learns from it (through the
-//! `SYSCALL_CONF` map) which arguments to read at entry, user space how to
-//! print and type each one.
+//! The syscall tables of x86_64 and aarch64: number, name and each argument's
+//! name, C type and kind. Generated from each architecture's own kernel
+//! tracefs description by `scripts/gen_syscalls.py`; the eBPF side learns from
+//! the build's table (through the `SYSCALL_CONF` map) which arguments to read
+//! at entry, user space how to print and type each one.
+//!
+//! A build uses its target's table ([`SYSCALLS`]); the other one is kept for
+//! its names only ([`OTHER_ARCH`]), so that naming a syscall that exists only
+//! there is an error that says so.
 
-// Generated; kept exactly as scripts/gen_syscalls.py writes it.
+// Generated; kept exactly as scripts/gen_syscalls.py writes them.
+#[rustfmt::skip]
+mod aarch64;
 #[rustfmt::skip]
 mod x86_64;
 
+/// This build's architecture and its syscall table.
+#[cfg(target_arch = "aarch64")]
+pub use aarch64::SYSCALLS;
+#[cfg(target_arch = "aarch64")]
+pub const ARCH: &str = "aarch64";
+/// The other architecture and its table (names only are used).
+#[cfg(target_arch = "aarch64")]
+pub const OTHER_ARCH: (&str, &[SyscallDef]) = ("x86_64", x86_64::SYSCALLS);
+
+#[cfg(not(target_arch = "aarch64"))]
 pub use x86_64::SYSCALLS;
+#[cfg(not(target_arch = "aarch64"))]
+pub const ARCH: &str = "x86_64";
+#[cfg(not(target_arch = "aarch64"))]
+pub const OTHER_ARCH: (&str, &[SyscallDef]) = ("aarch64", aarch64::SYSCALLS);
 
 use crate::config::{Capture, SlotConf, SyscallConf};
 use crate::records::MAX_STR_ARGS;
@@ -172,6 +192,13 @@ pub fn by_name(name: &str) -> Option<&'static SyscallDef> {
     SYSCALLS.iter().find(|s| s.name == name)
 }
 
+/// The other architecture, when `name` is a syscall there and not here
+/// (`open` or `fork` on aarch64).
+pub fn only_on_other_arch(name: &str) -> Option<&'static str> {
+    let (arch, table) = OTHER_ARCH;
+    (by_name(name).is_none() && table.iter().any(|s| s.name == name)).then_some(arch)
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -195,10 +222,55 @@ mod tests {
         assert!(SYSCALLS.iter().all(|s| s.args.len() <= 6));
     }
 
+    /// Numbers that identify each architecture's table: (openat, getppid, execve).
+    #[cfg(not(target_arch = "aarch64"))]
+    const ANCHORS: (u32, u32, u32) = (257, 110, 59);
+    #[cfg(target_arch = "aarch64")]
+    const ANCHORS: (u32, u32, u32) = (56, 173, 221);
+
+    #[test]
+    fn both_tables_are_sorted_and_each_is_its_architectures() {
+        for table in [x86_64::SYSCALLS, aarch64::SYSCALLS] {
+            assert!(table.windows(2).all(|w| w[0].nr < w[1].nr));
+        }
+        let nr = |t: &[SyscallDef], n: &str| t.iter().find(|s| s.name == n).map(|s| s.nr);
+        assert_eq!(nr(x86_64::SYSCALLS, "openat"), Some(257));
+        assert_eq!(nr(aarch64::SYSCALLS, "openat"), Some(56));
+        assert_eq!(nr(aarch64::SYSCALLS, "exit_group"), Some(94));
+        // arm64 has no open, fork or access: the generic table left them out.
+        for name in ["open", "fork", "access", "stat", "pipe", "arch_prctl"] {
+            assert_eq!(nr(aarch64::SYSCALLS, name), None, "{name}");
+            assert!(nr(x86_64::SYSCALLS, name).is_some(), "{name}");
+        }
+        // arm64's clone passes tls before child_tidptr (the formats say so).
+        let clone = |t: &[SyscallDef]| {
+            let c = t.iter().find(|s| s.name == "clone").expect("clone");
+            c.args.iter().map(|a| a.name).collect::<std::vec::Vec<_>>()
+        };
+        assert_eq!(clone(aarch64::SYSCALLS)[3..], ["tls", "child_tidptr"]);
+        assert_eq!(clone(x86_64::SYSCALLS)[3..], ["child_tidptr", "tls"]);
+    }
+
+    #[test]
+    fn a_name_of_the_other_architecture_is_told_apart() {
+        // Every arm64 syscall exists on x86_64; 58 x86_64 ones do not on arm64.
+        assert_eq!(only_on_other_arch("openat"), None);
+        assert_eq!(only_on_other_arch("no_such_call"), None);
+        let expected = if ARCH == "aarch64" {
+            Some("x86_64")
+        } else {
+            None
+        };
+        assert_eq!(only_on_other_arch("open"), expected);
+        assert_eq!(only_on_other_arch("fork"), expected);
+    }
+
     #[test]
     fn known_syscalls() {
-        assert_eq!(by_nr(257).map(|s| s.name), Some("openat"));
-        assert_eq!(by_name("getppid").map(|s| s.nr), Some(110));
+        let (openat, getppid, execve) = ANCHORS;
+        assert_eq!(by_nr(openat).map(|s| s.name), Some("openat"));
+        assert_eq!(by_name("getppid").map(|s| s.nr), Some(getppid));
+        assert_eq!(by_name("execve").map(|s| s.nr), Some(execve));
         let rename = by_name("renameat2").expect("renameat2");
         let conf = rename.conf(true, false);
         assert_eq!(conf.slot(0).map(|s| s.arg), Some(1));

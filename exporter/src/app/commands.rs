@@ -24,6 +24,16 @@ pub fn list(out: &mut impl std::io::Write) -> std::io::Result<()> {
                 };
                 writeln!(out, "{}: ({how})", e.category.name())?;
                 lsm = Some(probe);
+            } else if e.category == exporter_common::events::Category::Syscall {
+                // The build's architecture's table: its names and numbers.
+                let table = exporter_common::syscalls::SYSCALLS;
+                let arch = exporter_common::syscalls::ARCH;
+                writeln!(
+                    out,
+                    "{}: ({arch}, {} calls)",
+                    e.category.name(),
+                    table.len()
+                )?;
             } else {
                 writeln!(out, "{}:", e.category.name())?;
             }

@@ -92,7 +92,9 @@ pub(super) mod tests {
                 ),
                 ctx: TaskContext::zeroed(),
                 data: ExecMismatch {
-                    nr: 322,
+                    nr: exporter_common::syscalls::by_name("execveat")
+                        .expect("execveat")
+                        .nr,
                     reason,
                     dirfd: 3,
                     syscall_len: said.len() as u16,

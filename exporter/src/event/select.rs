@@ -22,6 +22,16 @@ use crate::base::words::{glob, nearest, suggest};
 pub enum SelectError {
     #[error("--events: unknown event or set `{name}`{}", suggest(.closest))]
     Unknown { name: String, closest: Vec<String> },
+    #[error(
+        "--events: `{name}` is a syscall of {arch} only; this sysotel is built for {} and its kernel has no such call (`sysotel list` shows its syscalls){}",
+        syscalls::ARCH,
+        suggest(.closest)
+    )]
+    OtherArch {
+        name: String,
+        arch: &'static str,
+        closest: Vec<String>,
+    },
     #[error("--events: the glob `{0}` matches no event")]
     NoMatch(String),
     #[error("--events: an empty term in `{0}`")]
@@ -138,12 +148,20 @@ fn resolve(name: &str) -> Result<Vec<EventId>, SelectError> {
             Ok(ids)
         };
     }
-    id_of(name)
-        .map(|id| vec![id])
-        .ok_or_else(|| SelectError::Unknown {
+    if let Some(id) = id_of(name) {
+        return Ok(vec![id]);
+    }
+    Err(match syscalls::only_on_other_arch(name) {
+        Some(arch) => SelectError::OtherArch {
+            name: name.to_string(),
+            arch,
+            closest: closest(name),
+        },
+        None => SelectError::Unknown {
             name: name.to_string(),
             closest: closest(name),
-        })
+        },
+    })
 }
 
 fn id_of(name: &str) -> Option<EventId> {
@@ -171,9 +189,20 @@ mod tests {
 
     #[test]
     fn every_set_member_is_an_event() {
+        // A set lists the syscalls of both architectures; it selects those
+        // of the build's.
         for (set, _, members) in SETS {
             for m in *members {
-                assert!(id_of(m).is_some(), "set {set}: unknown event {m}");
+                assert!(
+                    id_of(m).is_some() || syscalls::only_on_other_arch(m).is_some(),
+                    "set {set}: unknown event {m}"
+                );
+                if let Some(id) = id_of(m) {
+                    assert!(
+                        Selection::parse(&[*set]).unwrap().contains(id),
+                        "{set}: {m}"
+                    );
+                }
             }
         }
         let proc = Selection::parse(&["proc"]).unwrap();
@@ -187,6 +216,30 @@ mod tests {
                 e.def().name
             );
         }
+    }
+
+    #[test]
+    fn a_syscall_of_the_other_architecture_is_an_error_that_says_so() {
+        let other = if syscalls::ARCH == "aarch64" {
+            "open"
+        } else {
+            ""
+        };
+        if other.is_empty() {
+            // Every aarch64 syscall exists on x86_64.
+            assert!(Selection::parse(&["open,fork"]).is_ok());
+            return;
+        }
+        let err = Selection::parse(&["openat", other]).unwrap_err();
+        assert!(
+            matches!(err, SelectError::OtherArch { arch: "x86_64", .. }),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("`open` is a syscall of x86_64 only"),
+            "{err}"
+        );
     }
 
     #[test]

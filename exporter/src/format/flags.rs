@@ -33,11 +33,13 @@ fn one(v: i64, names: &[(i64, &str)]) -> String {
 }
 
 /// A name table from libc constants, plus `NAME = value` entries for what
-/// libc does not define (numbers from the kernel's UAPI headers).
+/// libc does not define (numbers from the kernel's UAPI headers). libc's
+/// values are the build target's (`O_DIRECTORY` differs between x86_64 and
+/// aarch64); a constant one architecture alone has carries its `#[cfg]`.
 macro_rules! table {
-    ($name:ident: $t:ty = [$($c:ident),* $(,)?] $(+ [$($x:ident = $v:expr),* $(,)?])?) => {
+    ($name:ident: $t:ty = [$($(#[$a:meta])* $c:ident),* $(,)?] $(+ [$($x:ident = $v:expr),* $(,)?])?) => {
         const $name: &[($t, &str)] = &[
-            $((libc::$c as $t, stringify!($c)),)*
+            $($(#[$a])* (libc::$c as $t, stringify!($c)),)*
             $($(($v as $t, stringify!($x)),)*)?
         ];
     };
@@ -112,7 +114,8 @@ pub fn mmap_prot(v: u64) -> String {
 }
 
 table!(MAP_FLAGS: u64 = [
-    MAP_SHARED_VALIDATE, MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS, MAP_32BIT,
+    MAP_SHARED_VALIDATE, MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS,
+    #[cfg(target_arch = "x86_64")] MAP_32BIT,
     MAP_GROWSDOWN, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE,
     MAP_NONBLOCK, MAP_STACK, MAP_HUGETLB, MAP_SYNC, MAP_FIXED_NOREPLACE,
 ]);
@@ -205,8 +208,11 @@ pub fn signal_name(v: i64) -> String {
 table!(PTRACE: i64 = [
     PTRACE_TRACEME, PTRACE_PEEKTEXT, PTRACE_PEEKDATA, PTRACE_PEEKUSER, PTRACE_POKETEXT,
     PTRACE_POKEDATA, PTRACE_POKEUSER, PTRACE_CONT, PTRACE_KILL, PTRACE_SINGLESTEP,
-    PTRACE_GETREGS, PTRACE_SETREGS, PTRACE_GETFPREGS, PTRACE_SETFPREGS, PTRACE_ATTACH,
-    PTRACE_DETACH, PTRACE_GETFPXREGS, PTRACE_SETFPXREGS, PTRACE_SYSCALL, PTRACE_SETOPTIONS,
+    #[cfg(target_arch = "x86_64")] PTRACE_GETREGS, #[cfg(target_arch = "x86_64")] PTRACE_SETREGS,
+    #[cfg(target_arch = "x86_64")] PTRACE_GETFPREGS,
+    #[cfg(target_arch = "x86_64")] PTRACE_SETFPREGS, PTRACE_ATTACH, PTRACE_DETACH,
+    #[cfg(target_arch = "x86_64")] PTRACE_GETFPXREGS,
+    #[cfg(target_arch = "x86_64")] PTRACE_SETFPXREGS, PTRACE_SYSCALL, PTRACE_SETOPTIONS,
     PTRACE_GETEVENTMSG, PTRACE_GETSIGINFO, PTRACE_SETSIGINFO, PTRACE_GETREGSET,
     PTRACE_SETREGSET, PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_LISTEN, PTRACE_PEEKSIGINFO,
     PTRACE_GETSIGMASK, PTRACE_SETSIGMASK, PTRACE_GET_SYSCALL_INFO,
@@ -227,9 +233,11 @@ table!(PRCTL: i64 = [
     PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS,
     PR_GET_NO_NEW_PRIVS, PR_GET_TID_ADDRESS, PR_SET_THP_DISABLE, PR_GET_THP_DISABLE,
     PR_MPX_ENABLE_MANAGEMENT, PR_MPX_DISABLE_MANAGEMENT, PR_SET_FP_MODE, PR_GET_FP_MODE,
-    PR_CAP_AMBIENT, PR_GET_SPECULATION_CTRL, PR_SET_SPECULATION_CTRL, PR_SET_VMA,
-    PR_SCHED_CORE, PR_SET_MDWE, PR_GET_MDWE,
+    PR_CAP_AMBIENT, PR_SET_VMA, PR_SCHED_CORE, PR_SET_MDWE, PR_GET_MDWE,
 ] + [
+    // prctl options are the same on every architecture; libc has these two
+    // for x86_64 only.
+    PR_GET_SPECULATION_CTRL = 52, PR_SET_SPECULATION_CTRL = 53,
     PR_SVE_SET_VL = 50, PR_SVE_GET_VL = 51, PR_PAC_RESET_KEYS = 54,
     PR_SET_TAGGED_ADDR_CTRL = 55, PR_GET_TAGGED_ADDR_CTRL = 56, PR_SET_IO_FLUSHER = 57,
     PR_GET_IO_FLUSHER = 58,

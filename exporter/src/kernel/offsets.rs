@@ -13,9 +13,57 @@ use super::btf::{Btf, BtfError};
 
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
-/// The `pt_regs` members that hold a syscall's six arguments, in order
-/// (x86_64 syscall calling convention: arch/x86/entry/entry_64.S).
-pub const SYSCALL_ARG_REGS: [&str; SYSCALL_ARGS] = ["di", "si", "dx", "r10", "r8", "r9"];
+/// Where `struct pt_regs` holds a syscall's six arguments, in order.
+// A build uses its architecture's variant (its unit tests both).
+#[allow(dead_code)]
+enum ArgRegs {
+    /// One member per argument.
+    Named([&'static str; SYSCALL_ARGS]),
+    /// The first six elements of a `u64` array member.
+    Array(&'static str),
+}
+
+/// x86_64's syscall calling convention (arch/x86/entry/entry_64.S).
+#[cfg(any(test, not(target_arch = "aarch64")))]
+const X86_64_ARG_REGS: ArgRegs = ArgRegs::Named(["di", "si", "dx", "r10", "r8", "r9"]);
+/// arm64's: x0–x5, `regs[0..6]` (arch/arm64/include/asm/ptrace.h; inside an
+/// anonymous union with `user_regs`). At sys_enter x0 still holds the first
+/// argument (it becomes the return value only at exit).
+#[cfg(any(test, target_arch = "aarch64"))]
+const AARCH64_ARG_REGS: ArgRegs = ArgRegs::Array("regs");
+
+/// This build's architecture's.
+#[cfg(not(target_arch = "aarch64"))]
+const SYSCALL_ARG_REGS: ArgRegs = X86_64_ARG_REGS;
+#[cfg(target_arch = "aarch64")]
+const SYSCALL_ARG_REGS: ArgRegs = AARCH64_ARG_REGS;
+
+/// The `pt_regs` offsets of the six argument registers of `regs`.
+fn arg_regs(btf: &Btf, regs: &ArgRegs) -> Result<[u32; SYSCALL_ARGS], OffsetsError> {
+    let mut out = [0u32; SYSCALL_ARGS];
+    match regs {
+        ArgRegs::Named(names) => {
+            for (off, name) in out.iter_mut().zip(names) {
+                *off = field(btf, "pt_regs", name, Want::Bytes(8))?;
+            }
+        }
+        ArgRegs::Array(name) => {
+            let m = btf.member("pt_regs", name)?;
+            let elem = btf.array_elem(m.type_id).and_then(|e| btf.size_of(e));
+            let total = btf.size_of(m.type_id);
+            if elem != Some(8) || total.is_none_or(|t| t < 8 * SYSCALL_ARGS as u32) {
+                return Err(OffsetsError::Layout(format!(
+                    "pt_regs.{name} is not an array of at least {SYSCALL_ARGS} 8-byte registers \
+                     (element {elem:?} bytes, {total:?} in all)"
+                )));
+            }
+            for (i, off) in out.iter_mut().enumerate() {
+                *off = m.offset + 8 * i as u32;
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// What to tell the user whose kernel BTF could not be read.
 fn btf_hint(given: &bool) -> &'static str {
@@ -121,6 +169,11 @@ fn signal_pids_pgid(btf: &Btf) -> Result<u32, OffsetsError> {
 
 /// Every offset the eBPF programs use.
 pub fn resolve(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
+    resolve_with(btf, &SYSCALL_ARG_REGS)
+}
+
+/// [`resolve`], with the argument registers of `arg_regs`' architecture.
+fn resolve_with(btf: &Btf, arg_regs_of: &ArgRegs) -> Result<KernelOffsets, OffsetsError> {
     use Want::{Any, Bytes, Ptr};
     let numbers = btf.member("pid", "numbers")?;
     let upid = btf
@@ -134,10 +187,7 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets, OffsetsError> {
     // 3 parameters (void *__data, struct task_struct *p, bool group_dead) since
     // the tracepoint grew `group_dead`; 2 before.
     let exit_params = btf.typedef_proto_params("btf_trace_sched_process_exit")?;
-    let mut regs = [0u32; SYSCALL_ARGS];
-    for (off, name) in regs.iter_mut().zip(SYSCALL_ARG_REGS) {
-        *off = field(btf, "pt_regs", name, Bytes(8))?;
-    }
+    let regs = arg_regs(btf, arg_regs_of)?;
     let regs_window = regs.iter().copied().min().unwrap_or(0);
     if regs
         .iter()
@@ -258,16 +308,29 @@ mod tests {
 
     #[test]
     fn resolves_on_the_running_kernel() {
-        // sysotel runs only on kernels with BTF, and so do its tests.
+        // sysotel runs only on kernels with BTF, and so do its tests. The
+        // running kernel is this build's architecture, except for an aarch64
+        // build's unit tests under qemu-user on an x86_64 host: the kernel's
+        // own registers are checked then, through the same code.
         let (btf, _) = load_kernel_btf(None).expect("the running kernel's BTF");
-        let o = resolve(&btf).expect("every field sysotel reads exists");
-        // x86_64 pt_regs has been stable for a decade: a sanity anchor for the parser.
-        assert_eq!(
-            (o.regs_args[0], o.regs_args[1], o.regs_args[5]),
-            (112, 104, 64)
-        );
+        let x86 = btf.member("pt_regs", "di").is_ok();
+        let regs = if x86 {
+            X86_64_ARG_REGS
+        } else {
+            AARCH64_ARG_REGS
+        };
+        if x86 == cfg!(target_arch = "x86_64") {
+            resolve(&btf).expect("every field sysotel reads exists");
+        }
+        let o = resolve_with(&btf, &regs).expect("every field sysotel reads exists");
+        // pt_regs has been stable for a decade on both: anchors for the parser.
+        let (args, window) = if x86 {
+            ([112, 104, 96, 56, 72, 64], 56)
+        } else {
+            ([0, 8, 16, 24, 32, 40], 0)
+        };
+        assert_eq!((o.regs_args, o.regs_window), (args, window));
         assert_eq!(o.upid_size, 16);
-        assert_eq!(o.regs_window, 56);
         assert!(o.task_tgid > 0 && o.task_pid + 4 == o.task_tgid);
     }
 }
