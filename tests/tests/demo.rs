@@ -166,6 +166,23 @@ fn dockerfile_lints_clean() {
         dockerfile.contains("scripts/setup.sh"),
         "the build uses the project's setup"
     );
+    // Both architectures, cross-built on the build platform the way
+    // `make build-arm64` builds (which the suite runs).
+    assert!(
+        froms[0].starts_with("--platform=$BUILDPLATFORM "),
+        "{}",
+        froms[0]
+    );
+    for (arch, target) in [
+        ("amd64", "x86_64-unknown-linux-gnu"),
+        ("arm64", "aarch64-unknown-linux-gnu"),
+    ] {
+        assert!(
+            dockerfile.contains(&format!("{arch}) target={target} ;;")),
+            "the image builds for {arch}"
+        );
+    }
+    assert!(dockerfile.contains("setup.sh --no-fuzz --arm64"));
 }
 
 /// Every attribute name sysotel emits, as Loki flattens them (dots to
