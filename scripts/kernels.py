@@ -61,21 +61,30 @@ VARIANTS = {
     "5.10-fentry": ("5.10", "lsm=lockdown,capability,yama,apparmor", "fentry", ["lsm"]),
 }
 
+# arm64 guests (qemu-system-aarch64 -M virt): guest -> series. They run the
+# arm64 build of sysotel and of the tests (`make build-arm64`) and ARM64_SUITES.
+ARM64 = {"arm64-6.1": "6.1", "arm64-6.12": "6.12"}
+
 # Every guest the matrix can boot.
-GUESTS = list(KERNELS) + list(VARIANTS)
+GUESTS = list(KERNELS) + list(VARIANTS) + list(ARM64)
 
 
 def series_of(guest):
-    return VARIANTS[guest][0] if guest in VARIANTS else guest
+    return VARIANTS[guest][0] if guest in VARIANTS else ARM64.get(guest, guest)
+
+
+def arch_of(guest):
+    """The Debian architecture of a guest: amd64 or arm64."""
+    return "arm64" if guest in ARM64 else "amd64"
 
 
 def cmdline_of(guest):
-    return VARIANTS[guest][1] if guest in VARIANTS else KERNELS[guest][1]
+    return VARIANTS[guest][1] if guest in VARIANTS else KERNELS[series_of(guest)][1]
 
 
 # Modules the initramfs loads (those a kernel builds in are absent and skipped).
 MODULES = ["virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
-           "virtio_pci", "fuse", "virtiofs"]
+           "virtio_pci", "fuse", "virtiofs", "virtio_console"]
 
 # What the matrix runs in every guest: (test binary, test names; empty: all).
 # Everything whose result depends on the kernel: the fixture's values, -e
@@ -101,6 +110,22 @@ SUITES = [
     ("exec_check", ["honest_execs_are_no_mismatch", "a_name_unreadable_at_entry_is_a_mismatch"]),
 ]
 
+# What the arm64 guests run: the fixture's values (ids, namespaces, openat's
+# fd and ENOENT, fork, exec with its exact argv, exit code), every argument
+# kind (connect's sockaddr among them), -e selection, scope by uid and comm,
+# delivery to a real collector on the guest's loopback (rotel's arm64
+# build), with the same assertions as on x86_64; and `sysotel list` showing
+# the aarch64 table.
+ARM64_SUITES = [
+    ("cli", ["list_names_every_category"]),
+    ("console", []),
+    ("arguments", ["every_argument_kind_is_decoded_exactly",
+                   "selecting_openat_keeps_everything_else_in_the_kernel"]),
+    ("scope", ["pid", "ppid", "uid_and_gid", "comm_exact_prefix_and_negation",
+               "mount_and_pid_namespaces", "follow_traces_descendants"]),
+    ("otlp", ["http_protobuf_delivers_exact_records"]),
+]
+
 # The LSM mechanism each guest must give the LSM events (SYSOTEL_EXPECT_LSM):
 # the three series boot with bpf among their active LSMs (5.10 by its command
 # line); a variant says its own.
@@ -111,9 +136,12 @@ def expect_lsm_of(guest):
     return VARIANTS[guest][2] if guest in VARIANTS else EXPECT_LSM
 
 
-def suites_of(guest, suites):
-    """The suites `guest` runs: all of them, or the variant's."""
-    return [(n, t) for n, t in suites if guest not in VARIANTS or n in VARIANTS[guest][3]]
+def suites_of(guest, only=""):
+    """The suites `guest` runs (those whose name contains `only`): all of
+    SUITES, or the variant's; an arm64 guest ARM64_SUITES."""
+    if guest in ARM64:
+        return [(n, t) for n, t in ARM64_SUITES if only in n]
+    return [(n, t) for n, t in SUITES if only in n and (guest not in VARIANTS or n in VARIANTS[guest][3])]
 
 # Lines of the guest's kernel log that fail the run.
 KERNEL_TROUBLE = re.compile(r"(WARNING:|BUG:|Oops|general protection fault|Call Trace:|"
@@ -124,7 +152,9 @@ GUEST_INIT = r"""#!/bin/busybox sh
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-out=/dev/ttyS1
+# The job's output: the second serial port on x86 (ttyS1), a virtio console
+# on arm64 (hvc0: the virt machine has one UART).
+out=$(cat /guest.out)
 # Modules in dependency order; a second pass loads what an order miss left.
 for pass in 1 2; do
   for m in $(cat /modules.list); do insmod "/modules/$m.ko" 2>/dev/null; done
@@ -146,6 +176,17 @@ for d in tmp run var/tmp; do mount -t tmpfs tmpfs $r/$d; done
 chmod 1777 $r/tmp $r/var/tmp
 i=0
 for k in $keep; do mkdir -p $r$k; mount -o bind /keep$i $r$k; i=$((i+1)); done
+# An arm64 guest shares the x86 host's root: its programs cannot run there,
+# its arm64 libraries can (Debian multiarch, /usr/lib/aarch64-linux-gnu).
+# The initramfs' arm64 busybox stands in for /usr/bin and /usr/sbin.
+if [ -e /guest.arm64 ]; then
+  mkdir -p /xbin
+  mount -t tmpfs tmpfs /xbin
+  cp /bin/busybox /xbin/busybox
+  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox /xbin/$a; done
+  mount -o bind /xbin $r/usr/bin
+  mount -o bind /xbin $r/usr/sbin
+fi
 mount -t proc proc $r/proc
 mount -t sysfs sys $r/sys
 mount -t devtmpfs dev $r/dev
@@ -174,8 +215,8 @@ def log(msg):
 
 # ---- fetching ----------------------------------------------------------------
 
-def apt_options(state):
-    return ["-o", f"Dir::State::Lists={state}/lists", "-o", f"Dir::Etc::SourceList={state}/sources.list",
+def apt_options(state, arch="amd64"):
+    return ["-o", f"APT::Architecture={arch}", "-o", f"APT::Architectures={arch}","-o", f"Dir::State::Lists={state}/lists", "-o", f"Dir::Etc::SourceList={state}/sources.list",
             "-o", "Dir::Etc::SourceParts=/dev/null", "-o", f"Dir::Cache={state}/cache",
             "-o", "Dir::State::status=/dev/null", "-o", "Acquire::Languages=none",
             "-o", "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false",
@@ -185,13 +226,13 @@ def apt_options(state):
             "-o", "APT::Sandbox::User=root", "-q"]
 
 
-def apt_state():
-    """The private apt state, updated when older than 12 hours."""
-    state = os.path.join(CACHE, "apt")
+def apt_state(arch="amd64"):
+    """The private apt state of `arch`, updated when older than 12 hours."""
+    state = os.path.join(CACHE, "apt" if arch == "amd64" else f"apt-{arch}")
     for d in ("lists/partial", "cache/archives/partial"):
         os.makedirs(os.path.join(state, d), exist_ok=True)
     suites = sorted({s for s, _ in KERNELS.values()})
-    sources = "".join(f"deb [signed-by={KEYRING}] {MIRROR} {s} main\n" for s in suites)
+    sources = "".join(f"deb [arch={arch} signed-by={KEYRING}] {MIRROR} {s} main\n" for s in suites)
     path = os.path.join(state, "sources.list")
     changed = not os.path.exists(path) or open(path).read() != sources
     if changed:
@@ -199,7 +240,7 @@ def apt_state():
             f.write(sources)
     stamp = os.path.join(state, "updated")
     if changed or not os.path.exists(stamp) or time.time() - os.path.getmtime(stamp) > 12 * 3600:
-        r = subprocess.run(["apt-get", *apt_options(state), "update"], capture_output=True, text=True)
+        r = subprocess.run(["apt-get", *apt_options(state, arch), "update"], capture_output=True, text=True)
         if r.returncode != 0:
             log(f"apt-get update failed (offline?): {r.stderr.strip()[-300:]}")
             return state, False
@@ -207,10 +248,11 @@ def apt_state():
     return state, True
 
 
-def resolve(series, state):
-    """The newest linux-image-*-cloud-amd64 of the series' suite: (package, version)."""
+def resolve(series, state, arch="amd64"):
+    """The newest linux-image-*-cloud-ARCH of the series' suite: (package, version)."""
     suite = KERNELS[series][0]
-    out = subprocess.run(["apt-cache", *apt_options(state), "madison", "linux-image-cloud-amd64"],
+    meta = f"linux-image-cloud-{arch}"
+    out = subprocess.run(["apt-cache", *apt_options(state, arch), "madison", meta],
                          capture_output=True, text=True).stdout
     version = None
     for line in out.splitlines():
@@ -219,9 +261,9 @@ def resolve(series, state):
             version = parts[1]
     if not version:
         return None
-    show = subprocess.run(["apt-cache", *apt_options(state), "show", f"linux-image-cloud-amd64={version}"],
+    show = subprocess.run(["apt-cache", *apt_options(state, arch), "show", f"{meta}={version}"],
                           capture_output=True, text=True).stdout
-    m = re.search(r"^Depends: (linux-image-\S+-cloud-amd64) \(= ([^)]+)\)", show, re.M)
+    m = re.search(rf"^Depends: (linux-image-\S+-cloud-{arch}) \(= ([^)]+)\)", show, re.M)
     return (m.group(1), m.group(2)) if m else None
 
 
@@ -229,10 +271,10 @@ def kernel_dir(package, version):
     return os.path.join(CACHE, f"{package}_{version}")
 
 
-def fetch(series, state, online):
+def fetch(series, state, online, arch="amd64"):
     """The unpacked kernel of `series`, downloading it when not cached."""
-    resolved_file = os.path.join(CACHE, f"resolved-{series}")
-    found = resolve(series, state) if online else None
+    resolved_file = os.path.join(CACHE, f"resolved-{series}" + ("" if arch == "amd64" else f"-{arch}"))
+    found = resolve(series, state, arch) if online else None
     if found is None:
         if not os.path.exists(resolved_file):
             sys.exit(f"kernels: cannot resolve Linux {series} and nothing is cached")
@@ -243,7 +285,7 @@ def fetch(series, state, online):
     if not os.path.exists(os.path.join(d, "unpacked")):
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             log(f"{series}: downloading {package} {version}")
-            r = subprocess.run(["apt-get", *apt_options(state), "download", f"{package}={version}"],
+            r = subprocess.run(["apt-get", *apt_options(state, arch), "download", f"{package}={version}"],
                                cwd=tmp, capture_output=True, text=True)
             if r.returncode != 0:
                 sys.exit(f"kernels: downloading {package} failed: {r.stderr.strip()}")
@@ -267,7 +309,81 @@ def cpio_newc(entries):
     return bytes(out)
 
 
-def initramfs(d):
+def arm64_busybox(state, online):
+    """Debian's arm64 busybox-static (bookworm), downloaded once: its path."""
+    d = os.path.join(CACHE, "busybox-arm64")
+    path = os.path.join(d, "bin", "busybox")
+    if os.path.exists(path):
+        return path
+    if not online:
+        sys.exit("kernels: the arm64 busybox is not cached and the archive cannot be reached")
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        log("downloading the arm64 busybox-static")
+        r = subprocess.run(["apt-get", *apt_options(state, "arm64"), "download", "busybox-static/bookworm"],
+                           cwd=tmp, capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"kernels: downloading busybox-static (arm64) failed: {r.stderr.strip()}")
+        deb = [f for f in os.listdir(tmp) if f.endswith(".deb")][0]
+        subprocess.run(["dpkg-deb", "-x", os.path.join(tmp, deb), os.path.join(tmp, "x")], check=True)
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.copytree(os.path.join(tmp, "x"), d, symlinks=True)
+    return path
+
+
+def rotel_version():
+    """The rotel scripts/peers.sh installs on the host: the guests run the same."""
+    m = re.search(r"pip_has rotel ([0-9A-Za-z.]+)", open(os.path.join(ROOT, "scripts", "peers.sh")).read())
+    if not m:
+        sys.exit("kernels: scripts/peers.sh names no rotel version")
+    return m.group(1)
+
+
+def arm64_rotel(state, online):
+    """rotel's arm64 build (its manylinux aarch64 wheel from PyPI) with the two
+    arm64 libraries it needs that the host does not have (libpython3.11 and
+    libexpat, from Debian): the path of a script that runs it."""
+    version = rotel_version()
+    d = os.path.join(CACHE, f"rotel-arm64-{version}")
+    wrapper = os.path.join(d, "rotel-agent.sh")
+    if os.path.exists(wrapper):
+        return wrapper
+    if not online:
+        sys.exit("kernels: the arm64 rotel is not cached and the archive cannot be reached")
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        log(f"downloading rotel {version} for arm64")
+        r = subprocess.run([sys.executable, "-m", "pip", "download", f"rotel=={version}", "--no-deps",
+                            "--only-binary=:all:", "--platform", "manylinux_2_34_aarch64",
+                            "--python-version", "3.11", "-d", tmp, "-q"], capture_output=True, text=True)
+        wheels = [f for f in os.listdir(tmp) if f.endswith(".whl")]
+        if r.returncode != 0 or not wheels:
+            sys.exit(f"kernels: downloading rotel {version} (aarch64 wheel) failed: {r.stderr.strip()[-500:]}")
+        subprocess.run(["unzip", "-q", "-o", os.path.join(tmp, wheels[0]), "rotel/rotel-agent", "-d", tmp],
+                       check=True)
+        r = subprocess.run(["apt-get", *apt_options(state, "arm64"), "download",
+                            "libpython3.11/bookworm", "libexpat1/bookworm"],
+                           cwd=tmp, capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"kernels: downloading libpython3.11 (arm64) failed: {r.stderr.strip()}")
+        staging = os.path.join(tmp, "rotel-arm64")
+        lib = os.path.join(staging, "lib")
+        os.makedirs(lib)
+        for deb in [f for f in os.listdir(tmp) if f.endswith(".deb")]:
+            x = os.path.join(tmp, "x-" + deb)
+            subprocess.run(["dpkg-deb", "-x", os.path.join(tmp, deb), x], check=True)
+            for base, _, files in os.walk(x):
+                for f in files:
+                    if ".so" in f:
+                        shutil.copy(os.path.join(base, f), lib)
+        shutil.copy(os.path.join(tmp, "rotel", "rotel-agent"), staging)
+        with open(os.path.join(staging, "rotel-agent.sh"), "w") as f:
+            f.write(f"#!/bin/sh\nLD_LIBRARY_PATH={d}/lib exec {d}/rotel-agent \"$@\"\n")
+        os.chmod(os.path.join(staging, "rotel-agent.sh"), 0o755)
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.move(staging, d)
+    return wrapper
+
+
+def initramfs(d, arch="amd64", busybox="/bin/busybox"):
     """busybox, the init script and the kernel's virtio/virtiofs modules."""
     modules = {}
     for base, _, files in os.walk(os.path.join(d, "lib", "modules")):
@@ -275,14 +391,17 @@ def initramfs(d):
             name = re.sub(r"\.ko(\.xz|\.zst)?$", "", f)
             if name in MODULES:
                 modules[name] = os.path.join(base, f)
-    key = hashlib.sha256((GUEST_INIT + repr(sorted(modules))).encode()).hexdigest()[:16]
+    key = hashlib.sha256((GUEST_INIT + arch + repr(sorted(modules))).encode()).hexdigest()[:16]
     path = os.path.join(d, f"initramfs-{key}.cpio.gz")
     if os.path.exists(path):
         return path
     entries = [("bin", 0o40755, b""), ("dev", 0o40755, b""), ("proc", 0o40755, b""),
                ("sys", 0o40755, b""), ("modules", 0o40755, b""),
-               ("bin/busybox", 0o100755, open("/bin/busybox", "rb").read()),
-               ("init", 0o100755, GUEST_INIT.encode())]
+               ("bin/busybox", 0o100755, open(busybox, "rb").read()),
+               ("init", 0o100755, GUEST_INIT.encode()),
+               ("guest.out", 0o100644, (b"/dev/hvc0" if arch == "arm64" else b"/dev/ttyS1"))]
+    if arch == "arm64":
+        entries.append(("guest.arm64", 0o100644, b""))
     order = [m for m in MODULES if m in modules]
     for m in order:
         data = open(modules[m], "rb").read()
@@ -300,15 +419,24 @@ def initramfs(d):
     return path
 
 
-def fetch_all(kernels):
+def fetch_all(guests):
+    """Each guest's kernel and initramfs (a guest's series, for its architecture)."""
     os.makedirs(CACHE, exist_ok=True)
-    state, online = apt_state()
+    states = {}
     out = {}
-    for k in kernels:
-        package, version, d = fetch(k, state, online)
+    for g in guests:
+        arch = arch_of(g)
+        if arch not in states:
+            states[arch] = apt_state(arch)
+        state, online = states[arch]
+        package, version, d = fetch(series_of(g), state, online, arch)
         boot = os.path.join(d, "boot")
         vmlinuz = os.path.join(boot, [f for f in os.listdir(boot) if f.startswith("vmlinuz-")][0])
-        out[k] = {"package": package, "version": version, "vmlinuz": vmlinuz, "initrd": initramfs(d)}
+        busybox = arm64_busybox(state, online) if arch == "arm64" else "/bin/busybox"
+        out[g] = {"package": package, "version": version, "vmlinuz": vmlinuz, "arch": arch,
+                  "initrd": initramfs(d, arch, busybox)}
+        if arch == "arm64":
+            out[g]["rotel"] = arm64_rotel(state, online)
     return out
 
 
@@ -353,21 +481,26 @@ def boot(kernel, info, script, timeout, memory="3G", cpus=2):
                 vfsd.kill()
                 sys.exit("kernels: virtiofsd did not start (/usr/lib/qemu/virtiofsd)")
             time.sleep(0.05)
-        cmdline = (f"console=ttyS0 quiet panic=-1 oops=panic random.trust_cpu=on "
+        arm64 = info.get("arch") == "arm64"
+        cmdline = (f"console={'ttyAMA0' if arm64 else 'ttyS0'}  panic=-1 oops=panic random.trust_cpu=on "
                    f"sysotel.job={run_sh} {keep_option()} {cmdline_of(kernel)}").strip()
         qemu = subprocess.Popen(
             # One host thread runs both vCPUs in turn: with a thread per vCPU,
             # a vCPU could run a kernel instruction while the other was
             # patching it (static keys, when programs attach), and the guest
             # died on the patch's int3 (seen once on 6.12).
-            ["qemu-system-x86_64", "-accel", "tcg,thread=single", "-cpu", "max", "-smp", str(cpus), "-m", memory,
+            (["qemu-system-aarch64", "-M", "virt"] if arm64 else ["qemu-system-x86_64"]) +
+            ["-accel", "tcg,thread=single", "-cpu", "max", "-smp", str(cpus), "-m", memory,
              "-nodefaults", "-display", "none", "-no-reboot",
              "-kernel", info["vmlinuz"], "-initrd", info["initrd"], "-append", cmdline,
              "-object", f"memory-backend-memfd,id=mem,size={memory},share=on",
              "-numa", "node,memdev=mem",
              "-chardev", f"socket,id=fs,path={sock}",
              "-device", "vhost-user-fs-pci,chardev=fs,tag=root",
-             "-serial", f"file:{console_log}", "-serial", f"file:{out_log}"],
+             "-serial", f"file:{console_log}"] +
+            # The job's output: a second UART on x86, a virtio console on arm64.
+            (["-device", "virtio-serial-pci", "-chardev", f"file,id=out,path={out_log}",
+              "-device", "virtconsole,chardev=out"] if arm64 else ["-serial", f"file:{out_log}"]),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             _, qerr = qemu.communicate(timeout=timeout)
@@ -399,11 +532,30 @@ def kernel_trouble(dmesg):
 
 # ---- the matrix ----------------------------------------------------------------
 
-def test_binaries():
-    """Builds sysotel and the end-to-end tests; their test binaries by name."""
-    subprocess.run(["cargo", "build", "--locked", "--release", "--quiet"], cwd=ROOT, check=True)
+# The Rust target of each guest architecture.
+RUST_TARGET = {"amd64": None, "arm64": "aarch64-unknown-linux-gnu"}
+
+
+def target_dir():
+    return os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+
+
+def sysotel_of(arch):
+    """The sysotel binary an `arch` guest runs."""
+    t = RUST_TARGET[arch]
+    return os.path.join(target_dir(), *([t] if t else []), "release", "sysotel")
+
+
+def test_binaries(arch="amd64"):
+    """Builds sysotel and the end-to-end tests for `arch` (arm64: cross-built,
+    scripts/setup.sh --arm64); their test binaries by name."""
+    t = RUST_TARGET[arch]
+    target = ["--target", t] if t else []
+    r = subprocess.run(["cargo", "build", "--locked", "--release", "--quiet", *target], cwd=ROOT)
+    if r.returncode != 0:
+        sys.exit(f"kernels: building sysotel for {arch} failed")
     out = subprocess.run(["cargo", "test", "--locked", "--release", "-p", "sysotel-tests", "--no-run",
-                          "--message-format=json"], cwd=ROOT, capture_output=True, text=True)
+                          *target, "--message-format=json"], cwd=ROOT, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"kernels: building the tests failed:\n{out.stderr[-3000:]}")
     found = {}
@@ -418,9 +570,18 @@ def test_binaries():
     return found
 
 
-def guest_script(binaries, suites, expect_lsm=EXPECT_LSM):
+def guest_script(binaries, suites, expect_lsm=EXPECT_LSM, info=None):
     """The shell script the guest runs: every suite, one test at a time."""
+    env = []
+    if info and info.get("arch") == "arm64":
+        # The arm64 sysotel, and rotel's arm64 build (the tests would ask the
+        # host's python for the x86 one).
+        # Emulated arm64 is several times slower than emulated x86: the
+        # verifier's start-up takes longer there.
+        env = [f"export SYSOTEL_BIN={sysotel_of('arm64')} ROTEL_AGENT={info['rotel']} "
+               "SYSOTEL_TEST_READY_SECS=240"]
     lines = ["set -u", "mkdir -p /tmp/home", "export HOME=/tmp/home RUST_TEST_THREADS=1 RUST_BACKTRACE=1",
+             *env,
              f"export PATH={os.environ.get('PATH', '/usr/bin:/bin')}:/usr/sbin:/sbin",
              f"cd {ROOT}/tests", "echo \"sysotel-guest-uname=$(uname -r)\"",
              # The kernel's default (64 KiB): sysotel raises it itself where BPF memory counts against it.
@@ -450,14 +611,16 @@ def parse_results(output):
     return results
 
 
-def expected_tests(binaries, suites):
-    """Every (suite, test) the matrix must see run, from the binaries' own lists."""
+def expected_tests(binaries, suites, arch="amd64"):
+    """Every (suite, test) the matrix must see run, from the binaries' own lists
+    (an arm64 binary lists them under qemu-user)."""
+    runner = ["qemu-aarch64"] if arch == "arm64" else []
     want = []
     for name, tests in suites:
         if tests:
             want += [(name, t) for t in tests]
             continue
-        out = subprocess.run([binaries[name], "--list"], capture_output=True, text=True).stdout
+        out = subprocess.run([*runner, binaries[name], "--list"], capture_output=True, text=True).stdout
         want += [(name, l.split(": test")[0]) for l in out.splitlines() if l.endswith(": test")]
     return want
 
@@ -468,19 +631,19 @@ def run_matrix(args):
         if k not in GUESTS:
             sys.exit(f"kernels: unknown kernel {k}; known: {' '.join(GUESTS)}")
     started = time.time()
-    series = fetch_all(sorted({series_of(k) for k in kernels}))
-    infos = {k: series[series_of(k)] for k in kernels}
-    binaries = test_binaries()
-    suites = [(n, t) for n, t in SUITES if not args.only or args.only in n]
-    missing = [n for n, _ in suites if n not in binaries]
-    if missing:
-        sys.exit(f"kernels: no test binary for {missing}")
-    wants = {k: expected_tests(binaries, suites_of(k, suites)) for k in kernels}
+    infos = fetch_all(kernels)
+    arches = sorted({arch_of(k) for k in kernels})
+    binaries = {a: test_binaries(a) for a in arches}
+    for k in kernels:
+        missing = [n for n, _ in suites_of(k, args.only) if n not in binaries[arch_of(k)]]
+        if missing:
+            sys.exit(f"kernels: no {arch_of(k)} test binary for {missing}")
+    wants = {k: expected_tests(binaries[arch_of(k)], suites_of(k, args.only), arch_of(k)) for k in kernels}
     results = {}
 
     def one(k):
         t0 = time.time()
-        script = guest_script(binaries, suites_of(k, suites), expect_lsm_of(k))
+        script = guest_script(binaries[arch_of(k)], suites_of(k, args.only), expect_lsm_of(k), infos[k])
         code, output, dmesg = boot(k, infos[k], script, timeout=args.timeout)
         results[k] = (code, output, dmesg, time.time() - t0)
 
@@ -530,7 +693,7 @@ def run_matrix(args):
 
 
 def shell(args):
-    infos = {args.kernel: fetch_all([series_of(args.kernel)])[series_of(args.kernel)]}
+    infos = fetch_all([args.kernel])
     script = "set -u\nmkdir -p /tmp/home\nexport HOME=/tmp/home\n" + " ".join(f"'{a}'" for a in args.command) + "\n"
     code, output, dmesg = boot(args.kernel, infos[args.kernel], script, timeout=args.timeout)
     print(output)

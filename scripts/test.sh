@@ -18,7 +18,7 @@ if [ -n "${UPDATE_GOLDEN:-}" ]; then
 fi
 
 step "setup"
-bash scripts/setup.sh --peers
+bash scripts/setup.sh --peers --arm64
 # Docker Engine on containerd, and the local test image: the container tests.
 bash scripts/runtimes.sh
 
@@ -42,6 +42,13 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --locked --release --workspace --exclude exporter-ebpf 2>&1 | tee "$log"
 
+# The arm64 build: cross-built here, its unit tests run under qemu-user (the
+# syscall table, flags and register offsets of aarch64); the end-to-end
+# checks of that build run in the arm64 guests of the kernel matrix below.
+step "unit tests of the aarch64 build (qemu-user)"
+cargo build --locked --release --quiet --target aarch64-unknown-linux-gnu
+cargo test --locked --release --target aarch64-unknown-linux-gnu -p exporter-common -p exporter --lib 2>&1 | tee -a "$log"
+
 # Bounded: a crash fails the suite, and its input (fuzz/artifacts/<target>/)
 # becomes a regression test (exporter/src/decode/tests.rs, or beside the
 # encoder it broke). Each run starts from the committed seeds
@@ -57,10 +64,11 @@ for target in decode encode; do
 done
 
 # The kernel matrix: the kernel-facing end-to-end tests again, in QEMU guests
-# booting Debian's 5.10, 6.1 and 6.12 kernels (scripts/kernels.py; the kernels
-# download once into /var/cache/sysotel/kernels). SYSOTEL_KERNELS picks some,
-# e.g. "5.10"; "none" leaves the matrix out, and says so.
-KERNELS="${SYSOTEL_KERNELS:-5.10 6.1 6.12 5.10-fentry}"
+# booting Debian's 5.10, 6.1 and 6.12 kernels, and the arm64 build's fixture
+# checks in guests booting Debian's arm64 6.1 and 6.12 (scripts/kernels.py;
+# the kernels download once into /var/cache/sysotel/kernels). SYSOTEL_KERNELS
+# picks some, e.g. "5.10"; "none" leaves the matrix out, and says so.
+KERNELS="${SYSOTEL_KERNELS:-5.10 6.1 6.12 5.10-fentry arm64-6.1 arm64-6.12}"
 if [ "$KERNELS" = none ]; then
   step "kernel matrix: left out (SYSOTEL_KERNELS=none); only the host's kernel was tested"
 else

@@ -39,6 +39,24 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 /// other's output and feed on it.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+/// OpenTelemetry's `host.arch` of the architecture the tests are built for
+/// (sysotel under test is built for the same).
+pub const HOST_ARCH: &str = if cfg!(target_arch = "aarch64") {
+    "arm64"
+} else {
+    "amd64"
+};
+
+/// How long sysotel may take to attach and print its ready line: 60 s, or
+/// `SYSOTEL_TEST_READY_SECS` (the arm64 guests of the kernel matrix, where
+/// every instruction of the verifier is emulated, set more).
+pub fn ready_secs() -> u64 {
+    std::env::var("SYSOTEL_TEST_READY_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60)
+}
+
 /// The sysotel binary under test: `$SYSOTEL_BIN`, or the workspace's release build.
 pub fn sysotel_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("SYSOTEL_BIN") {
@@ -483,7 +501,7 @@ impl Sysotel {
                 lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(ready_secs());
         loop {
             if ready_rx.recv_timeout(Duration::from_millis(100)).is_ok() {
                 break;
@@ -498,7 +516,7 @@ impl Sysotel {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("sysotel {args:?} not ready within 60s");
+                panic!("sysotel {args:?} not ready within {}s", ready_secs());
             }
         }
         Sysotel {

@@ -129,7 +129,7 @@ fn check_protocol(protocol: &str) {
         ("service.name", "Str(sysotel)".to_string()),
         ("host.name", format!("Str({})", hostname())),
         ("os.type", "Str(linux)".to_string()),
-        ("host.arch", "Str(amd64)".to_string()),
+        ("host.arch", format!("Str({})", sysotel_tests::HOST_ARCH)),
         (
             "service.version",
             format!("Str({})", env!("CARGO_PKG_VERSION")),

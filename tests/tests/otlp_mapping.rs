@@ -511,7 +511,7 @@ fn every_attribute_of_the_mapping_has_its_true_value() {
         ("service.name", str_("sysotel")),
         ("service.version", str_(env!("CARGO_PKG_VERSION"))),
         ("host.name", str_(hostname())),
-        ("host.arch", str_("amd64")),
+        ("host.arch", str_(sysotel_tests::HOST_ARCH)),
         ("os.type", str_("linux")),
         ("os.version", str_(read("/proc/sys/kernel/osrelease"))),
     ]
