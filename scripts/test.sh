@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 NIGHTLY="${SYSOTEL_NIGHTLY:-nightly-2026-05-20}"
 
-step() { echo "== $*" >&2; }
+step() { echo "== $* ($(date +%T))" >&2; }
 
 # The golden files are a regression net: the suite compares with them and
 # never rewrites them (UPDATE_GOLDEN=1 cargo test -p exporter golden does, by hand).

@@ -133,6 +133,8 @@ pub struct Opened {
     pub fd: i64,
     /// Unix ns just before the fixture started.
     pub at_ns: u64,
+    /// Unix ns just after it exited.
+    pub done_ns: u64,
 }
 
 /// Runs the fixture program (`fixture`: its path) in `basic` mode on a unique
@@ -141,14 +143,18 @@ pub fn run_basic_fixture(fixture: &str, tag: &str) -> Opened {
     let existing = unique_path(&format!("{tag}-exists"));
     std::fs::write(&existing, b"x").expect("create");
     let missing = unique_path(&format!("{tag}-missing"));
-    let at_ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
+    let unix_ns = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    };
+    let at_ns = unix_ns();
     let out = Command::new(fixture)
         .args(["basic", &existing, &missing, "0"])
         .output()
         .expect("run fixture");
+    let done_ns = unix_ns();
     assert!(
         out.status.success(),
         "the fixture failed ({}): {}",
@@ -163,6 +169,7 @@ pub fn run_basic_fixture(fixture: &str, tag: &str) -> Opened {
         existing,
         missing,
         at_ns,
+        done_ns,
     }
 }
 
