@@ -72,6 +72,20 @@ if [ "$(cat "$CONTAINERD_CONFIG" 2>/dev/null)" != "$config" ]; then
   printf '%s' "$config" > "$CONTAINERD_CONFIG"
 fi
 
+# A daemon left running with a working directory that is gone (started from
+# a checkout since removed) fails to start containers (conmon: "Failed to get
+# working directory"): stop it, to start again from / below.
+for pid in $(pgrep -f "^podman system service" || true) $(pgrep -x dockerd || true) \
+           $(pgrep -x containerd || true); do
+  case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in
+    *" (deleted)")
+      log "restarting $(tr '\0' ' ' < "/proc/$pid/cmdline" | cut -c1-40)(pid $pid): its working directory was removed"
+      kill "$pid"
+      wait_for "! kill -0 $pid" 30 || { log "$pid did not stop"; exit 1; }
+      ;;
+  esac
+done
+
 # A containerd running without this configuration is restarted with it.
 for pid in $(pgrep -x containerd || true); do
   if ! tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "--config $CONTAINERD_CONFIG"; then
@@ -82,15 +96,15 @@ for pid in $(pgrep -x containerd || true); do
 done
 if ! ctr --address "$SOCK" version >/dev/null 2>&1; then
   log "starting containerd"
-  setsid containerd --config "$CONTAINERD_CONFIG" >>"$LOGS/containerd.log" 2>&1 < /dev/null &
+  (cd / && exec setsid containerd --config "$CONTAINERD_CONFIG") >>"$LOGS/containerd.log" 2>&1 < /dev/null &
   wait_for "ctr --address $SOCK version" 30 \
     || { tail -n 20 "$LOGS/containerd.log" >&2; log "containerd did not start"; exit 1; }
 fi
 
 if ! "$DOCKER" version >/dev/null 2>&1; then
   log "starting dockerd"
-  setsid dockerd --containerd=/run/containerd/containerd.sock \
-    --iptables=false --ip-forward=false --bridge=none \
+  (cd / && exec setsid dockerd --containerd=/run/containerd/containerd.sock \
+    --iptables=false --ip-forward=false --bridge=none) \
     >>"$LOGS/dockerd.log" 2>&1 < /dev/null &
   wait_for "$DOCKER version" 60 \
     || { tail -n 20 "$LOGS/dockerd.log" >&2; log "dockerd did not start"; exit 1; }
@@ -134,8 +148,8 @@ fi
 if ! "${PODMAN[@]}" version >/dev/null 2>&1; then
   log "starting podman system service"
   mkdir -p "$(dirname "$PODMAN_SOCK")"
-  CONTAINERS_CONF="$PODMAN_CONF" setsid podman system service --time=0 "unix://$PODMAN_SOCK" \
-    >>"$LOGS/podman.log" 2>&1 < /dev/null &
+  (cd / && CONTAINERS_CONF="$PODMAN_CONF" exec setsid podman system service --time=0 \
+    "unix://$PODMAN_SOCK") >>"$LOGS/podman.log" 2>&1 < /dev/null &
   wait_for "${PODMAN[*]} version" 30 \
     || { tail -n 20 "$LOGS/podman.log" >&2; log "podman did not start"; exit 1; }
 fi
