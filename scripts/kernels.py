@@ -216,7 +216,8 @@ def log(msg):
 # ---- fetching ----------------------------------------------------------------
 
 def apt_options(state, arch="amd64"):
-    return ["-o", f"APT::Architecture={arch}", "-o", f"APT::Architectures={arch}","-o", f"Dir::State::Lists={state}/lists", "-o", f"Dir::Etc::SourceList={state}/sources.list",
+    return ["-o", f"APT::Architecture={arch}", "-o", f"APT::Architectures={arch}",
+            "-o", f"Dir::State::Lists={state}/lists", "-o", f"Dir::Etc::SourceList={state}/sources.list",
             "-o", "Dir::Etc::SourceParts=/dev/null", "-o", f"Dir::Cache={state}/cache",
             "-o", "Dir::State::status=/dev/null", "-o", "Acquire::Languages=none",
             "-o", "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false",
@@ -423,21 +424,22 @@ def fetch_all(guests):
     """Each guest's kernel and initramfs (a guest's series, for its architecture)."""
     os.makedirs(CACHE, exist_ok=True)
     states = {}
-    out = {}
-    for g in guests:
-        arch = arch_of(g)
+    # Guests of one series and architecture (5.10 and 5.10-fentry) share it.
+    fetched = {}
+    for key in dict.fromkeys((series_of(g), arch_of(g)) for g in guests):
+        series, arch = key
         if arch not in states:
             states[arch] = apt_state(arch)
         state, online = states[arch]
-        package, version, d = fetch(series_of(g), state, online, arch)
+        package, version, d = fetch(series, state, online, arch)
         boot = os.path.join(d, "boot")
         vmlinuz = os.path.join(boot, [f for f in os.listdir(boot) if f.startswith("vmlinuz-")][0])
         busybox = arm64_busybox(state, online) if arch == "arm64" else "/bin/busybox"
-        out[g] = {"package": package, "version": version, "vmlinuz": vmlinuz, "arch": arch,
-                  "initrd": initramfs(d, arch, busybox)}
+        fetched[key] = {"package": package, "version": version, "vmlinuz": vmlinuz, "arch": arch,
+                        "initrd": initramfs(d, arch, busybox)}
         if arch == "arm64":
-            out[g]["rotel"] = arm64_rotel(state, online)
-    return out
+            fetched[key]["rotel"] = arm64_rotel(state, online)
+    return {g: fetched[(series_of(g), arch_of(g))] for g in guests}
 
 
 # ---- booting -------------------------------------------------------------------
@@ -449,8 +451,7 @@ GUEST_TMPFS = ("/tmp/", "/run/", "/var/tmp/")
 def keep_option():
     """`sysotel.keep=`: the checkout and the cargo target directory when they
     lie under a path the guest mounts a tmpfs on, so the guest still sees them."""
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    keep = [os.path.realpath(p) for p in (ROOT, target)]
+    keep = [os.path.realpath(p) for p in (ROOT, target_dir())]
     keep = [p for p in dict.fromkeys(keep) if p.startswith(GUEST_TMPFS)]
     if any("," in p or " " in p for p in keep):
         sys.exit(f"kernels: a path with a comma or space cannot be shared with the guest: {keep}")
@@ -482,7 +483,7 @@ def boot(kernel, info, script, timeout, memory="3G", cpus=2):
                 sys.exit("kernels: virtiofsd did not start (/usr/lib/qemu/virtiofsd)")
             time.sleep(0.05)
         arm64 = info.get("arch") == "arm64"
-        cmdline = (f"console={'ttyAMA0' if arm64 else 'ttyS0'}  panic=-1 oops=panic random.trust_cpu=on "
+        cmdline = (f"console={'ttyAMA0' if arm64 else 'ttyS0'} quiet panic=-1 oops=panic random.trust_cpu=on "
                    f"sysotel.job={run_sh} {keep_option()} {cmdline_of(kernel)}").strip()
         qemu = subprocess.Popen(
             # One host thread runs both vCPUs in turn: with a thread per vCPU,
@@ -575,9 +576,8 @@ def guest_script(binaries, suites, expect_lsm=EXPECT_LSM, info=None):
     env = []
     if info and info.get("arch") == "arm64":
         # The arm64 sysotel, and rotel's arm64 build (the tests would ask the
-        # host's python for the x86 one).
-        # Emulated arm64 is several times slower than emulated x86: the
-        # verifier's start-up takes longer there.
+        # host's python for the x86 one); a longer ready limit, as emulated
+        # arm64 verifies the programs several times slower than emulated x86.
         env = [f"export SYSOTEL_BIN={sysotel_of('arm64')} ROTEL_AGENT={info['rotel']} "
                "SYSOTEL_TEST_READY_SECS=240"]
     lines = ["set -u", "mkdir -p /tmp/home", "export HOME=/tmp/home RUST_TEST_THREADS=1 RUST_BACKTRACE=1",

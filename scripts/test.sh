@@ -42,11 +42,10 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --locked --release --workspace --exclude exporter-ebpf 2>&1 | tee "$log"
 
-# The arm64 build: cross-built here, its unit tests run under qemu-user (the
-# syscall table, flags and register offsets of aarch64); the end-to-end
-# checks of that build run in the arm64 guests of the kernel matrix below.
+# The arm64 build's unit tests, under qemu-user (the syscall table, flags and
+# register offsets of aarch64); the kernel matrix below cross-builds sysotel
+# and the end-to-end tests for its arm64 guests.
 step "unit tests of the aarch64 build (qemu-user)"
-cargo build --locked --release --quiet --target aarch64-unknown-linux-gnu
 cargo test --locked --release --target aarch64-unknown-linux-gnu -p exporter-common -p exporter --lib 2>&1 | tee -a "$log"
 
 # Bounded: a crash fails the suite, and its input (fuzz/artifacts/<target>/)
