@@ -17,7 +17,7 @@ use super::{
     summary::{SinkTotals, Summary, stats_line},
 };
 use crate::{
-    base::clock::BootClock,
+    base::{clock::BootClock, notify},
     config::cli::Output,
     enrich::{
         Metadata,
@@ -490,6 +490,10 @@ pub async fn run(plan: Plan) -> Result<Summary, RunError> {
     checks.snapshot(&ReaderStats::default(), &KernelCounts::default(), &sinks);
     let otlp_metrics = start_metrics(&plan, &checks).await?;
     ready_line(&plan, &tracer, &sinks);
+    notify::notify(&format!(
+        "READY=1\nSTATUS=tracing: {} programs attached",
+        tracer.attached()
+    ));
 
     let every = checks.every;
     let why = reader
@@ -499,6 +503,7 @@ pub async fn run(plan: Plan) -> Result<Summary, RunError> {
     if why == Stop::SinksFailed {
         crate::warn!("sysotel: every output has failed; stopping");
     }
+    notify::notify("STOPPING=1\nSTATUS=stopping: flushing the outputs");
 
     // Stop in order: no new records, then what is already in the ring, then the
     // counters (final now), then the outputs.
