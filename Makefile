@@ -1,6 +1,6 @@
 # The two commands of the README. Both install what is missing first
 # (scripts/setup.sh: idempotent, seconds when everything is present).
-.PHONY: setup build build-arm64 run test test-kernels test-arm64 bench
+.PHONY: setup build build-arm64 run test test-kernels test-arm64 bench deb
 
 ARGS ?=
 
@@ -42,3 +42,10 @@ test-arm64: build-arm64
 
 bench: build
 	bash scripts/bench.sh
+
+# The Debian packages, target/deb/sysotel_<version>_<arch>.deb: the binary,
+# the config file, the systemd unit, man pages and completions (see the
+# README's "Install on a host"). One architecture: `make deb DEB_ARCHES=amd64`.
+DEB_ARCHES ?= amd64 arm64
+deb:
+	bash scripts/deb.sh $(DEB_ARCHES)

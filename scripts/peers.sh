@@ -9,7 +9,9 @@
 #   qemu-system-x86 (with its virtiofsd) and busybox-static (Debian): the guests
 #   of the kernel matrix (scripts/kernels.py fetches the kernels themselves);
 #   qemu-system-arm and qemu-user: the arm64 guests and the arm64 build's unit
-#   tests; unzip: rotel's arm64 wheel, for the arm64 guests.
+#   tests; unzip: rotel's arm64 wheel, for the arm64 guests;
+#   lintian, man-db, systemd (systemd-analyze), zsh and fish (Debian): the
+#   package's checks (tests/tests/package.rs, tests/tests/service.rs).
 set -euo pipefail
 
 log() { echo "peers: $*" >&2; }
@@ -23,7 +25,8 @@ pip_has() {
 
 # shellcheck source=scripts/apt.sh
 source "$(dirname "$0")/apt.sh"
-apt_ensure socat openssl qemu-system-x86 busybox-static qemu-system-arm qemu-user unzip
+apt_ensure socat openssl qemu-system-x86 busybox-static qemu-system-arm qemu-user unzip \
+  lintian man-db systemd zsh fish
 
 pip_install() {
   local args=(--quiet --disable-pip-version-check --root-user-action=ignore "$@")

@@ -37,6 +37,11 @@ step "clippy (eBPF crate, bpfel-unknown-none, -D warnings)"
 step "build"
 cargo build --locked --release --quiet
 
+# The Debian packages of both architectures (target/deb/): the package tests
+# below check their contents, install, remove and purge the amd64 one.
+step "packages (make deb: amd64, arm64)"
+bash scripts/deb.sh amd64 arm64
+
 step "tests (unit + end-to-end, as root)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
