@@ -58,7 +58,7 @@ KERNELS = {
 # kernel command line, SYSOTEL_EXPECT_LSM, suites it runs). 5.10 without bpf
 # in its LSM list: the LSM events attach as fentry programs there.
 VARIANTS = {
-    "5.10-fentry": ("5.10", "lsm=lockdown,capability,yama,apparmor", "fentry", ["lsm"]),
+    "5.10-fentry": ("5.10", "lsm=lockdown,capability,yama,apparmor", "fentry", ["lsm", "service"]),
 }
 
 # arm64 guests (qemu-system-aarch64 -M virt): guest -> series. They run the
@@ -103,6 +103,8 @@ SUITES = [
     ("metrics", ["ring_buffer_used_is_what_the_kernel_wrote_and_sysotel_did_not_read"]),
     ("btf", []),
     ("lsm", []),
+    # The package's unit: sysotel with only the unit's capabilities.
+    ("service", ["runs_with_the_units_capabilities_and_tells_systemd"]),
     # Not the exec race: a guest runs one vCPU at a time (single-threaded
     # TCG, see boot()), so the thread rewriting the name never runs while
     # the exec is between the tracer's read and the kernel's; it runs on the

@@ -485,7 +485,9 @@ impl Sysotel {
         Sysotel::start_command(cmd, args)
     }
 
-    fn start_command(mut cmd: Command, args: &[&str]) -> Sysotel {
+    /// Starts `cmd` (sysotel, or a wrapper that runs it, with `args`) and
+    /// waits for its `ready` line.
+    pub fn start_command(mut cmd: Command, args: &[&str]) -> Sysotel {
         require_root();
         let lock = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let stdout_path = unique_path("stdout");
@@ -606,9 +608,15 @@ impl Sysotel {
     /// SIGINT, then waits for the exit and the summary. sysotel detaches its
     /// programs and reads what is left in the ring buffer before it exits,
     /// so every record the kernel wrote before the signal is in the output.
-    pub fn stop(mut self) -> Stopped {
+    pub fn stop(self) -> Stopped {
+        self.stop_with(libc::SIGINT)
+    }
+
+    /// As [`Sysotel::stop`], with `signal` (SIGTERM: what a service manager
+    /// sends).
+    pub fn stop_with(mut self, signal: i32) -> Stopped {
         // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        unsafe { libc::kill(self.child.id() as i32, signal) };
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(s) = self.child.try_wait().expect("wait sysotel") {
@@ -617,7 +625,7 @@ impl Sysotel {
             if Instant::now() > deadline {
                 let _ = self.child.kill();
                 panic!(
-                    "sysotel did not exit within 30s of SIGINT:\n{}",
+                    "sysotel did not exit within 30s of signal {signal}:\n{}",
                     self.stderr_so_far()
                 );
             }
