@@ -26,21 +26,21 @@ for arch in "${arches[@]}"; do
   esac
 done
 
-# Where each architecture's build is, and its strip.
-rust_target() {
-  if [ "$1" = "$native" ]; then echo ""; return; fi
-  case "$1" in
-    arm64) echo aarch64-unknown-linux-gnu ;;
-    *) echo "deb.sh: $1 cannot be cross-built on $native" >&2; exit 2 ;;
-  esac
-}
-strip_of() {
-  if [ "$1" = "$native" ]; then echo strip; else echo aarch64-linux-gnu-strip; fi
-}
+# Each architecture's Rust target (empty: this machine's own build) and strip.
+declare -A target strip
+for arch in "${arches[@]}"; do
+  if [ "$arch" = "$native" ]; then
+    target[$arch]="" strip[$arch]=strip
+  elif [ "$arch" = arm64 ]; then
+    target[$arch]=aarch64-unknown-linux-gnu strip[$arch]=aarch64-linux-gnu-strip
+  else
+    echo "deb.sh: $arch cannot be cross-built on $native" >&2; exit 2
+  fi
+done
 
 setup_args=()
 for arch in "${arches[@]}"; do
-  [ -z "$(rust_target "$arch")" ] || setup_args=(--arm64)
+  [ -z "${target[$arch]}" ] || setup_args=(--arm64)
 done
 bash scripts/setup.sh "${setup_args[@]}"
 # shellcheck source=scripts/apt.sh
@@ -65,7 +65,7 @@ rm -rf "$generated"
 ./target/release/sysotel-docgen "$generated" > /dev/null
 
 for arch in "${arches[@]}"; do
-  t=$(rust_target "$arch")
+  t=${target[$arch]}
   bin=target/${t:+$t/}release/sysotel
   if [ -n "$t" ]; then
     log "cross-building sysotel ($arch, $t)"
@@ -73,22 +73,19 @@ for arch in "${arches[@]}"; do
   fi
   root="$out/$arch/root"
   rm -rf "$out/$arch"
-  mkdir -p "$root/DEBIAN" "$root/usr/bin" "$root/etc/sysotel" "$root/lib/systemd/system" \
-    "$root/usr/share/man/man1" "$root/usr/share/doc/sysotel" \
-    "$root/usr/share/bash-completion/completions" "$root/usr/share/zsh/vendor-completions" \
-    "$root/usr/share/fish/vendor_completions.d"
+  mkdir -p "$root/DEBIAN" "$root/usr/bin" "$root/usr/share/man/man1"
 
-  "$(strip_of "$arch")" --strip-unneeded --remove-section=.comment --remove-section=.note \
+  "${strip[$arch]}" --strip-unneeded --remove-section=.comment --remove-section=.note \
     -o "$root/usr/bin/sysotel" "$bin"
-  install -m 0644 config/sysotel.toml "$root/etc/sysotel/sysotel.toml"
-  install -m 0644 package/sysotel.service "$root/lib/systemd/system/sysotel.service"
+  install -D -m 0644 config/sysotel.toml "$root/etc/sysotel/sysotel.toml"
+  install -D -m 0644 package/sysotel.service "$root/lib/systemd/system/sysotel.service"
   for page in "$generated"/man/*.1; do
     gzip -9n < "$page" > "$root/usr/share/man/man1/$(basename "$page").gz"
   done
-  install -m 0644 "$generated/completions/sysotel.bash" "$root/usr/share/bash-completion/completions/sysotel"
-  install -m 0644 "$generated/completions/_sysotel" "$root/usr/share/zsh/vendor-completions/_sysotel"
-  install -m 0644 "$generated/completions/sysotel.fish" "$root/usr/share/fish/vendor_completions.d/sysotel.fish"
-  install -m 0644 package/debian/copyright "$root/usr/share/doc/sysotel/copyright"
+  install -D -m 0644 "$generated/completions/sysotel.bash" "$root/usr/share/bash-completion/completions/sysotel"
+  install -D -m 0644 "$generated/completions/_sysotel" "$root/usr/share/zsh/vendor-completions/_sysotel"
+  install -D -m 0644 "$generated/completions/sysotel.fish" "$root/usr/share/fish/vendor_completions.d/sysotel.fish"
+  install -D -m 0644 package/debian/copyright "$root/usr/share/doc/sysotel/copyright"
   {
     echo "sysotel ($version) unstable; urgency=medium"
     echo

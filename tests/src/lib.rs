@@ -741,6 +741,41 @@ pub fn cgroup2_root() -> PathBuf {
         .unwrap_or_else(|| panic!("no cgroup2 mount in /proc/self/mounts:\n{mounts}"))
 }
 
+/// A cgroup made for a test (named, say, as Docker names a container's:
+/// `/docker/<64 hex>`), removed when dropped.
+pub struct Cgroup(pub PathBuf);
+
+impl Cgroup {
+    pub fn create(path: PathBuf) -> Cgroup {
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+        Cgroup(path)
+    }
+
+    pub fn enter(&self, pid: u32) {
+        std::fs::write(self.0.join("cgroup.procs"), pid.to_string())
+            .unwrap_or_else(|e| panic!("move {pid} into {}: {e}", self.0.display()));
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// What the ready line says of the LSM events on this kernel, by
+/// `SYSOTEL_EXPECT_LSM` (`bpf-lsm`, `fentry`, or `off`: the default, this
+/// project's development host refuses both mechanisms). The kernel matrix
+/// sets it per guest.
+pub fn expected_lsm_in_ready_line() -> &'static str {
+    match std::env::var("SYSOTEL_EXPECT_LSM").as_deref() {
+        Ok("bpf-lsm") => "lsm events via bpf-lsm",
+        Ok("fentry") => "lsm events via fentry",
+        Ok("off") | Err(_) => "lsm events off (",
+        Ok(other) => panic!("SYSOTEL_EXPECT_LSM={other}: expected bpf-lsm, fentry or off"),
+    }
+}
+
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .expect("hostname")

@@ -3,7 +3,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use sysotel_tests::{
-    Sysotel, Waiting, json_events,
+    Cgroup, Sysotel, Waiting, json_events,
     kafka::{Tansu, consume},
     require_root,
     rotel::{Record, Rotel},
@@ -11,28 +11,6 @@ use sysotel_tests::{
 
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_workload");
 const N: u64 = 200;
-
-/// A cgroup named as Docker names a container's (`/docker/<64 hex>`),
-/// removed when dropped.
-struct Cgroup(std::path::PathBuf);
-
-impl Cgroup {
-    fn create(path: std::path::PathBuf) -> Cgroup {
-        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
-        Cgroup(path)
-    }
-
-    fn enter(&self, pid: u32) {
-        std::fs::write(self.0.join("cgroup.procs"), pid.to_string())
-            .unwrap_or_else(|e| panic!("move {pid} into {}: {e}", self.0.display()));
-    }
-}
-
-impl Drop for Cgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
 
 /// Two containers' cgroups created back to back, each with a process in it,
 /// while sysotel runs: every record of each carries its own container's id.

@@ -11,7 +11,9 @@
 
 use std::{os::unix::fs::MetadataExt, path::Path, process::Command};
 
-use sysotel_tests::{Stopped, Sysotel, json_events, run_sysotel, unique_path};
+use sysotel_tests::{
+    Stopped, Sysotel, expected_lsm_in_ready_line, json_events, run_sysotel, unique_path,
+};
 
 fn expected() -> String {
     std::env::var("SYSOTEL_EXPECT_LSM").unwrap_or_else(|_| "off".into())
@@ -69,11 +71,7 @@ fn assert_nothing_lost(stopped: &Stopped, event: &str) {
 #[test]
 fn the_ready_line_says_how_lsm_events_attach() {
     let stopped = Sysotel::start(&["-o", "json"]).stop();
-    let want = match expected().as_str() {
-        "bpf-lsm" => "lsm events via bpf-lsm",
-        "fentry" => "lsm events via fentry",
-        _ => "lsm events off (",
-    };
+    let want = expected_lsm_in_ready_line();
     let ready = stopped
         .stderr
         .lines()

@@ -20,11 +20,8 @@ pub fn send_to(socket: &str, state: &str) -> io::Result<()> {
             "neither a path nor an abstract socket (@name)",
         ));
     };
-    let sock = UnixDatagram::unbound()?;
-    let sent = sock.send_to_addr(state.as_bytes(), &addr)?;
-    if sent != state.len() {
-        return Err(io::Error::new(io::ErrorKind::WriteZero, "short datagram"));
-    }
+    // One datagram: sent whole or not at all.
+    UnixDatagram::unbound()?.send_to_addr(state.as_bytes(), &addr)?;
     Ok(())
 }
 

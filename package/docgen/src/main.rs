@@ -11,9 +11,7 @@ use std::{
 use clap_complete::Shell;
 
 fn generate(out: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let cmd = sysotel::config::command()
-        .name("sysotel")
-        .bin_name("sysotel");
+    let cmd = sysotel::config::command();
     let man = out.join("man");
     let completions = out.join("completions");
     std::fs::create_dir_all(&man)?;
